@@ -1,0 +1,71 @@
+"""stsmagic: short-lived AWS credentials in Jupyter, live in boto3's default session.
+
+``import stsmagic`` stays cheap: it imports neither boto3, pandas nor ipywidgets. Every public
+name below is loaded on first use.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from .errors import ParameterError, RequestRefused, SessionExpired, StsMagicError
+
+if TYPE_CHECKING:
+    from .broker import Broker
+    from .ledger import SessionLedger
+    from .session import IssuedSession
+    from .widgets.mfa_form import MfaForm
+    from .widgets.panel import SessionPanel
+
+    sessions: SessionLedger
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Broker",
+    "IssuedSession",
+    "MfaForm",
+    "ParameterError",
+    "RequestRefused",
+    "SessionExpired",
+    "SessionLedger",
+    "SessionPanel",
+    "StsMagicError",
+    "load_ipython_extension",
+    "sessions",
+    "unload_ipython_extension",
+]
+
+_LAZY = {
+    "Broker": ("stsmagic.broker", "Broker"),
+    "IssuedSession": ("stsmagic.session", "IssuedSession"),
+    "SessionLedger": ("stsmagic.ledger", "SessionLedger"),
+    "sessions": ("stsmagic.ledger", "sessions"),
+    "MfaForm": ("stsmagic.widgets.mfa_form", "MfaForm"),
+    "SessionPanel": ("stsmagic.widgets.panel", "SessionPanel"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'stsmagic' has no attribute {name!r}") from None
+    value = getattr(import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext stsmagic``: register the magics and install the live credentials."""
+    from .magics import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext stsmagic``: restore boto3's default session as it was."""
+    from .magics import unload_ipython_extension as unload
+
+    unload(ipython)

@@ -1,0 +1,59 @@
+"""The exceptions stsmagic raises. Each message is one line and never holds a secret."""
+
+from __future__ import annotations
+
+
+class StsMagicError(Exception):
+    """Base of every error stsmagic raises on purpose; its message is one line for a user."""
+
+
+class ParameterError(StsMagicError, ValueError):
+    """A parameter broke one of AWS's limits; raised before anything is sent.
+
+    ``parameter`` is the AWS name (``DurationSeconds``), ``problem`` what is wrong with the
+    value, ``limit`` the rule it must follow.
+    """
+
+    def __init__(self, parameter: str, problem: str, limit: str) -> None:
+        self.parameter = parameter
+        self.problem = problem
+        self.limit = limit
+        super().__init__(f"{parameter}: {problem}; {limit}")
+
+
+class RequestRefused(StsMagicError):
+    """AWS (or the endpoint in its place) refused or could not answer a request.
+
+    ``code`` is the AWS error code (``AccessDenied``, ``ExpiredTradeInTokenException``) or,
+    when no answer came, botocore's exception name (``EndpointConnectionError``,
+    ``ReadTimeoutError``); ``operation`` the AWS operation name.
+    """
+
+    def __init__(self, operation: str, code: str, message: str) -> None:
+        self.operation = operation
+        self.code = code
+        self.message = message
+        super().__init__(f"{operation} refused: {code}: {message}" if message else
+                         f"{operation} refused: {code}")
+
+
+class SessionExpired(StsMagicError):
+    """The active session has expired; raised before a request would be signed with it."""
+
+    def __init__(self, label: str, kind: str, expiration: object) -> None:
+        self.label = label
+        self.kind = kind
+        self.expiration = expiration
+        renew = RENEW_HINTS.get(kind, "issue a new session")
+        super().__init__(
+            f"session {label!r} expired at {expiration}; {renew}, "
+            "or go back to the source credentials with %sts_use --source"
+        )
+
+
+RENEW_HINTS = {
+    "session": "renew it with %sts_session",
+    "federation": "renew it with %sts_federation",
+    "delegated": "renew it with %sts_delegated and a new trade-in token",
+    "sso": "renew it with %sso_role (after `aws sso login` if the SSO token expired too)",
+}

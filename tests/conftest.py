@@ -1,0 +1,66 @@
+"""Shared fixtures: one sandbox for the session, a clean AWS environment for every test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[object]:
+    """The local AWS endpoint on 127.0.0.1, shared by the whole run."""
+    from stsmagic.sandbox import Sandbox
+
+    with Sandbox() as box:
+        yield box
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No AWS_* from the machine; config and credentials files live in tmp_path."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    aws = tmp_path / "aws"
+    aws.mkdir()
+    (aws / "config").write_text("")
+    (aws / "credentials").write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(aws / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(aws / "credentials"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    return aws
+
+
+@pytest.fixture(autouse=True)
+def reset_stsmagic_state() -> Iterator[None]:
+    """Leave the kernel-wide ledger and boto3's default session as each test found them."""
+    yield
+    import sys
+
+    if "stsmagic.live" in sys.modules:
+        sys.modules["stsmagic.live"].uninstall()
+    if "stsmagic.ledger" in sys.modules:
+        sys.modules["stsmagic.ledger"].sessions.forget_all()
+    if "boto3" in sys.modules:
+        sys.modules["boto3"].DEFAULT_SESSION = None
+
+
+@pytest.fixture
+def aws_profile(sandbox: object, clean_environ: Path) -> Path:
+    """A `default` profile for the sandbox's IAM user, as a user's ~/.aws would hold it."""
+    keys = sandbox.source_credentials  # type: ignore[attr-defined]
+    (clean_environ / "credentials").write_text(
+        "[default]\n"
+        f"aws_access_key_id = {keys.access_key}\n"
+        f"aws_secret_access_key = {keys.secret_key}\n"
+    )
+    (clean_environ / "config").write_text(
+        "[default]\n"
+        "region = us-east-1\n"
+        f"mfa_serial = {sandbox.mfa_serial}\n"  # type: ignore[attr-defined]
+        f"endpoint_url = {sandbox.endpoint_url}\n"  # type: ignore[attr-defined]
+    )
+    return clean_environ / "config"
