@@ -1,0 +1,66 @@
+"""How every figure is timed: medians of repeated runs, two variants interleaved in rounds."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One printed line: a measured value, its unit, and the goal it is held to (if any)."""
+
+    name: str
+    value: float
+    unit: str
+    goal: float | None = None
+    detail: str = ""
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.goal is None else self.value <= self.goal
+
+    def line(self) -> str:
+        verdict = "" if self.met is None else ("  ok" if self.met else "  MISSED")
+        goal = "" if self.goal is None else f" (goal <= {self.goal:g}{self.unit})"
+        detail = f"  [{self.detail}]" if self.detail else ""
+        return f"{self.name:<34} {self.value:10.3f}{self.unit}{goal}{verdict}{detail}"
+
+
+def median_seconds(action: Callable[[], object], repeats: int, warmup: int = 1) -> float:
+    """Median wall time of ``action`` over ``repeats`` runs, after ``warmup`` untimed runs."""
+    for _ in range(warmup):
+        action()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def interleaved(
+    first: Callable[[], object], second: Callable[[], object], rounds: int, warmup: int = 1
+) -> tuple[float, float, float]:
+    """Run ``first`` and ``second`` alternately (order swapped every round, to cancel drift).
+
+    Returns (median seconds of first, median seconds of second, median of per-round ratios
+    first/second).
+    """
+    for _ in range(warmup):
+        first()
+        second()
+    a_times: list[float] = []
+    b_times: list[float] = []
+    for index in range(rounds):
+        order = [(first, a_times), (second, b_times)]
+        if index % 2:
+            order.reverse()
+        for action, sink in order:
+            start = time.perf_counter()
+            action()
+            sink.append(time.perf_counter() - start)
+    ratios = [a / b for a, b in zip(a_times, b_times, strict=True)]
+    return statistics.median(a_times), statistics.median(b_times), statistics.median(ratios)
