@@ -1,0 +1,175 @@
+"""``MfaForm``: type the authenticator's code, get an STS session token, make it live."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+
+from ..errors import StsMagicError
+
+if TYPE_CHECKING:
+    from ..broker import Broker
+    from ..ledger import SessionLedger
+    from ..session import IssuedSession
+
+DEFAULT_DURATION = 43200
+SIX_DIGITS = re.compile(r"\d{6}")
+
+# GetSessionToken accepts 900-129600 seconds; these are the usual choices within that range.
+DURATIONS = (900, 3600, 4 * 3600, 8 * 3600, 12 * 3600, 24 * 3600, 36 * 3600)
+
+
+def duration_label(seconds: int) -> str:
+    """``43200`` -> ``"12 h"``, ``900`` -> ``"15 min"``, ``1000`` -> ``"1000 s"``."""
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
+
+
+def duration_options(default: int) -> list[tuple[str, int]]:
+    """The dropdown's (label, seconds) pairs, with ``default`` among them even if unusual."""
+    seconds = sorted({*DURATIONS, default})
+    return [(duration_label(s), s) for s in seconds]
+
+
+class MfaForm(widgets.VBox):
+    """GetSessionToken with an MFA code, as a form.
+
+    The device (serial number) is prefilled from the argument or the profile's ``mfa_serial``;
+    the button is enabled only while the code is exactly six digits. On success the session
+    goes into the ledger (active unless ``activate=False``) and the status line says until
+    when; on failure the status line shows AWS's reason, ``error`` holds it and nothing else
+    changes. The code field is cleared after every try.
+    """
+
+    def __init__(
+        self,
+        broker: Broker | None = None,
+        ledger: SessionLedger | None = None,
+        *,
+        serial_number: str | None = None,
+        duration_seconds: int | None = None,
+        label: str | None = None,
+        activate: bool = True,
+        export_env: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        if broker is None:
+            from ..broker import Broker
+
+            broker = Broker()
+        if ledger is None:
+            from ..ledger import sessions
+
+            ledger = sessions
+        self.broker = broker
+        self.ledger = ledger
+        self.label = label
+        self.activate = activate
+        self.export_env = export_env
+        self.session: IssuedSession | None = None
+        self.error: str | None = None
+
+        default = duration_seconds or broker.duration_seconds or DEFAULT_DURATION
+        self.serial_number = widgets.Text(
+            value=serial_number or broker.mfa_serial or "",
+            description="MFA device",
+            placeholder="arn:aws:iam::123456789012:mfa/name",
+            layout=widgets.Layout(width="36em"),
+            style={"description_width": "7em"},
+        )
+        self.token_code = widgets.Text(
+            description="Code",
+            placeholder="6 digits",
+            continuous_update=True,
+            layout=widgets.Layout(width="16em"),
+            style={"description_width": "7em"},
+        )
+        self.duration = widgets.Dropdown(
+            options=duration_options(default),
+            value=default,
+            description="Duration",
+            layout=widgets.Layout(width="16em"),
+            style={"description_width": "7em"},
+        )
+        self.submit = widgets.Button(
+            description="Get session token",
+            button_style="primary",
+            icon="key",
+            disabled=True,
+            tooltip="GetSessionToken with this MFA code",
+        )
+        self.status = widgets.HTML(value="Enter the 6-digit code from your MFA device.")
+        self.out = widgets.Output()
+
+        self.token_code.observe(self._code_changed, names="value")
+        self.submit.on_click(self._submit_clicked)
+        super().__init__(
+            children=[
+                self.serial_number,
+                widgets.HBox([self.token_code, self.duration, self.submit]),
+                self.status,
+                self.out,
+            ],
+            **kwargs,
+        )
+
+    def _code_changed(self, change: dict[str, Any]) -> None:
+        self.submit.disabled = SIX_DIGITS.fullmatch(change["new"].strip()) is None
+
+    def _submit_clicked(self, _button: widgets.Button) -> None:
+        code = self.token_code.value.strip()
+        if SIX_DIGITS.fullmatch(code) is None:  # a click that raced the code field
+            return
+        self.submit.disabled = True
+        self.status.value = "Requesting a session token…"
+        with self.out:
+            try:
+                self._request(code)
+            finally:
+                # Clearing the field also keeps the button disabled until the next code.
+                self.token_code.value = ""
+                self.submit.disabled = True
+
+    def _request(self, code: str) -> None:
+        try:
+            issued = self.broker.get_session_token(
+                SerialNumber=self.serial_number.value.strip() or None,
+                TokenCode=code,
+                DurationSeconds=self.duration.value,
+                label=self.label,
+            )
+            issued = self.ledger.add(issued, activate=self.activate)
+            if self.export_env and self.activate:
+                from .. import live
+
+                live.export_environ(True)
+        except StsMagicError as e:
+            self.error = str(e)
+            self._show_error(str(e))
+            return
+        except Exception as e:
+            # Not a refusal we know: keep the form consistent, let the Output show the trace.
+            self._show_error(f"unexpected {type(e).__name__}; see the traceback below")
+            raise
+        self.session = issued
+        self.error = None
+        self.status.value = html.escape(success_line(issued, self.activate))
+
+    def _show_error(self, message: str) -> None:
+        self.error = message
+        self.status.value = (
+            f'<span style="color: var(--jp-error-color1, #c62828)">✗ {html.escape(message)}</span>'
+        )
+
+
+def success_line(issued: IssuedSession, active: bool) -> str:
+    """One line for the status: label, masked key, and until when. Never a secret."""
+    state = "active" if active else "added (not active)"
+    until = issued.expiration.strftime("%Y-%m-%d %H:%M:%S %Z")
+    return f"✓ {issued.label} ({issued.masked_access_key}) {state} until {until}"
