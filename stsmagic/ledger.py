@@ -1,0 +1,253 @@
+"""Every session issued in this kernel, at most one of them active."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from .errors import ParameterError
+from .session import IssuedSession
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+Callback = Callable[[str, "IssuedSession | None"], Any]
+Clock = Callable[[], datetime]
+
+EVENTS = ("added", "activated", "deactivated", "forgotten")
+
+FRAME_COLUMNS = (
+    "label",
+    "kind",
+    "principal",
+    "access_key",
+    "issued_at",
+    "expiration",
+    "remaining",
+    "status",
+    "packed_policy_size",
+    "profile",
+    "region",
+)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICRO = timedelta(microseconds=1)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class SessionLedger:
+    """Issued sessions in issue order; ``active`` is the one boto3 signs with, or None.
+
+    Thread-safe. Subscribers are called as ``callback(event, session)`` after the lock is
+    released; a subscriber's exception is logged, never raised.
+    """
+
+    def __init__(self, clock: Clock | None = None, *, installs_live: bool = False) -> None:
+        self._clock: Clock = clock or _utcnow
+        self._lock = threading.RLock()
+        self._sessions: dict[str, IssuedSession] = {}
+        # live.py reads this one attribute per signed request: keep it a plain reference.
+        self._active: IssuedSession | None = None
+        self._count = 0
+        self._subscribers: list[Callback] = []
+        self._installs_live = installs_live
+
+    # --- reading --------------------------------------------------------------------------------
+
+    @property
+    def active(self) -> IssuedSession | None:
+        return self._active
+
+    @property
+    def sessions(self) -> tuple[IssuedSession, ...]:
+        with self._lock:
+            return tuple(self._sessions.values())
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        with self._lock:
+            return tuple(self._sessions)
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def get(self, label: str) -> IssuedSession:
+        with self._lock:
+            try:
+                return self._sessions[label]
+            except KeyError:
+                raise self._unknown(label) from None
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def __contains__(self, label: object) -> bool:
+        return label in self._sessions
+
+    def __repr__(self) -> str:
+        active = self._active.label if self._active else None
+        return f"SessionLedger({len(self._sessions)} sessions, active={active!r})"
+
+    def _unknown(self, label: object) -> ParameterError:
+        known = ", ".join(self._sessions) or "none yet"
+        return ParameterError("label", f"no session is labelled {label!r}", f"known: {known}")
+
+    # --- changing -------------------------------------------------------------------------------
+
+    def add(self, session: IssuedSession, activate: bool = True) -> IssuedSession:
+        """Keep ``session`` (labelled ``<kind>-<n>`` if it has no label); make it active."""
+        if not isinstance(session, IssuedSession):
+            raise TypeError(f"expected an IssuedSession, not {type(session).__name__}")
+        if activate:
+            self._install_live()
+        events: list[tuple[str, IssuedSession | None]] = []
+        with self._lock:
+            if session.label is not None and session.label in self._sessions:
+                raise ParameterError(
+                    "label", f"{session.label!r} is already taken", "labels must be unique"
+                )
+            self._count += 1
+            if session.label is None:
+                n = self._count
+                while f"{session.kind}-{n}" in self._sessions:
+                    n += 1
+                session = session.with_label(f"{session.kind}-{n}")
+            assert session.label is not None
+            self._sessions[session.label] = session
+            events.append(("added", session))
+            if activate:
+                self._active = session
+                events.append(("activated", session))
+        self._notify(events)
+        return session
+
+    def activate(self, label: str) -> IssuedSession:
+        """Make the session labelled ``label`` the one every boto3 request signs with."""
+        with self._lock:
+            session = self.get(label)
+        self._install_live()
+        with self._lock:
+            session = self.get(label)
+            self._active = session
+        self._notify([("activated", session)])
+        return session
+
+    def deactivate(self) -> IssuedSession | None:
+        """Back to the source credentials; returns the session that was active."""
+        with self._lock:
+            previous, self._active = self._active, None
+        if previous is not None:
+            self._notify([("deactivated", previous)])
+        return previous
+
+    def forget(self, label: str) -> IssuedSession:
+        """Drop one session; when it was the active one, go back to the source credentials."""
+        events: list[tuple[str, IssuedSession | None]] = []
+        with self._lock:
+            session = self._sessions.pop(label, None)
+            if session is None:
+                raise self._unknown(label)
+            if self._active is session:
+                self._active = None
+                events.append(("deactivated", session))
+            events.append(("forgotten", session))
+        self._notify(events)
+        return session
+
+    def forget_all(self) -> tuple[IssuedSession, ...]:
+        """Drop every session and start labels from 1 again (no label can be ambiguous)."""
+        events: list[tuple[str, IssuedSession | None]] = []
+        with self._lock:
+            dropped = tuple(self._sessions.values())
+            if self._active is not None:
+                events.append(("deactivated", self._active))
+                self._active = None
+            events.extend(("forgotten", s) for s in dropped)
+            self._sessions.clear()
+            self._count = 0
+        self._notify(events)
+        return dropped
+
+    # --- listening ------------------------------------------------------------------------------
+
+    def subscribe(self, callback: Callback) -> Callable[[], None]:
+        """Call ``callback(event, session)`` on every change; returns the unsubscribe function."""
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def _notify(self, events: list[tuple[str, IssuedSession | None]]) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for event, session in events:
+            for callback in subscribers:
+                try:
+                    callback(event, session)
+                except Exception:
+                    label = session.label if session else None
+                    log.exception("ledger subscriber %r failed on %s %r", callback, event, label)
+
+    def _install_live(self) -> None:
+        if self._installs_live:
+            from . import live  # boto3 is imported only once a session is activated
+
+            live.install(self)
+
+    # --- the table ------------------------------------------------------------------------------
+
+    def to_frame(self, now: datetime | None = None) -> pd.DataFrame:
+        """One row a session, issue order; no secret column. Imports pandas."""
+        import pandas as pd
+
+        now = now or self._clock()
+        with self._lock:
+            sessions = list(self._sessions.values())
+            active = self._active
+        now_us = (now - _EPOCH) // _MICRO
+        # Whole columns as lists, one conversion each, one DataFrame call: 10,000 rows in ms.
+        expiration = [(s.expiration - _EPOCH) // _MICRO for s in sessions]
+        remaining = [max(e - now_us, 0) for e in expiration]
+        status = [
+            "expired" if left == 0 else "active" if s is active else "standby"
+            for s, left in zip(sessions, remaining, strict=True)
+        ]
+        data: dict[str, Any] = {
+            "label": [s.label for s in sessions],
+            "kind": [s.kind for s in sessions],
+            "principal": [s.principal for s in sessions],
+            "access_key": [s.masked_access_key for s in sessions],
+            "issued_at": pd.to_datetime(
+                [(s.issued_at - _EPOCH) // _MICRO for s in sessions], unit="us", utc=True
+            ),
+            "expiration": pd.to_datetime(expiration, unit="us", utc=True),
+            "remaining": pd.to_timedelta(remaining, unit="us"),
+            "status": status,
+            "packed_policy_size": pd.array([s.packed_policy_size for s in sessions], dtype="Int64"),
+            "profile": [s.profile for s in sessions],
+            "region": [s.region for s in sessions],
+        }
+        if not sessions:
+            data = {
+                name: pd.Series([], dtype=object) if isinstance(v, list) else v
+                for name, v in data.items()
+            }
+        return pd.DataFrame(data, columns=list(FRAME_COLUMNS))
+
+
+sessions = SessionLedger(installs_live=True)
+"""The kernel's ledger (``stsmagic.sessions``): the magics and widgets feed it, live.py reads it."""

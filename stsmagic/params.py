@@ -1,0 +1,312 @@
+"""AWS's limits on the four requests, checked before anything is sent. Pure: no I/O.
+
+Each check takes the value as a user gave it and returns it as AWS wants it, or raises
+``ParameterError`` naming the parameter, what is wrong and the limit. Secret values (trade-in
+and SSO access tokens, MFA codes) are never echoed: only their length or emptiness.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .errors import ParameterError
+
+DURATION_MIN = 900
+DURATION_MAX = 129_600
+POLICY_MAX = 2048
+POLICY_ARNS_MAX = 10
+ARN_MIN, ARN_MAX = 20, 2048
+TAGS_MAX = 50
+TAG_KEY_MAX = 128
+TAG_VALUE_MAX = 256
+
+_SERIAL = re.compile(r"[\w+=/:,.@-]+", re.ASCII)
+_NAME = re.compile(r"[\w+=,.@-]+", re.ASCII)
+_TOKEN_CODE = re.compile(r"[0-9]{6}")
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
+_POLICY_CHARS = re.compile(r"[\t\n\r\u0020-\u00ff]*")
+_TAG_PUNCTUATION = frozenset("_.:/=+-@")
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    """A short, one-line rendering of a value that is not secret."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _type_name(value: object) -> str:
+    name = type(value).__name__
+    return f"an {name}" if name[0] in "aeiou" else f"a {name}"
+
+
+def _require_str(parameter: str, value: object, limit: str, *, secret: bool = False) -> str:
+    if isinstance(value, str):
+        return value
+    shown = _type_name(value) if secret else f"{_shown(value)} ({_type_name(value)})"
+    raise ParameterError(parameter, f"{shown} is not a string", limit)
+
+
+def duration_seconds(value: object, parameter: str = "DurationSeconds") -> int:
+    limit = f"must be a whole number of seconds from {DURATION_MIN} to {DURATION_MAX}"
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParameterError(
+            parameter, f"{_shown(value)} ({_type_name(value)}) is not an int", limit
+        )
+    if value < DURATION_MIN:
+        raise ParameterError(parameter, f"{value} is too short", limit)
+    if value > DURATION_MAX:
+        raise ParameterError(parameter, f"{value} is too long", limit)
+    return value
+
+
+def serial_number(value: object) -> str:
+    limit = "must be 9-256 characters of letters, digits and _+=/:,.@- (an MFA device ARN)"
+    text = _require_str("SerialNumber", value, limit)
+    if not 9 <= len(text) <= 256:
+        raise ParameterError("SerialNumber", f"{_shown(text)} is {len(text)} characters", limit)
+    if not _SERIAL.fullmatch(text):
+        raise ParameterError("SerialNumber", f"{_shown(text)} has a character not allowed", limit)
+    return text
+
+
+def token_code(value: object) -> str:
+    # The code is one-time but still a credential: never echoed.
+    limit = "must be exactly 6 digits from the MFA device"
+    text = _require_str("TokenCode", value, limit, secret=True)
+    if not text:
+        raise ParameterError("TokenCode", "is empty", limit)
+    if not _TOKEN_CODE.fullmatch(text):
+        problem = (
+            f"is {len(text)} characters"
+            if len(text) != 6
+            else "has a character that is not a digit"
+        )
+        raise ParameterError("TokenCode", problem, limit)
+    return text
+
+
+def federation_name(value: object) -> str:
+    limit = "must be 2-32 characters of letters, digits and _+=,.@-"
+    text = _require_str("Name", value, limit)
+    if not 2 <= len(text) <= 32:
+        raise ParameterError("Name", f"{_shown(text)} is {len(text)} characters", limit)
+    if not _NAME.fullmatch(text):
+        raise ParameterError("Name", f"{_shown(text)} has a character not allowed", limit)
+    return text
+
+
+def policy(value: object) -> str:
+    """A session policy as compact JSON text: a dict, or JSON text of an object."""
+    limit = (
+        f"must be a JSON policy document (a dict or JSON text) of at most {POLICY_MAX} "
+        "characters, each tab, newline, carriage return or U+0020-U+00FF"
+    )
+    if isinstance(value, Mapping):
+        try:
+            text = json.dumps(value, separators=(",", ":"))
+        except (TypeError, ValueError) as e:
+            raise ParameterError(
+                "Policy", f"the dict cannot be written as JSON ({e})", limit
+            ) from None
+    else:
+        text = _require_str("Policy", value, limit)
+        if not text.strip():
+            raise ParameterError("Policy", "is empty", limit)
+        try:
+            document = json.loads(text)
+        except ValueError as e:
+            raise ParameterError("Policy", f"is not valid JSON ({e})", limit) from None
+        if not isinstance(document, dict):
+            raise ParameterError(
+                "Policy", f"is JSON, but {_type_name(document)}, not an object", limit
+            )
+    if len(text) > POLICY_MAX:
+        raise ParameterError("Policy", f"is {len(text)} characters", limit)
+    if not _POLICY_CHARS.fullmatch(text):
+        bad = next(c for c in text if not _POLICY_CHARS.fullmatch(c))
+        raise ParameterError("Policy", f"has the character U+{ord(bad):04X}", limit)
+    return text
+
+
+def policy_arns(value: object) -> list[dict[str, str]]:
+    """Managed policy ARNs: ``["arn:..."]`` or AWS's ``[{"arn": "arn:..."}]``."""
+    limit = (
+        f"must be a list of at most {POLICY_ARNS_MAX} policy ARNs "
+        f"(strings or {{'arn': ...}}), each {ARN_MIN}-{ARN_MAX} characters starting 'arn:'"
+    )
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
+        raise ParameterError("PolicyArns", f"{_type_name(value)} is not a list", limit)
+    if len(value) > POLICY_ARNS_MAX:
+        raise ParameterError("PolicyArns", f"has {len(value)} ARNs", limit)
+    result = []
+    for i, item in enumerate(value):
+        arn = item.get("arn") if isinstance(item, Mapping) else item
+        if isinstance(item, Mapping) and set(item) != {"arn"}:
+            raise ParameterError(f"PolicyArns[{i}]", f"has keys {sorted(item)}", limit)
+        if not isinstance(arn, str):
+            raise ParameterError(f"PolicyArns[{i}]", f"{_shown(arn)} is not a string", limit)
+        if not ARN_MIN <= len(arn) <= ARN_MAX:
+            raise ParameterError(
+                f"PolicyArns[{i}]", f"{_shown(arn)} is {len(arn)} characters", limit
+            )
+        if not arn.startswith("arn:"):
+            raise ParameterError(f"PolicyArns[{i}]", f"{_shown(arn)} is not an ARN", limit)
+        result.append({"arn": arn})
+    return result
+
+
+def _tag_text_ok(text: str) -> bool:
+    # AWS's pattern [\p{L}\p{Z}\p{N}_.:/=+\-@]: letters, separators, numbers and that punctuation.
+    return all(c in _TAG_PUNCTUATION or unicodedata.category(c)[0] in "LZN" for c in text)
+
+
+def tags(value: object) -> list[dict[str, str]]:
+    """Session tags: ``{"k": "v"}`` or AWS's ``[{"Key": "k", "Value": "v"}]``."""
+    limit = (
+        f"must be at most {TAGS_MAX} tags (a dict or [{{'Key': ..., 'Value': ...}}]), keys "
+        f"1-{TAG_KEY_MAX} and values 0-{TAG_VALUE_MAX} characters of letters, digits, spaces "
+        "and _.:/=+-@, keys unique ignoring case"
+    )
+    pairs: list[tuple[object, object]]
+    if isinstance(value, Mapping):
+        pairs = list(value.items())
+    elif isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        pairs = []
+        for i, item in enumerate(value):
+            if not isinstance(item, Mapping) or set(item) != {"Key", "Value"}:
+                raise ParameterError(
+                    f"Tags[{i}]", f"{_shown(item)} is not {{'Key', 'Value'}}", limit
+                )
+            pairs.append((item["Key"], item["Value"]))
+    else:
+        raise ParameterError("Tags", f"{_type_name(value)} is not a dict or list", limit)
+    if len(pairs) > TAGS_MAX:
+        raise ParameterError("Tags", f"has {len(pairs)} tags", limit)
+    seen: dict[str, str] = {}
+    result = []
+    for key, val in pairs:
+        if not isinstance(key, str):
+            raise ParameterError("Tags", f"key {_shown(key)} is not a string", limit)
+        if not isinstance(val, str):
+            raise ParameterError(f"Tags[{key!r}]", f"value {_shown(val)} is not a string", limit)
+        if not 1 <= len(key) <= TAG_KEY_MAX:
+            raise ParameterError("Tags", f"key {_shown(key)} is {len(key)} characters", limit)
+        if len(val) > TAG_VALUE_MAX:
+            raise ParameterError(f"Tags[{key!r}]", f"value is {len(val)} characters", limit)
+        if not _tag_text_ok(key):
+            raise ParameterError("Tags", f"key {_shown(key)} has a character not allowed", limit)
+        if not _tag_text_ok(val):
+            raise ParameterError(
+                f"Tags[{key!r}]", f"value {_shown(val)} has a character not allowed", limit
+            )
+        folded = key.casefold()
+        if folded in seen:
+            raise ParameterError(
+                "Tags", f"keys {seen[folded]!r} and {key!r} differ only in case", limit
+            )
+        seen[folded] = key
+        result.append({"Key": key, "Value": val})
+    return result
+
+
+def trade_in_token(value: object) -> str:
+    limit = "must be the non-empty trade-in token text you were given"
+    text = _require_str("TradeInToken", value, limit, secret=True)
+    if not text.strip():
+        raise ParameterError(
+            "TradeInToken", "is empty" if not text else "is only whitespace", limit
+        )
+    return text
+
+
+def account_id(value: object) -> str:
+    limit = "must be the 12-digit AWS account ID, as a string"
+    text = _require_str("accountId", value, limit)
+    if not _ACCOUNT_ID.fullmatch(text):
+        raise ParameterError("accountId", f"{_shown(text)} is not 12 digits", limit)
+    return text
+
+
+def role_name(value: object) -> str:
+    limit = "must be 1-64 characters of letters, digits and _+=,.@-"
+    text = _require_str("roleName", value, limit)
+    if not 1 <= len(text) <= 64:
+        raise ParameterError("roleName", f"{_shown(text)} is {len(text)} characters", limit)
+    if not _NAME.fullmatch(text):
+        raise ParameterError("roleName", f"{_shown(text)} has a character not allowed", limit)
+    return text
+
+
+def access_token(value: object) -> str:
+    limit = "must be the non-empty SSO access token (from `aws sso login`)"
+    text = _require_str("accessToken", value, limit, secret=True)
+    if not text.strip():
+        raise ParameterError("accessToken", "is empty" if not text else "is only whitespace", limit)
+    return text
+
+
+# --- whole requests: the keyword arguments to send, without the ones left out ----------------
+
+
+def session_token_request(
+    SerialNumber: object = None,
+    TokenCode: object = None,
+    DurationSeconds: object = None,
+) -> dict[str, Any]:
+    request: dict[str, Any] = {}
+    if DurationSeconds is not None:
+        request["DurationSeconds"] = duration_seconds(DurationSeconds)
+    if SerialNumber is not None:
+        request["SerialNumber"] = serial_number(SerialNumber)
+    if TokenCode is not None:
+        request["TokenCode"] = token_code(TokenCode)
+    if "SerialNumber" in request and "TokenCode" not in request:
+        raise ParameterError("TokenCode", "is missing", "a SerialNumber needs the 6-digit code")
+    if "TokenCode" in request and "SerialNumber" not in request:
+        raise ParameterError(
+            "SerialNumber", "is missing", "a TokenCode needs the MFA device's serial number or ARN"
+        )
+    return request
+
+
+def federation_token_request(
+    Name: object,
+    Policy: object = None,
+    PolicyArns: object = None,
+    Tags: object = None,
+    DurationSeconds: object = None,
+) -> dict[str, Any]:
+    request: dict[str, Any] = {"Name": federation_name(Name)}
+    if Policy is not None:
+        request["Policy"] = policy(Policy)
+    if PolicyArns is not None:
+        arns = policy_arns(PolicyArns)
+        if arns:
+            request["PolicyArns"] = arns
+    if Tags is not None:
+        tag_list = tags(Tags)
+        if tag_list:
+            request["Tags"] = tag_list
+    if DurationSeconds is not None:
+        request["DurationSeconds"] = duration_seconds(DurationSeconds)
+    return request
+
+
+def delegated_access_token_request(TradeInToken: object) -> dict[str, Any]:
+    return {"TradeInToken": trade_in_token(TradeInToken)}
+
+
+def role_credentials_request(
+    accountId: object,
+    roleName: object,
+    accessToken: object,
+) -> dict[str, Any]:
+    return {
+        "accountId": account_id(accountId),
+        "roleName": role_name(roleName),
+        "accessToken": access_token(accessToken),
+    }

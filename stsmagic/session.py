@@ -1,0 +1,221 @@
+"""One issued set of short-lived credentials, shown masked everywhere."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from botocore.credentials import ReadOnlyCredentials
+
+KINDS = ("session", "federation", "delegated", "sso")
+
+_ZERO = timedelta(0)
+
+
+class SecretCredentials(ReadOnlyCredentials):
+    """botocore's ``ReadOnlyCredentials`` whose repr shows the access key masked, nothing else."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"SecretCredentials(access_key={mask_access_key(self.access_key)!r}, <hidden>)"
+
+    __str__ = __repr__
+
+
+def mask_access_key(access_key_id: str) -> str:
+    """``ASIAXXXXXXXXXXXXWXYZ`` -> ``ASIA…WXYZ`` (aws-vault style: prefix and last four)."""
+    if len(access_key_id) <= 8:
+        return "…" + access_key_id[-4:]
+    return f"{access_key_id[:4]}…{access_key_id[-4:]}"
+
+
+def utc(value: datetime | str) -> datetime:
+    """An aware UTC datetime from a botocore timestamp (aware datetime or ISO 8601 text)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _format_remaining(remaining: timedelta) -> str:
+    seconds = int(remaining.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}"
+
+
+@dataclasses.dataclass(frozen=True)
+class IssuedSession:
+    """Short-lived credentials as AWS issued them, with the secret parts kept out of sight.
+
+    ``credentials`` holds the secret key and session token; it takes no part in ``repr`` or
+    comparisons, and its own repr is masked too.
+    """
+
+    label: str | None
+    kind: str
+    principal: str | None
+    access_key_id: str
+    issued_at: datetime
+    expiration: datetime
+    packed_policy_size: int | None
+    profile: str | None
+    region: str | None
+    credentials: ReadOnlyCredentials = dataclasses.field(repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
+        if self.expiration.tzinfo is None or self.issued_at.tzinfo is None:
+            raise ValueError("issued_at and expiration must be timezone-aware")
+        # Computed once: the panel masks every row on every tick.
+        object.__setattr__(self, "_masked", mask_access_key(self.access_key_id))
+        if not isinstance(self.credentials, SecretCredentials):
+            creds = self.credentials
+            object.__setattr__(
+                self,
+                "credentials",
+                SecretCredentials(creds.access_key, creds.secret_key, creds.token),
+            )
+
+    # --- constructors -------------------------------------------------------------------------
+
+    @classmethod
+    def from_sts(
+        cls,
+        kind: str,
+        response: Mapping[str, Any],
+        *,
+        issued_at: datetime,
+        label: str | None = None,
+        profile: str | None = None,
+        region: str | None = None,
+    ) -> IssuedSession:
+        """From a GetSessionToken, GetFederationToken or GetDelegatedAccessToken response."""
+        creds = response["Credentials"]
+        if kind == "federation":
+            principal = response.get("FederatedUser", {}).get("Arn")
+        elif kind == "delegated":
+            principal = response.get("AssumedPrincipal")
+        else:
+            # GetSessionToken names no principal; asking GetCallerIdentity would cost a round trip.
+            principal = None
+        return cls(
+            label=label,
+            kind=kind,
+            principal=principal,
+            access_key_id=creds["AccessKeyId"],
+            issued_at=utc(issued_at),
+            expiration=utc(creds["Expiration"]),
+            packed_policy_size=response.get("PackedPolicySize"),
+            profile=profile,
+            region=region,
+            credentials=SecretCredentials(
+                creds["AccessKeyId"], creds["SecretAccessKey"], creds.get("SessionToken")
+            ),
+        )
+
+    @classmethod
+    def from_sso(
+        cls,
+        response: Mapping[str, Any],
+        *,
+        account_id: str,
+        role_name: str,
+        issued_at: datetime,
+        label: str | None = None,
+        profile: str | None = None,
+        region: str | None = None,
+    ) -> IssuedSession:
+        """From an SSO GetRoleCredentials response, whose ``expiration`` is epoch milliseconds."""
+        creds = response["roleCredentials"]
+        expiration = datetime.fromtimestamp(int(creds["expiration"]) / 1000, tz=timezone.utc)
+        return cls(
+            label=label,
+            kind="sso",
+            # The real ARN names the AWSReservedSSO_ role and the user; this is its readable part.
+            principal=f"arn:aws:sts::{account_id}:assumed-role/{role_name}",
+            access_key_id=creds["accessKeyId"],
+            issued_at=utc(issued_at),
+            expiration=expiration,
+            packed_policy_size=None,
+            profile=profile,
+            region=region,
+            credentials=SecretCredentials(
+                creds["accessKeyId"], creds["secretAccessKey"], creds.get("sessionToken")
+            ),
+        )
+
+    # --- time -----------------------------------------------------------------------------------
+
+    def remaining_at(self, now: datetime) -> timedelta:
+        """Time left at ``now``; never negative."""
+        return max(self.expiration - now, _ZERO)
+
+    def expired_at(self, now: datetime) -> bool:
+        return now >= self.expiration
+
+    @property
+    def remaining(self) -> timedelta:
+        return self.remaining_at(_now())
+
+    @property
+    def expired(self) -> bool:
+        return self.expired_at(_now())
+
+    # --- display --------------------------------------------------------------------------------
+
+    @property
+    def masked_access_key(self) -> str:
+        return self._masked  # type: ignore[no-any-return,attr-defined]
+
+    def with_label(self, label: str) -> IssuedSession:
+        return dataclasses.replace(self, label=label)
+
+    def __repr__(self) -> str:
+        return (
+            f"IssuedSession(label={self.label!r}, kind={self.kind!r}, "
+            f"principal={self.principal!r}, access_key={self.masked_access_key!r}, "
+            f"expiration='{self.expiration:%Y-%m-%d %H:%M:%S} UTC', "
+            f"remaining='{_format_remaining(self.remaining)}')"
+        )
+
+    def __str__(self) -> str:
+        state = "expired" if self.expired else f"{_format_remaining(self.remaining)} left"
+        who = f" as {self.principal}" if self.principal else ""
+        return (
+            f"{self.label or '(unlabelled)'}: {self.kind} {self.masked_access_key}{who}, "
+            f"expires {self.expiration:%Y-%m-%d %H:%M:%S} UTC ({state})"
+        )
+
+    def _repr_html_(self) -> str:
+        rows = [
+            ("label", self.label or ""),
+            ("kind", self.kind),
+            ("principal", self.principal or ""),
+            ("access key", self.masked_access_key),
+            ("issued", f"{self.issued_at:%Y-%m-%d %H:%M:%S} UTC"),
+            ("expires", f"{self.expiration:%Y-%m-%d %H:%M:%S} UTC"),
+            ("remaining", "expired" if self.expired else _format_remaining(self.remaining)),
+        ]
+        if self.packed_policy_size is not None:
+            rows.append(("packed policy size", f"{self.packed_policy_size}%"))
+        if self.profile:
+            rows.append(("profile", self.profile))
+        if self.region:
+            rows.append(("region", self.region))
+        body = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(name)}</th>"
+            f"<td style='text-align:left'>{html.escape(str(value))}</td></tr>"
+            for name, value in rows
+        )
+        return f"<table class='stsmagic-session'>{body}</table>"
