@@ -1,0 +1,267 @@
+"""``stsmagic demo``: the whole product offline, in one command.
+
+A local sandbox, a throwaway AWS config for a ``demo`` profile (source keys, an MFA device, an
+SSO session with a cached token, the sandbox as endpoint), and JupyterLab on the example
+notebooks with that environment. Ctrl-C or SIGTERM stops JupyterLab and the sandbox and removes
+every file the demo wrote.
+
+``python -m stsmagic.demo sandbox DIR`` is the same minus JupyterLab, for ``binder/start``: it
+writes the config and an ``env.sh`` into DIR, then serves until its parent process ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .sandbox import Sandbox
+
+DEMO_PROFILE = "demo"
+SSO_SESSION = "stsmagic-demo"
+# The sandbox's SSO tokens last 8 hours, like IAM Identity Center's default session.
+SSO_TOKEN_SECONDS = 8 * 3600
+JUPYTER_STOP_SECONDS = 15.0
+
+
+def write_demo_config(directory: Path, box: Sandbox, *, home: Path | None = None) -> dict[str, str]:
+    """Write a ``demo`` profile for ``box`` into ``directory``; return the environment to use it.
+
+    ``directory`` gets ``config`` and ``credentials``, as ``~/.aws`` would hold them. The SSO
+    token goes where the AWS CLI caches it, ``<home>/.aws/sso/cache`` (``home`` defaults to
+    ``directory / "home"``, which the returned environment makes ``HOME``; pass the real home
+    to leave ``HOME`` alone, as binder does).
+    """
+    from .sso_cache import write_token
+
+    directory.mkdir(parents=True, exist_ok=True)
+    keys = box.source_credentials
+    credentials = directory / "credentials"
+    config = directory / "config"
+    credentials.write_text(
+        f"[{DEMO_PROFILE}]\n"
+        f"aws_access_key_id = {keys.access_key}\n"
+        f"aws_secret_access_key = {keys.secret_key}\n"
+    )
+    credentials.chmod(0o600)
+    config.write_text(
+        f"[profile {DEMO_PROFILE}]\n"
+        f"region = {box.sso_region}\n"
+        f"mfa_serial = {box.mfa_serial}\n"
+        f"endpoint_url = {box.endpoint_url}\n"
+        f"sso_session = {SSO_SESSION}\n"
+        "\n"
+        f"[sso-session {SSO_SESSION}]\n"
+        f"sso_start_url = {box.sso_start_url}\n"
+        f"sso_region = {box.sso_region}\n"
+        "sso_registration_scopes = sso:account:access\n"
+    )
+    env = {
+        "AWS_ENDPOINT_URL": box.endpoint_url,
+        "AWS_CONFIG_FILE": str(config),
+        "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
+        "AWS_PROFILE": DEMO_PROFILE,
+    }
+    if home is None:
+        home = directory / "home"
+        env["HOME"] = str(home)
+        _quiet_jupyterlab(home)
+    home.mkdir(parents=True, exist_ok=True)
+    expires_at = datetime.now(timezone.utc) + timedelta(seconds=SSO_TOKEN_SECONDS)
+    write_token(
+        session_name=SSO_SESSION,
+        start_url=box.sso_start_url,
+        region=box.sso_region,
+        access_token=box.sso_access_token(expires_in=SSO_TOKEN_SECONDS),
+        expires_at=expires_at,
+        cache_dir=home / ".aws" / "sso" / "cache",
+    )
+    return env
+
+
+def _quiet_jupyterlab(home: Path) -> None:
+    """No news or update pop-up over the notebooks in a fresh JupyterLab home."""
+    settings = home / ".jupyter" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True, exist_ok=True)
+    (settings / "notification.jupyterlab-settings").write_text(
+        '{"fetchNews": "false", "checkForUpdates": false}\n'
+    )
+
+
+def bundled_notebooks() -> Path | None:
+    """The repository checkout's ``notebooks/`` folder, when stsmagic runs from one."""
+    folder = Path(__file__).resolve().parent.parent / "notebooks"
+    return folder if folder.is_dir() else None
+
+
+@contextmanager
+def demo_environment(
+    sandbox_port: int = 0, *, directory: Path | None = None, home: Path | None = None
+) -> Iterator[tuple[Sandbox, Path, dict[str, str]]]:
+    """A running sandbox and its demo config in a temp dir; both gone on exit."""
+    from .sandbox import Sandbox
+
+    owned = directory is None
+    folder = Path(tempfile.mkdtemp(prefix="stsmagic-demo-")) if directory is None else directory
+    try:
+        with Sandbox(port=sandbox_port) as box:
+            env = write_demo_config(folder, box, home=home)
+            yield box, folder, env
+    finally:
+        if owned:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+class _Stop:
+    """Turns SIGINT and SIGTERM into an event, restoring the old handlers afterwards."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> threading.Event:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self.event
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.event.set()
+
+
+def _jupyter_command(port: int, root: Path, token: str, open_browser: bool) -> list[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--ServerApp.root_dir={root}",
+        f"--IdentityProvider.token={token}",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.extension_manager=readonly",
+        "--LabApp.expose_app_in_browser=True",
+        "--ServerApp.open_browser=" + str(open_browser),
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")  # JupyterLab refuses to start as root without it
+    return command
+
+
+def _stop_process(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()  # JupyterLab shuts its kernels down on SIGTERM
+        try:
+            process.wait(JUPYTER_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def run_demo(
+    port: int = 8888,
+    sandbox_port: int = 0,
+    notebooks: str | None = None,
+    open_browser: bool = True,
+) -> int:
+    """``stsmagic demo``: sandbox + demo config + JupyterLab until Ctrl-C; 0 on a clean stop."""
+    import secrets
+
+    root = Path(notebooks).resolve() if notebooks else bundled_notebooks()
+    if root is None or not root.is_dir():
+        where = notebooks or "the stsmagic checkout"
+        print(
+            f"stsmagic demo: no notebooks folder in {where}; pass --notebooks FOLDER",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        import jupyterlab  # noqa: F401
+    except ImportError:
+        print("stsmagic demo needs JupyterLab: pip install 'stsmagic[demo]'", file=sys.stderr)
+        return 2
+
+    token = secrets.token_hex(24)
+    with _Stop() as stop, demo_environment(sandbox_port) as (box, folder, env):
+        child_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        child_env.update(env)
+        child_env["STSMAGIC_DEMO_DIR"] = str(folder)
+        # Its own session: the terminal's Ctrl-C reaches the demo only, which then stops
+        # JupyterLab cleanly (JupyterLab would otherwise ask "Shutdown this server?").
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
+            _jupyter_command(port, root, token, open_browser),
+            env=child_env,
+            cwd=root,
+            start_new_session=True,
+        )
+        print(f"stsmagic demo: sandbox at {box.endpoint_url}, AWS config in {folder}", flush=True)
+        print(f"stsmagic demo: JupyterLab at http://127.0.0.1:{port}/lab?token={token}", flush=True)
+        print("stsmagic demo: press Ctrl-C to stop everything", flush=True)
+        try:
+            while process.poll() is None and not stop.wait(0.2):
+                pass
+        finally:
+            _stop_process(process)
+        code = 0 if stop.is_set() else (process.returncode or 1)
+    print("stsmagic demo: stopped; sandbox and temporary files removed", flush=True)
+    return code
+
+
+def _parent_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def serve_sandbox(directory: Path, parent_pid: int, sandbox_port: int = 0) -> int:
+    """For ``binder/start``: sandbox + config in ``directory`` + ``env.sh``; stop with the parent.
+
+    The SSO token goes into the real ``~/.aws/sso/cache``, where the AWS CLI and stsmagic look.
+    ``env.sh`` is written last, so its existence means the sandbox is ready.
+    """
+    environment = demo_environment(sandbox_port, directory=directory, home=Path.home())
+    with _Stop() as stop, environment as (_box, folder, env):
+        lines = [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
+        ready = folder / "env.sh"
+        partial = folder / "env.sh.partial"
+        partial.write_text("\n".join(lines) + "\n")
+        partial.rename(ready)
+        while not stop.wait(0.5) and _parent_alive(parent_pid):
+            pass
+    shutil.rmtree(directory, ignore_errors=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stsmagic.demo")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("sandbox", help="sandbox + demo config for binder/start")
+    serve.add_argument("directory", type=Path)
+    serve.add_argument("--parent-pid", type=int, default=os.getppid())
+    serve.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    return serve_sandbox(args.directory, args.parent_pid, args.port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""`stsmagic demo`: the throwaway config works, and Ctrl-C leaves nothing behind."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from stsmagic.demo import DEMO_PROFILE, SSO_SESSION, bundled_notebooks, write_demo_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def processes_with_env(name: str, value: str) -> list[int]:
+    """Pids of live processes whose environment has name=value (the demo marks its children)."""
+    wanted = f"{name}={value}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if wanted in environ:
+            found.append(int(entry.name))
+    return found
+
+
+def test_demo_config_gives_source_keys_mfa_device_and_sso_token(
+    sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = write_demo_config(tmp_path / "demo", sandbox)
+    assert env["AWS_PROFILE"] == DEMO_PROFILE
+    assert env["AWS_ENDPOINT_URL"] == sandbox.endpoint_url
+    assert env["HOME"] == str(tmp_path / "demo" / "home")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+    config = configparser.ConfigParser()
+    config.read(env["AWS_CONFIG_FILE"])
+    profile = config[f"profile {DEMO_PROFILE}"]
+    assert profile["mfa_serial"] == sandbox.mfa_serial
+    assert profile["sso_session"] == SSO_SESSION
+    assert config[f"sso-session {SSO_SESSION}"]["sso_start_url"] == sandbox.sso_start_url
+
+    import boto3
+
+    session = boto3.session.Session()  # reads the demo profile through botocore, as a user's
+    keys = session.get_credentials().get_frozen_credentials()
+    assert keys.access_key == sandbox.source_credentials.access_key
+    identity = session.client("sts").get_caller_identity()
+    assert identity["Arn"] == sandbox.user_arn
+
+    from stsmagic.sso_cache import find_token
+
+    token = find_token(DEMO_PROFILE)
+    assert token in sandbox.issued_secrets()
+    sso = session.client("sso", region_name=sandbox.sso_region)
+    role = sso.get_role_credentials(
+        accountId=sandbox.sso_account_id, roleName=sandbox.sso_role_name, accessToken=token
+    )
+    assert role["roleCredentials"]["accessKeyId"]
+
+
+def test_bundled_notebooks_are_the_checkout_folder() -> None:
+    assert bundled_notebooks() == ROOT / "notebooks"
+
+
+def test_demo_without_notebooks_folder_is_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    result = subprocess.run(
+        [sys.executable, "-m", "stsmagic.cli", "demo", "--no-browser", "--notebooks", str(missing)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"stsmagic demo: no notebooks folder in {missing}; pass --notebooks FOLDER"
+    ]
+
+
+def _wait_for_status(url: str, token: str, process: subprocess.Popen[str], timeout: float) -> dict:
+    import json
+
+    request = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "stsmagic demo exited early"
+        try:
+            with urllib.request.urlopen(request, timeout=2) as response:
+                return json.loads(response.read())
+        except OSError:
+            time.sleep(0.25)
+    raise AssertionError(f"JupyterLab did not answer {url} within {timeout} s")
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_demo_runs_jupyterlab_and_a_signal_stops_everything(
+    tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    port, sandbox_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "stsmagic.cli",
+            "demo",
+            "--no-browser",
+            "--port",
+            str(port),
+            "--sandbox-port",
+            str(sandbox_port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        token = folder = None
+        deadline = time.monotonic() + 60
+        while (token is None or folder is None) and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if m := re.search(r"AWS config in (\S+)", line):
+                folder = Path(m.group(1))
+            if m := re.search(rf"http://127\.0\.0\.1:{port}/lab\?token=(\w+)", line):
+                token = m.group(1)
+        assert token and folder, "".join(lines)
+        assert folder.parent == tmp_path
+        assert (folder / "config").is_file()
+
+        status = _wait_for_status(f"http://127.0.0.1:{port}/api/status", token, process, 60)
+        assert "started" in status
+        assert listening(sandbox_port)
+        # The server's root is the notebooks folder, and it runs with the demo's environment.
+        contents_url = f"http://127.0.0.1:{port}/api/contents"
+        request = urllib.request.Request(contents_url, headers={"Authorization": f"token {token}"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            import json
+
+            names = {item["name"] for item in json.loads(response.read())["content"]}
+        assert "01-quick-start.ipynb" in names
+        # A kernel, as a user opening a notebook starts one: it must be stopped too.
+        kernels_url = f"http://127.0.0.1:{port}/api/kernels"
+        request = urllib.request.Request(
+            kernels_url, data=b"{}", method="POST", headers={"Authorization": f"token {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 201
+        deadline = time.monotonic() + 30
+        while len(processes_with_env("STSMAGIC_DEMO_DIR", str(folder))) < 2:
+            assert time.monotonic() < deadline, "no kernel carries the demo environment"
+            time.sleep(0.2)
+
+        process.send_signal(stop_signal)
+        output, _ = process.communicate(timeout=45)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert process.returncode == 0, output
+    assert "stopped; sandbox and temporary files removed" in output
+    assert not listening(port)
+    assert not listening(sandbox_port)
+    assert not folder.exists()
+    assert list(tmp_path.iterdir()) == []
+    assert processes_with_env("STSMAGIC_DEMO_DIR", str(folder)) == []
