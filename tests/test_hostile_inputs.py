@@ -1,0 +1,385 @@
+"""Hostile inputs: each is refused with one line naming the parameter, before anything is sent.
+
+One good session is issued and made active first; after every bad input the sandbox has seen no
+new request, and the ledger, its active session and boto3's live credentials are unchanged.
+The table covers the Python API (``Broker``'s four operations, the ledger, ``params.py``) and
+every magic, with wrong values, wrong types, empty and huge values, unicode and unknown flags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+HUGE = 1_000_000
+ARN_PREFIX = "arn:aws:iam::123456789012:"
+OK_NAME = "ok-name"
+# A literal token long enough that the magics do not take it for a mistyped variable name.
+LONG_TOKEN = "t" * 64
+
+# (Broker method, keyword arguments, the AWS parameter the message must name)
+API_CASES: list[tuple[str, dict[str, Any], str]] = [
+    # GetSessionToken: durations
+    ("get_session_token", {"DurationSeconds": 899}, "DurationSeconds"),
+    ("get_session_token", {"DurationSeconds": 129601}, "DurationSeconds"),
+    ("get_session_token", {"DurationSeconds": -1}, "DurationSeconds"),
+    ("get_session_token", {"DurationSeconds": 0}, "DurationSeconds"),
+    ("get_session_token", {"DurationSeconds": "forever"}, "DurationSeconds"),
+    ("get_session_token", {"DurationSeconds": 3600.5}, "DurationSeconds"),
+    ("get_session_token", {"DurationSeconds": True}, "DurationSeconds"),
+    ("get_session_token", {"DurationSeconds": 10**100}, "DurationSeconds"),
+    # GetSessionToken: MFA codes
+    ("get_session_token", {"TokenCode": "12345"}, "TokenCode"),
+    ("get_session_token", {"TokenCode": "1234567"}, "TokenCode"),
+    ("get_session_token", {"TokenCode": "12a456"}, "TokenCode"),
+    ("get_session_token", {"TokenCode": ""}, "TokenCode"),
+    ("get_session_token", {"TokenCode": "\u0661\u0662\u0663\u0664\u0665\u0666"}, "TokenCode"),
+    ("get_session_token", {"TokenCode": "1" * HUGE}, "TokenCode"),
+    ("get_session_token", {"TokenCode": ["123456"]}, "TokenCode"),
+    # GetSessionToken: serial numbers
+    ("get_session_token", {"SerialNumber": "short", "TokenCode": "123456"}, "SerialNumber"),
+    ("get_session_token", {"SerialNumber": "x" * 257, "TokenCode": "123456"}, "SerialNumber"),
+    (
+        "get_session_token",
+        {"SerialNumber": ARN_PREFIX + "mfa/bad name", "TokenCode": "123456"},
+        "SerialNumber",
+    ),
+    (
+        "get_session_token",
+        {"SerialNumber": ARN_PREFIX + "mfa/ger\u00e4t", "TokenCode": "123456"},
+        "SerialNumber",
+    ),
+    ("get_session_token", {"SerialNumber": "", "TokenCode": "123456"}, "SerialNumber"),
+    # GetFederationToken: names
+    ("get_federation_token", {"Name": "a"}, "Name"),
+    ("get_federation_token", {"Name": "x" * 33}, "Name"),
+    ("get_federation_token", {"Name": "bad name"}, "Name"),
+    ("get_federation_token", {"Name": "\u03a9mega"}, "Name"),
+    ("get_federation_token", {"Name": ""}, "Name"),
+    ("get_federation_token", {"Name": "x" * HUGE}, "Name"),
+    ("get_federation_token", {"Name": 42}, "Name"),
+    # GetFederationToken: policies
+    ("get_federation_token", {"Name": OK_NAME, "Policy": "{not json"}, "Policy"),
+    (
+        "get_federation_token",
+        {"Name": OK_NAME, "Policy": '{"Version": "2012-10-17", "Statement": []}' + " " * 2048},
+        "Policy",
+    ),
+    (
+        "get_federation_token",
+        {"Name": OK_NAME, "Policy": '{"Version": "2012-10-17", "Sid": "\u0101"}'},
+        "Policy",
+    ),
+    ("get_federation_token", {"Name": OK_NAME, "Policy": "{" + " " * HUGE + "}"}, "Policy"),
+    ("get_federation_token", {"Name": OK_NAME, "Policy": 42}, "Policy"),
+    # GetFederationToken: managed policy ARNs
+    (
+        "get_federation_token",
+        {"Name": OK_NAME, "PolicyArns": [{"arn": "not-an-arn"}]},
+        "PolicyArns",
+    ),
+    (
+        "get_federation_token",
+        {"Name": OK_NAME, "PolicyArns": [{"arn": f"{ARN_PREFIX}policy/p{i}"} for i in range(11)]},
+        "PolicyArns",
+    ),
+    (
+        "get_federation_token",
+        {"Name": OK_NAME, "PolicyArns": "arn:aws:iam::aws:policy/ReadOnlyAccess"},
+        "PolicyArns",
+    ),
+    # GetFederationToken: tags
+    (
+        "get_federation_token",
+        {"Name": OK_NAME, "Tags": [{"Key": f"k{i}", "Value": "v"} for i in range(51)]},
+        "Tags",
+    ),
+    ("get_federation_token", {"Name": OK_NAME, "Tags": [{"Key": "", "Value": "v"}]}, "Tags"),
+    ("get_federation_token", {"Name": OK_NAME, "Tags": [{"Key": "k" * 129, "Value": "v"}]}, "Tags"),
+    (
+        "get_federation_token",
+        {"Name": OK_NAME, "Tags": [{"Key": "k", "Value": "v" * 257}]},
+        "Tags",
+    ),
+    (
+        "get_federation_token",
+        {"Name": OK_NAME, "Tags": [{"Key": "Team", "Value": "a"}, {"Key": "team", "Value": "b"}]},
+        "Tags",
+    ),
+    ("get_federation_token", {"Name": OK_NAME, "Tags": [{"Key": "k"}]}, "Tags"),
+    ("get_federation_token", {"Name": OK_NAME, "Tags": {"k": "v"}}, "Tags"),
+    ("get_federation_token", {"Name": OK_NAME, "DurationSeconds": 129601}, "DurationSeconds"),
+    # GetDelegatedAccessToken
+    ("get_delegated_access_token", {"TradeInToken": ""}, "TradeInToken"),
+    ("get_delegated_access_token", {"TradeInToken": None}, "TradeInToken"),
+    ("get_delegated_access_token", {"TradeInToken": 12345}, "TradeInToken"),
+    # SSO GetRoleCredentials: account ids, role names, bearer tokens
+    (
+        "get_role_credentials",
+        {"accountId": "12345", "roleName": "R", "accessToken": LONG_TOKEN},
+        "accountId",
+    ),
+    (
+        "get_role_credentials",
+        {"accountId": "1234567890123", "roleName": "R", "accessToken": LONG_TOKEN},
+        "accountId",
+    ),
+    (
+        "get_role_credentials",
+        {"accountId": "12345678901a", "roleName": "R", "accessToken": LONG_TOKEN},
+        "accountId",
+    ),
+    (
+        "get_role_credentials",
+        {"accountId": "\u0661" * 12, "roleName": "R", "accessToken": LONG_TOKEN},
+        "accountId",
+    ),
+    (
+        "get_role_credentials",
+        {"accountId": 12345678901, "roleName": "R", "accessToken": LONG_TOKEN},
+        "accountId",
+    ),
+    (
+        "get_role_credentials",
+        {"accountId": "123456789012", "roleName": "", "accessToken": LONG_TOKEN},
+        "roleName",
+    ),
+    (
+        "get_role_credentials",
+        {"accountId": "123456789012", "roleName": "R", "accessToken": ""},
+        "accessToken",
+    ),
+]
+
+# (params.py function, the value, the AWS parameter named): the pure checks the broker uses
+PARAMS_CASES: list[tuple[str, object, str]] = [
+    ("duration_seconds", None, "DurationSeconds"),
+    ("duration_seconds", "3600", "DurationSeconds"),
+    ("duration_seconds", 899, "DurationSeconds"),
+    ("serial_number", None, "SerialNumber"),
+    ("serial_number", "arn:aws:iam::123456789012:mfa/\u00fc", "SerialNumber"),
+    ("token_code", 123456, "TokenCode"),
+    ("token_code", "\uff11\uff12\uff13\uff14\uff15\uff16", "TokenCode"),
+    ("federation_name", "a" * 33, "Name"),
+    ("federation_name", b"bytes-name", "Name"),
+    ("policy", "", "Policy"),
+    ("policy", "\x00" * 10, "Policy"),
+    ("policy_arns", [{"arn": "x" * 2049}], "PolicyArns"),
+    ("policy_arns", [{"notarn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}], "PolicyArns"),
+    ("tags", [{"Key": "k\u0000", "Value": "v"}], "Tags"),
+    ("tags", ["Key=k,Value=v"], "Tags"),
+    ("trade_in_token", " ", "TradeInToken"),
+    ("account_id", "", "accountId"),
+    ("account_id", " 123456789012", "accountId"),
+    ("role_name", None, "roleName"),
+    ("access_token", None, "accessToken"),
+]
+
+# (magic, line, names of which the message must contain at least one: the flag or AWS's name)
+MAGIC_CASES: list[tuple[str, str, tuple[str, ...]]] = [
+    ("sts_session", "--bogus", ("--bogus",)),
+    ("sts_session", "--token-code 123456 --duration", ("--duration",)),
+    ("sts_session", "--duration-seconds 60", ("--duration-seconds", "DurationSeconds")),
+    ("sts_session", "--duration-seconds ten", ("--duration-seconds", "DurationSeconds")),
+    ("sts_session", "--duration-seconds 1e5", ("--duration-seconds", "DurationSeconds")),
+    ("sts_session", "--token-code 12345", ("--token-code", "TokenCode")),
+    ("sts_session", "--token-code abcdef", ("--token-code", "TokenCode")),
+    ("sts_session", "--token-code 123456 --serial-number bad", ("--serial-number", "SerialNumber")),
+    ("sts_session", "--token-code 123456 --region", ("--region",)),
+    ("sts_session", "--token-code 123456 --label good", ("--label", "label")),
+    ("sts_session", "--token-code '123456", ("%sts_session",)),
+    ("sts_federation", "", ("--name",)),
+    ("sts_federation", "--name a", ("--name", "Name")),
+    ("sts_federation", f"--name {OK_NAME} --policy {{oops", ("--policy", "Policy")),
+    (
+        "sts_federation",
+        f"--name {OK_NAME} --policy @/nonexistent/policy.json",
+        ("--policy", "Policy"),
+    ),
+    ("sts_federation", f"--name {OK_NAME} --policy no_such_variable", ("--policy", "Policy")),
+    ("sts_federation", f"--name {OK_NAME} --tags novalue", ("--tags", "Tags")),
+    ("sts_federation", f"--name {OK_NAME} --tags Key=team", ("--tags", "Tags")),
+    (
+        "sts_federation",
+        f"--name {OK_NAME} --policy-arns not-an-arn",
+        ("--policy-arns", "PolicyArns"),
+    ),
+    (
+        "sts_federation",
+        f"--name {OK_NAME} --duration-seconds 200000",
+        ("--duration-seconds", "DurationSeconds"),
+    ),
+    ("sts_delegated", "", ("--trade-in-token",)),
+    ("sts_delegated", "--trade-in-token no_such_variable", ("--trade-in-token", "TradeInToken")),
+    (
+        "sso_role",
+        f"--account-id 12345 --role-name R --access-token {LONG_TOKEN}",
+        ("--account-id", "accountId"),
+    ),
+    ("sso_role", f"--account-id 123456789012 --access-token {LONG_TOKEN}", ("--role-name",)),
+    ("sts_use", "no-such-label", ("label", "no-such-label")),
+    ("sts_forget", "no-such-label", ("label", "no-such-label")),
+    ("sts_panel", "--bogus", ("--bogus",)),
+]
+
+
+@pytest.fixture(scope="module")
+def good_response(sandbox: Any) -> dict[str, Any]:
+    """One real GetSessionToken answer from the sandbox, issued once for the whole table."""
+    import boto3
+
+    keys = sandbox.source_credentials
+    sts = boto3.Session(
+        aws_access_key_id=keys.access_key,
+        aws_secret_access_key=keys.secret_key,
+        region_name="us-east-1",
+    ).client("sts", endpoint_url=sandbox.endpoint_url)
+    return dict(
+        sts.get_session_token(SerialNumber=sandbox.mfa_serial, TokenCode=sandbox.mfa_code())
+    )
+
+
+@pytest.fixture
+def good(good_response: dict[str, Any], aws_profile: Any) -> Any:
+    """The good session, active in the kernel's ledger (so live credentials are installed)."""
+    import stsmagic
+    from stsmagic.session import IssuedSession
+
+    session = IssuedSession.from_sts(
+        "session", good_response, issued_at=datetime.now(timezone.utc), label="good"
+    )
+    stsmagic.sessions.add(session)
+    assert stsmagic.sessions.active == session
+    return stsmagic.sessions.active
+
+
+@pytest.fixture(scope="module")
+def shell() -> Any:
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.enabled = False
+    return InteractiveShell.instance(config=config)
+
+
+@pytest.fixture
+def ip(shell: Any, aws_profile: Any) -> Iterator[Any]:
+    """The shell with `%load_ext stsmagic` done for this test and undone after it."""
+    shell.run_line_magic("load_ext", "stsmagic")
+    yield shell
+    shell.run_line_magic("unload_ext", "stsmagic")
+
+
+def live_access_key() -> str:
+    import boto3
+
+    session = boto3.DEFAULT_SESSION
+    assert session is not None, "no boto3 default session: live credentials not installed"
+    credentials = session.get_credentials()
+    assert credentials is not None
+    return str(credentials.get_frozen_credentials().access_key)
+
+
+def snapshot() -> tuple[Any, tuple[Any, ...], str, tuple[str | None, ...]]:
+    import stsmagic
+
+    ledger = stsmagic.sessions
+    labels = tuple(s.label for s in ledger.sessions)
+    return ledger.active, ledger.sessions, live_access_key(), labels
+
+
+def refused(sandbox: Any, good: Any, attempt: Callable[[], object], kind: type) -> str:
+    """Run ``attempt``, which must raise ``kind`` without any request reaching the sandbox."""
+    before = snapshot()
+    assert before[0] is good and before[2] == good.access_key_id
+    sent_before = len(sandbox.requests)
+    with pytest.raises(kind) as caught:
+        attempt()
+    assert len(sandbox.requests) == sent_before, "a request reached the sandbox"
+    after = snapshot()
+    assert after[0] is good, "the active session changed"
+    assert after[1] == before[1] and after[3] == before[3], "the ledger changed"
+    assert after[2] == good.access_key_id, "boto3's live credentials changed"
+    message = str(caught.value)
+    assert "\n" not in message and message.strip(), f"not one line: {message!r}"
+    assert len(message) < 400, f"message too long ({len(message)} chars)"
+    for secret in (good.credentials.secret_key, good.credentials.token, LONG_TOKEN):
+        assert secret not in message
+    return message
+
+
+@pytest.mark.parametrize(
+    ("method", "kwargs", "parameter"),
+    API_CASES,
+    ids=[f"{m}-{p}-{i}" for i, (m, _, p) in enumerate(API_CASES)],
+)
+def test_broker_refuses_before_sending(
+    sandbox: Any, good: Any, method: str, kwargs: dict[str, Any], parameter: str
+) -> None:
+    import stsmagic
+
+    broker = stsmagic.Broker()
+    attempt = lambda: getattr(broker, method)(**kwargs)  # noqa: E731
+    message = refused(sandbox, good, attempt, stsmagic.ParameterError)
+    assert parameter in message
+
+
+@pytest.mark.parametrize(
+    ("magic", "line", "names"),
+    MAGIC_CASES,
+    ids=[f"{m}-{i}" for i, (m, _, _) in enumerate(MAGIC_CASES)],
+)
+def test_magic_refuses_with_one_line(
+    sandbox: Any, ip: Any, good: Any, magic: str, line: str, names: tuple[str, ...]
+) -> None:
+    from IPython.core.error import UsageError
+
+    message = refused(sandbox, good, lambda: ip.run_line_magic(magic, line), UsageError)
+    assert any(name in message for name in names), f"{message!r} names none of {names}"
+
+
+@pytest.mark.parametrize(
+    ("function", "value", "parameter"),
+    PARAMS_CASES,
+    ids=[f"{f}-{i}" for i, (f, _, _) in enumerate(PARAMS_CASES)],
+)
+def test_params_check_names_the_parameter(function: str, value: object, parameter: str) -> None:
+    from stsmagic import params
+    from stsmagic.errors import ParameterError
+
+    with pytest.raises(ParameterError) as caught:
+        getattr(params, function)(value)
+    message = str(caught.value)
+    assert caught.value.parameter.startswith(parameter)  # "Tags[2]" names the item too
+    assert message.startswith(parameter) and "\n" not in message and len(message) < 400
+
+
+def test_ledger_refuses_unknown_and_duplicate_labels(sandbox: Any, good: Any) -> None:
+    import stsmagic
+    from stsmagic.errors import ParameterError
+
+    for attempt in (
+        lambda: stsmagic.sessions.activate("no-such-label"),
+        lambda: stsmagic.sessions.forget("no-such-label"),
+        lambda: stsmagic.sessions.add(good.with_label("good")),
+    ):
+        message = refused(sandbox, good, attempt, ParameterError)
+        assert "label" in message
+
+
+def test_refusal_in_a_cell_is_one_line_without_traceback(
+    sandbox: Any, ip: Any, good: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sent_before = len(sandbox.requests)
+    result = ip.run_cell("%sts_session --duration-seconds 60")
+    captured = capsys.readouterr()
+    assert result.error_in_exec is not None or result.error_before_exec is not None
+    lines = [line for line in (captured.out + captured.err).splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("UsageError:") and "duration-seconds" in lines[0].lower()
+    assert "Traceback" not in captured.out + captured.err
+    assert len(sandbox.requests) == sent_before
