@@ -1,0 +1,163 @@
+"""How the magics read their arguments: the line, AWS CLI shorthand, policies, variable names.
+
+Plain functions, no IPython state: each takes what it needs (the user's namespace as a mapping)
+and raises ``UsageError`` with one line that names the flag to fix. None of them ever puts the
+value of a secret flag (``--trade-in-token``, ``--access-token``) into a message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from IPython.core.error import UsageError
+
+from . import params
+from .errors import ParameterError
+
+# A word that can only be a variable's name; a leading `$` is allowed, as in IPython's `$name`.
+_NAME = re.compile(r"\$?([A-Za-z_][A-Za-z0-9_]*)")
+# A literal token typed in a cell is long; a short bare word that names no variable is almost
+# certainly a mistyped name, and is refused rather than sent to AWS as a token.
+LITERAL_SECRET_MIN_LENGTH = 32
+
+
+def one_line(text: str) -> str:
+    """``text`` with every run of whitespace (newlines included) folded into one space."""
+    return " ".join(str(text).split())
+
+
+def parse_line(magic: Callable[..., Any], line: str, *, secret_flags: bool = False) -> Any:
+    """Parse a magic's line with its ``@magic_arguments`` parser, as a POSIX shell would.
+
+    IPython's ``parse_argstring`` splits without POSIX rules and keeps quotes inside the values,
+    so ``--policy '{"Version": ...}'`` would reach us quoted; users of the AWS CLI quote JSON as
+    in a shell, so the line is split with ``shlex`` in POSIX mode instead.
+    ``secret_flags``: the line may hold a secret, so stray words are counted, never shown.
+    """
+    name = magic.__name__
+    try:
+        argv = shlex.split(line, posix=True)
+    except ValueError as e:
+        raise UsageError(f"%{name}: {one_line(str(e)).lower()} in the line; see %{name}?") from e
+    parser: argparse.ArgumentParser = magic.parser  # type: ignore[attr-defined]
+    try:
+        args, extra = parser.parse_known_args(argv)
+    except UsageError as e:
+        raise UsageError(f"%{name}: {one_line(str(e))}; see %{name}?") from e
+    if extra:
+        shown = f"{len(extra)} (not shown: they may hold a secret)" if secret_flags else extra
+        raise UsageError(f"%{name}: unrecognized arguments: {shown}; see %{name}?")
+    return args
+
+
+def duration_seconds(text: str) -> int:
+    """argparse type for ``--duration-seconds``: whole seconds within AWS's limits."""
+    try:
+        return params.duration_seconds(int(text), "--duration-seconds")
+    except ValueError as e:  # int() or ParameterError (also a ValueError)
+        problem = f"{e.problem}; {e.limit}" if isinstance(e, ParameterError) else None
+        raise argparse.ArgumentTypeError(
+            problem or f"{text!r} is not a whole number of seconds"
+        ) from None
+
+
+def parse_tags(items: list[str] | None) -> list[dict[str, str]] | None:
+    """``--tags``: each item is AWS CLI shorthand ``Key=k,Value=v`` or plain ``k=v``."""
+    if not items:
+        return None
+    tags = []
+    for item in items:
+        shorthand = re.fullmatch(r"Key=(?P<key>[^,]*),Value=(?P<value>.*)", item, re.DOTALL)
+        if shorthand is None:
+            shorthand = re.fullmatch(r"Value=(?P<value>[^,]*),Key=(?P<key>.*)", item, re.DOTALL)
+        if shorthand is not None:
+            key, value = shorthand["key"], shorthand["value"]
+        elif item.startswith(("Key=", "Value=")):
+            raise UsageError(
+                f"--tags: {item!r} is half of the shorthand; write Key=k,Value=v (or k=v)"
+            )
+        elif "=" in item and not item.startswith("="):
+            key, value = item.split("=", 1)
+        else:
+            raise UsageError(
+                f"--tags: {item!r} is not a tag; write Key=k,Value=v (AWS CLI shorthand) or k=v"
+            )
+        tags.append({"Key": key, "Value": value})
+    return tags
+
+
+def parse_policy_arns(items: list[str] | None) -> list[dict[str, str]] | None:
+    """``--policy-arns``: each item an ARN, or AWS CLI shorthand ``arn=ARN``."""
+    if not items:
+        return None
+    arns = []
+    for item in items:
+        arn = item[len("arn=") :] if item.startswith("arn=") else item
+        if not arn.startswith("arn:"):
+            raise UsageError(
+                f"--policy-arns: {item!r} is not a policy ARN; write "
+                "arn:aws:iam::aws:policy/NAME (or arn=ARN)"
+            )
+        arns.append({"arn": arn})
+    return arns
+
+
+def resolve_policy(value: str | None, user_ns: Mapping[str, Any]) -> object:
+    """``--policy``: JSON text, ``@file.json``, or the name of a variable (a dict or JSON text).
+
+    Returns the text or the dict; ``params.policy`` (in the broker) checks it against AWS's
+    limits, so a policy is judged the same from Python and from a magic.
+    """
+    if value is None:
+        return None
+    if value.startswith("@"):
+        path = Path(value[1:]).expanduser()
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise UsageError(
+                f"--policy: cannot read {str(path)!r} ({e.strerror or type(e).__name__}); "
+                "give @file.json of an existing file"
+            ) from e
+    name = _NAME.fullmatch(value)
+    if name is None:
+        return value
+    if name[1] not in user_ns:
+        raise UsageError(
+            f"--policy: there is no notebook variable named {name[1]!r}; give its name, "
+            "JSON text or @file.json"
+        )
+    held = user_ns[name[1]]
+    if not isinstance(held, (Mapping, str)):
+        raise UsageError(
+            f"--policy: the variable {name[1]!r} holds a {type(held).__name__}; it must hold a "
+            "dict or JSON text"
+        )
+    return held
+
+
+def resolve_secret(flag: str, value: str, user_ns: Mapping[str, Any]) -> str:
+    """A secret flag's value: the named notebook variable's string, or the value itself.
+
+    A bare word (letters, digits, ``_``; optionally ``$name``) is looked up in ``user_ns``.
+    A word shorter than ``LITERAL_SECRET_MIN_LENGTH`` that names no variable is refused as a
+    mistyped name; anything else is taken literally. Messages never show ``value``.
+    """
+    name = _NAME.fullmatch(value)
+    if name is not None and name[1] in user_ns:
+        held = user_ns[name[1]]
+        if not isinstance(held, str) or not held:
+            kind = "an empty string" if isinstance(held, str) else f"a {type(held).__name__}"
+            raise UsageError(f"{flag}: the notebook variable named there holds {kind}, not a token")
+        return held
+    if name is not None and (value.startswith("$") or len(value) < LITERAL_SECRET_MIN_LENGTH):
+        raise UsageError(
+            f"{flag}: no notebook variable has the name given (value not shown); assign the "
+            "token to a variable first (tok = ...) and pass its name"
+        )
+    return value

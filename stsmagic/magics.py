@@ -1,0 +1,467 @@
+"""``%load_ext stsmagic``: one line magic per AWS request, and a few to manage what was issued.
+
+Thin on purpose: each magic parses its line, asks a ``Broker`` for the session, and hands the
+result to the kernel's ledger (``stsmagic.sessions``). Everything here can be done from Python
+with ``stsmagic.Broker`` and ``stsmagic.sessions``; this module only adds the notebook face.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ProfileNotFound
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
+from IPython.core.magic_arguments import argument, magic_arguments
+from traitlets import Bool, Int, TraitError, Unicode, validate
+from traitlets.config import Configurable
+
+from . import live, magic_args, params
+from .broker import Broker
+from .errors import ParameterError, StsMagicError
+
+if TYPE_CHECKING:
+    from .ledger import SessionLedger
+    from .session import IssuedSession
+
+# The AWS parameter each flag carries, so an error names the flag the user typed.
+FLAGS = {
+    "SerialNumber": "--serial-number",
+    "TokenCode": "--token-code",
+    "DurationSeconds": "--duration-seconds",
+    "Name": "--name",
+    "Policy": "--policy",
+    "PolicyArns": "--policy-arns",
+    "Tags": "--tags",
+    "TradeInToken": "--trade-in-token",
+    "accountId": "--account-id",
+    "roleName": "--role-name",
+    "accessToken": "--access-token",
+}
+OPTIONAL = ("ipywidgets", "pandas")
+WIDGETS_MISSING = "needs ipywidgets and pandas: pip install 'stsmagic[widgets]'"
+
+
+def endpoint_url(text: str) -> str:
+    """argparse type for ``--endpoint-url``: an http(s) URL."""
+    if not text.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http:// or https:// URL")
+    return text
+
+
+def issuing(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The flags every issuing magic takes, listed after its own in the help."""
+    flags = [
+        argument("--profile", help="AWS profile whose long-term credentials sign the request"),
+        argument("--region", help="AWS region of the endpoint (default: the profile's)"),
+        argument("--endpoint-url", type=endpoint_url, help="send the request to this URL"),
+        argument("--label", help="name for the session (default: <kind>-<n>, e.g. session-1)"),
+        argument("--no-activate", action="store_true", help="keep the current active session"),
+        argument(
+            "--env",
+            action="store_true",
+            help="also export the active session to os.environ (AWS_ACCESS_KEY_ID, ...) "
+            "for !aws and subprocesses; removed again when it is no longer active",
+        ),
+    ]
+    for flag in reversed(flags):
+        func = flag(func)
+    return func
+
+
+def describe(session: IssuedSession) -> str:
+    """One line about a session, without its secret: label, kind, masked key, time left."""
+    left = max(session.remaining, timedelta(0))
+    hours, rest = divmod(int(left.total_seconds()), 3600)
+    minutes = rest // 60
+    remaining = f"{hours} h {minutes} min" if hours else f"{minutes} min"
+    return (
+        f"{session.label} ({session.kind}, {session.masked_access_key}, expires "
+        f"{session.expiration:%Y-%m-%d %H:%M:%S} UTC, in {remaining})"
+    )
+
+
+@magics_class
+class StsMagics(Magics, Configurable):
+    """Short-lived AWS credentials in the notebook: %sts_session, %sts_federation,
+    %sts_delegated, %sso_role, %sts_use, %sts_forget, %sts_panel."""
+
+    duration_seconds = Int(
+        None,
+        allow_none=True,
+        help="Default --duration-seconds for %sts_session and %sts_federation, 900-129600 "
+        "(None: the profile's duration_seconds, else AWS's default of 43200).",
+    ).tag(config=True)
+    profile = Unicode(
+        None, allow_none=True, help="Default --profile (None: AWS_PROFILE, else 'default')."
+    ).tag(config=True)
+    region = Unicode(
+        None, allow_none=True, help="Default --region (None: the profile's region)."
+    ).tag(config=True)
+    endpoint_url = Unicode(
+        None,
+        allow_none=True,
+        help="Default --endpoint-url (None: the profile's endpoint_url or AWS_ENDPOINT_URL).",
+    ).tag(config=True)
+    export_env = Bool(
+        False, help="Export every session a magic activates to os.environ, as --env does."
+    ).tag(config=True)
+
+    def __init__(self, shell: Any = None, ledger: SessionLedger | None = None, **kwargs: Any):
+        super().__init__(shell=shell, **kwargs)
+        self._ledger = ledger
+        self._brokers: dict[tuple[str | None, str | None, str | None], Broker] = {}
+
+    @validate("duration_seconds")
+    def _check_duration(self, proposal: Any) -> int | None:
+        value = proposal["value"]
+        try:
+            return None if value is None else params.duration_seconds(value, "duration_seconds")
+        except ParameterError as e:
+            raise TraitError(f"StsMagics.{e}") from None
+
+    @validate("endpoint_url")
+    def _check_endpoint_url(self, proposal: Any) -> str | None:
+        value = proposal["value"]
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise TraitError(f"StsMagics.endpoint_url: {value!r} is not an http(s) URL")
+        return value  # type: ignore[no-any-return]
+
+    @validate("profile", "region")
+    def _check_name(self, proposal: Any) -> str | None:
+        value = proposal["value"]
+        if value is not None and (not value or value != value.strip()):
+            raise TraitError(f"StsMagics.{proposal['trait'].name}: {value!r} is not a name")
+        return value  # type: ignore[no-any-return]
+
+    @property
+    def ledger(self) -> SessionLedger:
+        """The ledger the magics feed: ``stsmagic.sessions`` unless another was given."""
+        if self._ledger is None:
+            from .ledger import sessions
+
+            return sessions
+        return self._ledger
+
+    def broker(self, args: argparse.Namespace) -> Broker:
+        """The Broker for the flags (or traits): one per (profile, region, endpoint_url)."""
+        key = (
+            args.profile or self.profile,
+            args.region or self.region,
+            args.endpoint_url or self.endpoint_url,
+        )
+        if key not in self._brokers:
+            try:
+                self._brokers[key] = Broker(profile=key[0], region_name=key[1], endpoint_url=key[2])
+            except ProfileNotFound as e:
+                raise UsageError(
+                    f"--profile: there is no profile {key[0]!r} in the AWS config files "
+                    f"({magic_args.one_line(str(e))})"
+                ) from e
+        return self._brokers[key]
+
+    # -- the four requests ---------------------------------------------------------------------
+
+    @line_magic
+    @magic_arguments()
+    @argument("--serial-number", help="MFA device ARN (default: the profile's mfa_serial)")
+    @argument("--token-code", help="the 6-digit code the MFA device shows now")
+    @argument("--duration-seconds", type=magic_args.duration_seconds, help="900-129600")
+    @issuing
+    def sts_session(self, line: str) -> Any:
+        """Get a session token (STS GetSessionToken) for your IAM user, with MFA if you have it.
+
+        With an MFA device (--serial-number, or mfa_serial in the profile) and no
+        --token-code, shows a form to type the code in. Without a device, asks for a session
+        token without MFA. The new session becomes active: every boto3 client uses it at once.
+        Returns the IssuedSession (or the MfaForm).
+
+        Example: %sts_session --token-code 123456 --duration-seconds 3600
+        """
+        with self._errors("sts_session"):
+            args = magic_args.parse_line(self.sts_session, line)
+            self._check_issuing(args)
+            broker = self.broker(args)
+            serial = args.serial_number or broker.mfa_serial
+            duration = self._duration(args)
+            if serial and not args.token_code:
+                params.serial_number(serial)
+                return self._mfa_form(broker, serial, duration, args)
+            if args.token_code and not serial:
+                raise UsageError(
+                    "--token-code needs an MFA device: give --serial-number ARN or set "
+                    "mfa_serial in the profile"
+                )
+            session = broker.get_session_token(
+                SerialNumber=serial,
+                TokenCode=args.token_code,
+                DurationSeconds=duration,
+                label=args.label,
+            )
+            return self._keep(session, args)
+
+    @line_magic
+    @no_var_expand
+    @magic_arguments()
+    @argument("--name", required=True, help="the federated user's name, 2-32 chars [\\w+=,.@-]")
+    @argument("--policy", help="inline session policy: JSON text, @file.json or a variable's name")
+    @argument("--policy-arns", nargs="+", metavar="ARN", help="managed policy ARNs (at most 10)")
+    @argument("--tags", nargs="+", metavar="TAG", help="session tags: Key=k,Value=v or k=v")
+    @argument("--duration-seconds", type=magic_args.duration_seconds, help="900-129600")
+    @issuing
+    def sts_federation(self, line: str) -> Any:
+        """Get credentials for a federated user (STS GetFederationToken), signed by your IAM user.
+
+        --policy is JSON text, @file.json, or the name of a notebook variable holding a dict
+        or JSON text. The line is taken as written: $name and {name} are not expanded, so IAM
+        policy variables such as ${aws:username} stay intact. Returns the IssuedSession.
+
+        Example: %sts_federation --name alice --policy pol --tags project=demo
+        """
+        with self._errors("sts_federation"):
+            args = magic_args.parse_line(self.sts_federation, line)
+            self._check_issuing(args)
+            policy = magic_args.resolve_policy(args.policy, self._user_ns)
+            arns = magic_args.parse_policy_arns(args.policy_arns)
+            tags = magic_args.parse_tags(args.tags)
+            session = self.broker(args).get_federation_token(
+                Name=args.name,
+                Policy=policy,
+                PolicyArns=arns,
+                Tags=tags,
+                DurationSeconds=self._duration(args),
+                label=args.label,
+            )
+            return self._keep(session, args)
+
+    @line_magic
+    @no_var_expand
+    @magic_arguments()
+    @argument(
+        "--trade-in-token",
+        required=True,
+        metavar="T",
+        help="the name of a notebook variable holding the trade-in token (best: the token "
+        "is then never in a cell), or the token itself. A short bare word that names no "
+        "variable is refused as a mistyped name. The token is never shown",
+    )
+    @issuing
+    def sts_delegated(self, line: str) -> Any:
+        """Trade a trade-in token for credentials (STS GetDelegatedAccessToken).
+
+        Put the token in a variable and pass the variable's name, so it is never typed in a
+        cell or kept in the notebook: tok = ...; %sts_delegated --trade-in-token tok.
+        Returns the IssuedSession.
+        """
+        with self._errors("sts_delegated"):
+            args = magic_args.parse_line(self.sts_delegated, line, secret_flags=True)
+            self._check_issuing(args)
+            token = magic_args.resolve_secret(
+                "--trade-in-token", args.trade_in_token, self._user_ns
+            )
+            with self._hiding(token):
+                session = self.broker(args).get_delegated_access_token(
+                    TradeInToken=token, label=args.label
+                )
+            return self._keep(session, args)
+
+    @line_magic
+    @no_var_expand
+    @magic_arguments()
+    @argument("--account-id", required=True, help="the 12-digit AWS account ID")
+    @argument("--role-name", required=True, help="the permission set's role name")
+    @argument(
+        "--access-token",
+        metavar="T",
+        help="the name of a notebook variable holding an SSO access token, or the token itself "
+        "(never shown). Default: the AWS CLI's cache from `aws sso login --profile NAME`",
+    )
+    @issuing
+    def sso_role(self, line: str) -> Any:
+        """Get role credentials from IAM Identity Center (SSO GetRoleCredentials).
+
+        Without --access-token, uses the token `aws sso login --profile NAME` left in
+        ~/.aws/sso/cache for the profile's sso_session (or sso_start_url).
+        Returns the IssuedSession.
+
+        Example: %sso_role --account-id 123456789012 --role-name ReadOnly --profile work
+        """
+        with self._errors("sso_role"):
+            args = magic_args.parse_line(self.sso_role, line, secret_flags=True)
+            self._check_issuing(args)
+            if args.access_token is not None:
+                token = magic_args.resolve_secret(
+                    "--access-token", args.access_token, self._user_ns
+                )
+            else:
+                from .sso_cache import find_token
+
+                token = find_token(args.profile or self.profile)
+            with self._hiding(token):
+                session = self.broker(args).get_role_credentials(
+                    accountId=args.account_id,
+                    roleName=args.role_name,
+                    accessToken=token,
+                    label=args.label,
+                )
+            return self._keep(session, args)
+
+    # -- managing what was issued ----------------------------------------------------------
+
+    @line_magic
+    @magic_arguments()
+    @argument("label", nargs="?", help="the session to make active")
+    @argument("--source", action="store_true", help="go back to the source credentials")
+    def sts_use(self, line: str) -> None:
+        """Make an issued session active (every boto3 client uses it at once), or go back to
+        the source credentials with --source. %sts_panel lists the labels."""
+        with self._errors("sts_use"):
+            args = magic_args.parse_line(self.sts_use, line)
+            if (args.label is None) == (not args.source):
+                raise UsageError("%sts_use: give either LABEL or --source; see %sts_use?")
+            if args.source:
+                self.ledger.deactivate()
+                print("Using the source credentials (no stsmagic session is active)")
+                return
+            self.ledger.activate(args.label)
+            active = self.ledger.active
+            print(f"Using {describe(active) if active else args.label}")
+
+    @line_magic
+    @magic_arguments()
+    @argument("label", nargs="?", help="the session to forget")
+    @argument("--all", action="store_true", help="forget every session")
+    def sts_forget(self, line: str) -> None:
+        """Forget an issued session, or all with --all. Forgetting the active session goes
+        back to the source credentials."""
+        with self._errors("sts_forget"):
+            args = magic_args.parse_line(self.sts_forget, line)
+            if (args.label is None) == (not args.all):
+                raise UsageError("%sts_forget: give either LABEL or --all; see %sts_forget?")
+            active = self.ledger.active
+            if args.all:
+                count = len(self.ledger.sessions)
+                self.ledger.forget_all()
+                what = f"{count} session{'' if count == 1 else 's'}"
+            else:
+                self.ledger.get(args.label)  # an unknown label is refused, listing the known ones
+                self.ledger.forget(args.label)
+                what = args.label
+            back = active is not None and self.ledger.active is None
+            print(f"Forgot {what}" + ("; using the source credentials" if back else ""))
+
+    @line_magic
+    @magic_arguments()
+    def sts_panel(self, line: str) -> Any:
+        """The live panel of issued sessions: expiry countdown, use and forget per row."""
+        with self._errors("sts_panel"):
+            magic_args.parse_line(self.sts_panel, line)
+        try:
+            from .widgets.panel import SessionPanel
+        except ModuleNotFoundError as e:
+            if e.name not in OPTIONAL:
+                raise
+            raise UsageError(f"%sts_panel {WIDGETS_MISSING}") from e
+        return SessionPanel(self.ledger)
+
+    # -- the steps they share -----------------------------------------------------------------
+
+    @property
+    def _user_ns(self) -> dict[str, Any]:
+        return self.shell.user_ns if self.shell is not None else {}
+
+    def _duration(self, args: argparse.Namespace) -> int | None:
+        if args.duration_seconds is not None:
+            return args.duration_seconds  # type: ignore[no-any-return]
+        return self.duration_seconds
+
+    def _check_issuing(self, args: argparse.Namespace) -> None:
+        """Refuse, before anything is sent, what would fail only after the request."""
+        if args.env and args.no_activate:
+            raise UsageError("--env exports the active session; it cannot go with --no-activate")
+        if args.label is not None:
+            if not args.label.strip():
+                raise UsageError("--label: give a non-empty name")
+            known = [s.label for s in self.ledger.sessions]
+            if args.label in known:
+                raise UsageError(
+                    f"--label: {args.label!r} is taken; choose another or %sts_forget {args.label}"
+                )
+
+    def _keep(self, session: IssuedSession, args: argparse.Namespace) -> IssuedSession:
+        """Hand the new session to the ledger (active unless --no-activate) and export it."""
+        activate = not args.no_activate
+        kept = self.ledger.add(session, activate=activate)
+        if activate and (args.env or self.export_env):
+            live.export_environ(True)
+        return kept
+
+    def _mfa_form(
+        self, broker: Broker, serial: str, duration: int | None, args: argparse.Namespace
+    ) -> Any:
+        try:
+            from .widgets.mfa_form import MfaForm
+        except ModuleNotFoundError as e:
+            if e.name not in OPTIONAL:
+                raise
+            raise UsageError(
+                f"%sts_session without --token-code shows a form, which {WIDGETS_MISSING}"
+                " (or give --token-code)"
+            ) from e
+        return MfaForm(
+            broker,
+            self.ledger,
+            serial_number=serial,
+            duration_seconds=duration,
+            label=args.label,
+            activate=not args.no_activate,
+            export_env=bool(args.env or self.export_env) and not args.no_activate,
+        )
+
+    @contextlib.contextmanager
+    def _errors(self, magic: str) -> Iterator[None]:
+        """Turn what stsmagic and botocore raise into one line, with no traceback."""
+        try:
+            yield
+        except UsageError as e:
+            text = magic_args.one_line(str(e))
+            prefix = "" if text.startswith("%") else f"%{magic}: "
+            raise UsageError(prefix + text) from e
+        except ParameterError as e:
+            flag = FLAGS.get(e.parameter.split("[")[0])
+            where = f"{flag} ({e.parameter})" if flag else e.parameter
+            text = magic_args.one_line(f"{where}: {e.problem}; {e.limit}")
+            raise UsageError(f"%{magic}: {text}") from e
+        except (StsMagicError, BotoCoreError) as e:
+            raise UsageError(f"%{magic}: {magic_args.one_line(str(e))}") from e
+
+    @contextlib.contextmanager
+    def _hiding(self, secret: str) -> Iterator[None]:
+        """Belt and braces: if an error's message ever quoted ``secret``, mask it."""
+        try:
+            yield
+        except (StsMagicError, BotoCoreError) as e:
+            if secret and secret in str(e):
+                raise StsMagicError(str(e).replace(secret, "…")) from None
+            raise
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext stsmagic``: register the magics and install the live credentials."""
+    ipython.configurables[:] = [c for c in ipython.configurables if not isinstance(c, StsMagics)]
+    ipython.register_magics(StsMagics(shell=ipython))
+    live.install()
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext stsmagic``: restore boto3's default session and remove the magics."""
+    live.uninstall()
+    for table in ipython.magics_manager.magics.values():
+        for name, func in list(table.items()):
+            if isinstance(getattr(func, "__self__", None), StsMagics):
+                del table[name]
+    ipython.configurables[:] = [c for c in ipython.configurables if not isinstance(c, StsMagics)]
