@@ -1,0 +1,405 @@
+"""Faults on the way to AWS: each is one clear line, and nothing is lost.
+
+Endpoint refused, endpoint hanging past a timeout the user set, HTTP 500, throttling (retried by
+botocore's standard retry mode, then given up), expired trade-in and SSO tokens, a skewed clock
+and a wrong MFA code. Through the Python API each is a ``StsMagicError`` (a ``RequestRefused``
+keeping the AWS code); through a magic a one-line ``UsageError``. The ledger, its active session
+and boto3's live credentials are as they were.
+
+Every fault queued at the shared sandbox is used up inside the test that queued it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def good_response(sandbox: Any) -> dict[str, Any]:
+    """One real GetSessionToken answer, issued once: the session every test starts with."""
+    import boto3
+
+    keys = sandbox.source_credentials
+    sts = boto3.Session(
+        aws_access_key_id=keys.access_key,
+        aws_secret_access_key=keys.secret_key,
+        region_name="us-east-1",
+    ).client("sts", endpoint_url=sandbox.endpoint_url)
+    code = sandbox.mfa_code()
+    return dict(sts.get_session_token(SerialNumber=sandbox.mfa_serial, TokenCode=code))
+
+
+@pytest.fixture
+def profile(aws_profile: Path) -> Path:
+    """The sandbox user's profile, failing fast: botocore's standard retry mode, 2 attempts."""
+    with aws_profile.open("a") as config:
+        config.write("retry_mode = standard\nmax_attempts = 2\n")
+    return aws_profile
+
+
+@pytest.fixture
+def good(good_response: dict[str, Any], profile: Path) -> Any:
+    import stsmagic
+    from stsmagic.session import IssuedSession
+
+    session = IssuedSession.from_sts(
+        "session", good_response, issued_at=datetime.now(timezone.utc), label="good"
+    )
+    stsmagic.sessions.add(session)
+    return stsmagic.sessions.active
+
+
+@pytest.fixture(scope="module")
+def shell() -> Any:
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.enabled = False
+    return InteractiveShell.instance(config=config)
+
+
+@pytest.fixture
+def ip(shell: Any, profile: Path) -> Iterator[Any]:
+    shell.run_line_magic("load_ext", "stsmagic")
+    yield shell
+    shell.run_line_magic("unload_ext", "stsmagic")
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def fast_config(**kwargs: Any) -> Any:
+    from botocore.config import Config
+
+    return Config(retries={"mode": "standard", "max_attempts": 1}, **kwargs)
+
+
+def wrong_code(sandbox: Any) -> str:
+    """A well-formed code the device shows in none of the windows around now."""
+    now = datetime.now(timezone.utc)
+    valid = {sandbox.mfa_code(at=now + timedelta(seconds=s)) for s in range(-90, 91, 30)}
+    return next(f"{n:06d}" for n in range(100000, 1000000, 137) if f"{n:06d}" not in valid)
+
+
+def live_access_key() -> str:
+    import boto3
+
+    assert boto3.DEFAULT_SESSION is not None
+    credentials = boto3.DEFAULT_SESSION.get_credentials()
+    assert credentials is not None
+    return str(credentials.get_frozen_credentials().access_key)
+
+
+def fails_cleanly(sandbox: Any, good: Any, attempt: Callable[[], object], kind: type) -> Any:
+    """``attempt`` raises ``kind`` with one line; the ledger and live credentials are intact."""
+    import stsmagic
+
+    ledger = stsmagic.sessions
+    before = (ledger.active, ledger.sessions, tuple(s.label for s in ledger.sessions))
+    assert before[0] is good and live_access_key() == good.access_key_id
+    with pytest.raises(kind) as caught:
+        attempt()
+    after = (ledger.active, ledger.sessions, tuple(s.label for s in ledger.sessions))
+    assert after[0] is good, "the active session changed"
+    assert after[1:] == before[1:], "the ledger changed"
+    assert live_access_key() == good.access_key_id, "boto3's live credentials changed"
+    message = str(caught.value)
+    assert message.strip() and "\n" not in message, f"not one line: {message!r}"
+    assert len(message) < 400
+    for secret in sandbox.issued_secrets():
+        assert secret not in message, "a secret is in the message"
+    return caught.value
+
+
+def refused(sandbox: Any, good: Any, attempt: Callable[[], object], code: str) -> Any:
+    from stsmagic.errors import RequestRefused
+
+    error = fails_cleanly(sandbox, good, attempt, RequestRefused)
+    assert error.code == code, str(error)
+    assert code in str(error)
+    return error
+
+
+def usage_error(sandbox: Any, good: Any, ip: Any, magic: str, line: str) -> str:
+    from IPython.core.error import UsageError
+
+    error = fails_cleanly(sandbox, good, lambda: ip.run_line_magic(magic, line), UsageError)
+    return str(error)
+
+
+def new_requests(sandbox: Any, since: int, operation: str) -> list[Any]:
+    return [r for r in sandbox.requests[since:] if r.operation == operation]
+
+
+# ---- endpoint refused ------------------------------------------------------------------
+
+
+def test_endpoint_refused(sandbox: Any, good: Any, closed_port: int) -> None:
+    from stsmagic import Broker
+
+    broker = Broker(endpoint_url=f"http://127.0.0.1:{closed_port}", config=fast_config())
+    error = refused(
+        sandbox,
+        good,
+        lambda: broker.get_session_token(TokenCode=sandbox.mfa_code()),
+        "EndpointConnectionError",
+    )
+    assert error.operation == "GetSessionToken"
+
+
+def test_endpoint_refused_magic(sandbox: Any, good: Any, ip: Any, closed_port: int) -> None:
+    line = f"--endpoint-url http://127.0.0.1:{closed_port} --token-code {sandbox.mfa_code()}"
+    message = usage_error(sandbox, good, ip, "sts_session", line)
+    assert "EndpointConnectionError" in message or "connect" in message.lower()
+
+
+# ---- endpoint hanging ------------------------------------------------------------------
+
+
+def test_endpoint_hanging_times_out_as_the_user_set(sandbox: Any, good: Any) -> None:
+    import time
+
+    from stsmagic import Broker
+
+    broker = Broker(endpoint_url=sandbox.endpoint_url, config=fast_config(read_timeout=1))
+    sandbox.hang_next("GetSessionToken", 4)
+    start = time.perf_counter()
+    refused(
+        sandbox,
+        good,
+        lambda: broker.get_session_token(TokenCode=sandbox.mfa_code()),
+        "ReadTimeoutError",
+    )
+    assert time.perf_counter() - start < 3.5, "the read timeout the user set was not used"
+
+
+# ---- HTTP 500 --------------------------------------------------------------------------
+
+
+def test_http_500_once_is_retried_then_issued(sandbox: Any, good: Any) -> None:
+    from botocore.config import Config
+
+    from stsmagic import Broker
+
+    broker = Broker(config=Config(retries={"mode": "standard", "max_attempts": 2}))
+    since = len(sandbox.requests)
+    sandbox.fail_next("GetSessionToken", status=500, times=1)
+    session = broker.get_session_token(TokenCode=sandbox.mfa_code())
+    statuses = [r.status for r in new_requests(sandbox, since, "GetSessionToken")]
+    assert statuses == [500, 200]
+    assert session.kind == "session" and session.access_key_id != good.access_key_id
+
+
+def test_http_500_every_time(sandbox: Any, good: Any) -> None:
+    from botocore.config import Config
+
+    from stsmagic import Broker
+
+    broker = Broker(config=Config(retries={"mode": "standard", "max_attempts": 2}))
+    since = len(sandbox.requests)
+    sandbox.fail_next("GetSessionToken", status=500, times=2)
+    refused(
+        sandbox,
+        good,
+        lambda: broker.get_session_token(TokenCode=sandbox.mfa_code()),
+        "InternalFailure",
+    )
+    assert [r.status for r in new_requests(sandbox, since, "GetSessionToken")] == [500, 500]
+
+
+def test_http_500_magic(sandbox: Any, good: Any, ip: Any) -> None:
+    since = len(sandbox.requests)
+    sandbox.fail_next("GetSessionToken", status=500, times=2)  # the profile allows 2 attempts
+    message = usage_error(sandbox, good, ip, "sts_session", f"--token-code {sandbox.mfa_code()}")
+    assert "InternalFailure" in message
+    assert len(new_requests(sandbox, since, "GetSessionToken")) == 2
+
+
+# ---- throttling ------------------------------------------------------------------------
+
+
+def test_throttling_is_retried_by_standard_mode(sandbox: Any, good: Any) -> None:
+    from botocore.config import Config
+
+    from stsmagic import Broker
+
+    broker = Broker(config=Config(retries={"mode": "standard"}))  # 3 attempts
+    since = len(sandbox.requests)
+    sandbox.fail_next("GetSessionToken", code="Throttling", status=400, times=2)
+    session = broker.get_session_token(TokenCode=sandbox.mfa_code())
+    assert [r.status for r in new_requests(sandbox, since, "GetSessionToken")] == [400, 400, 200]
+    assert session.access_key_id.startswith("ASIA")
+
+
+def drain(sandbox: Any, operation: str, code: str, most: int) -> int:
+    """Use up faults still queued for ``operation``; how many there were."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    keys = sandbox.source_credentials
+    sts = boto3.Session(
+        aws_access_key_id=keys.access_key,
+        aws_secret_access_key=keys.secret_key,
+        region_name="us-east-1",
+    ).client(
+        "sts",
+        endpoint_url=sandbox.endpoint_url,
+        config=Config(retries={"mode": "standard", "max_attempts": 1}),
+    )
+    for drained in range(most + 1):
+        try:
+            sts.get_session_token(SerialNumber=sandbox.mfa_serial, TokenCode=sandbox.mfa_code())
+        except ClientError as e:
+            if e.response["Error"]["Code"] != code:
+                raise
+        else:
+            return drained
+    raise AssertionError(f"more than {most} {code} faults were queued")
+
+
+def test_throttling_that_does_not_stop(sandbox: Any, good: Any) -> None:
+    from botocore.config import Config
+
+    from stsmagic import Broker
+
+    broker = Broker(config=Config(retries={"mode": "standard"}))  # 3 attempts
+    sandbox.fail_next("GetSessionToken", code="Throttling", status=400, times=10)
+    try:
+        refused(
+            sandbox,
+            good,
+            lambda: broker.get_session_token(TokenCode=sandbox.mfa_code()),
+            "Throttling",
+        )
+    finally:
+        left = drain(sandbox, "GetSessionToken", "Throttling", 10)
+    assert left == 7, "botocore's standard mode makes 3 attempts"
+
+
+# ---- expired tokens --------------------------------------------------------------------
+
+
+def test_expired_trade_in_token(sandbox: Any, good: Any) -> None:
+    from stsmagic import Broker
+
+    token = sandbox.mint_trade_in_token(expires_in=1)
+    sandbox.advance(2)
+    broker = Broker()
+    refused(
+        sandbox,
+        good,
+        lambda: broker.get_delegated_access_token(TradeInToken=token),
+        "ExpiredTradeInTokenException",
+    )
+
+
+def test_expired_trade_in_token_magic(sandbox: Any, good: Any, ip: Any) -> None:
+    token = sandbox.mint_trade_in_token(expires_in=1)
+    sandbox.advance(2)
+    ip.user_ns["trade_in"] = token
+    try:
+        message = usage_error(sandbox, good, ip, "sts_delegated", "--trade-in-token trade_in")
+    finally:
+        del ip.user_ns["trade_in"]
+    assert "ExpiredTradeInTokenException" in message
+
+
+def test_expired_sso_token(sandbox: Any, good: Any) -> None:
+    from stsmagic import Broker
+
+    token = sandbox.sso_access_token(expires_in=1)
+    sandbox.advance(2)
+    broker = Broker(region_name=sandbox.sso_region)
+    refused(
+        sandbox,
+        good,
+        lambda: broker.get_role_credentials(
+            accountId=sandbox.sso_account_id, roleName=sandbox.sso_role_name, accessToken=token
+        ),
+        "UnauthorizedException",
+    )
+
+
+def test_expired_sso_token_in_the_cli_cache_magic(
+    sandbox: Any, good: Any, ip: Any, profile: Path, tmp_path: Path
+) -> None:
+    """An expired AWS CLI cache entry: the magic says to log in again, and sends nothing."""
+    with profile.open("a") as config:
+        config.write(
+            "sso_session = corp\n\n[sso-session corp]\n"
+            f"sso_start_url = {sandbox.sso_start_url}\nsso_region = {sandbox.sso_region}\n"
+        )
+    cache = tmp_path / ".aws" / "sso" / "cache"
+    cache.mkdir(parents=True)
+    past = datetime.now(timezone.utc) - timedelta(hours=1)
+    stamp = past.strftime("%Y-%m-%dT%H:%M:%SZ")
+    (cache / (hashlib.sha1(b"corp").hexdigest() + ".json")).write_text(
+        json.dumps(
+            {
+                "startUrl": sandbox.sso_start_url,
+                "region": sandbox.sso_region,
+                "accessToken": sandbox.sso_access_token(),
+                "expiresAt": stamp,
+            }
+        )
+    )
+    since = len(sandbox.requests)
+    line = f"--account-id {sandbox.sso_account_id} --role-name {sandbox.sso_role_name}"
+    message = usage_error(sandbox, good, ip, "sso_role", line)
+    assert "aws sso login" in message
+    assert new_requests(sandbox, since, "GetRoleCredentials") == []
+
+
+# ---- clock skew ------------------------------------------------------------------------
+
+
+def test_clock_skew(sandbox: Any, good: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import botocore.auth
+
+    from stsmagic import Broker
+
+    skewed = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(minutes=20)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda *a, **k: skewed)
+    broker = Broker(config=fast_config())
+    error = refused(
+        sandbox,
+        good,
+        lambda: broker.get_session_token(TokenCode=sandbox.mfa_code()),
+        "SignatureDoesNotMatch",
+    )
+    assert "expired" in str(error).lower() or "clock" in str(error).lower()
+
+
+# ---- wrong MFA code --------------------------------------------------------------------
+
+
+def test_wrong_mfa_code(sandbox: Any, good: Any) -> None:
+    from stsmagic import Broker
+
+    broker = Broker()
+    refused(
+        sandbox,
+        good,
+        lambda: broker.get_session_token(TokenCode=wrong_code(sandbox)),
+        "AccessDenied",
+    )
+
+
+def test_wrong_mfa_code_magic(sandbox: Any, good: Any, ip: Any) -> None:
+    message = usage_error(sandbox, good, ip, "sts_session", f"--token-code {wrong_code(sandbox)}")
+    assert "AccessDenied" in message
