@@ -176,7 +176,7 @@ class IssuedSession:
 
     @property
     def masked_access_key(self) -> str:
-        return self._masked  # type: ignore[no-any-return,attr-defined]
+        return self._masked  # type: ignore[attr-defined]
 
     def with_label(self, label: str) -> IssuedSession:
         return dataclasses.replace(self, label=label)
