@@ -1,0 +1,252 @@
+"""``Sandbox``: the local AWS endpoint as a context manager, and its Python face for tests.
+
+moto's state is process-wide. The first sandbox started in a process (or the first after all
+others stopped) resets moto; sandboxes running at the same time share moto but each seeds its
+own IAM user and keeps its own issued keys, tokens, clock, requests and faults.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from botocore.credentials import ReadOnlyCredentials
+
+from . import moto_backend, oidc
+from .context import SandboxContext, SsoAssignment
+from .seed import seed_user
+from .server import FrontApp, ThreadingWSGIServer, make_server
+from .state import Fault, RecordedRequest
+
+_registry_lock = threading.Lock()
+_live: list[Sandbox] = []
+_users_made = 0
+
+SSO_ROLES = ("SandboxDeveloper", "SandboxReadOnly")
+
+
+class Sandbox:
+    """STS, SSO, SSO OIDC, console sign-in and moto on one port of 127.0.0.1."""
+
+    def __init__(self, port: int = 0, *, region: str = "us-east-1") -> None:
+        self.port = port
+        self.region = region
+        self._context = SandboxContext(account_id=moto_backend.default_account_id(), region=region)
+        self._server: ThreadingWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._source: ReadOnlyCredentials | None = None
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        global _users_made
+        if self._server is not None:
+            raise RuntimeError("this sandbox is already running")
+        self._stopping.clear()
+        server = make_server(self.port, FrontApp(self._context, self._stopping))
+        self._server = server
+        self.port = server.server_port
+        self._context.endpoint_url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"stsmagic-sandbox-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        try:
+            with _registry_lock:
+                if not _live:
+                    moto_backend.reset()
+                    _users_made = 0
+                _users_made += 1
+                name = "stsmagic-user" if _users_made == 1 else f"stsmagic-user-{_users_made}"
+                _live.append(self)
+            self._seed(name)
+        except BaseException:
+            self.stop()
+            raise
+        self.reset_requests()
+        return self
+
+    def _seed(self, user_name: str) -> None:
+        user = seed_user(self.endpoint_url, self.region, user_name)
+        context = self._context
+        context.user_name, context.user_arn = user.user_name, user.user_arn
+        context.mfa_serial, context.mfa_seed = user.mfa_serial, user.mfa_seed
+        with context.state.lock:
+            context.state.mfa_seeds[user.mfa_serial] = (user.mfa_seed, user.user_arn)
+        context.state.remember_secret(user.secret_access_key)
+        context.sso_region = self.region
+        context.sso_assignments = [
+            SsoAssignment(context.account_id, "stsmagic-sandbox", "sandbox@example.com", SSO_ROLES)
+        ]
+        self._source = ReadOnlyCredentials(user.access_key_id, user.secret_access_key, None)
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        self._stopping.set()  # releases any hang_next in progress
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+        self._server = self._thread = None
+        with _registry_lock:
+            if self in _live:
+                _live.remove(self)
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self._server is not None else "stopped"
+        return f"<Sandbox {self._context.endpoint_url or 'not started'} ({state})>"
+
+    # -- the seeded account ----------------------------------------------------------------
+
+    @property
+    def endpoint_url(self) -> str:
+        return self._context.endpoint_url
+
+    @property
+    def account_id(self) -> str:
+        return self._context.account_id
+
+    @property
+    def user_name(self) -> str:
+        return self._context.user_name
+
+    @property
+    def user_arn(self) -> str:
+        return self._context.user_arn
+
+    @property
+    def mfa_serial(self) -> str:
+        return self._context.mfa_serial
+
+    def mfa_code(self, at: datetime | float | None = None) -> str:
+        """The seeded MFA device's code now (the sandbox's clock) or at ``at``."""
+        if isinstance(at, (int, float)):
+            from datetime import timezone
+
+            at = datetime.fromtimestamp(at, timezone.utc)
+        return self._context.mfa_code(at)
+
+    @property
+    def source_credentials(self) -> ReadOnlyCredentials:
+        """The IAM user's long-term keys (the profile a user would have in ~/.aws)."""
+        if self._source is None:
+            raise RuntimeError("the sandbox is not started")
+        return self._source
+
+    @property
+    def sso_start_url(self) -> str:
+        return self._context.sso_start_url
+
+    @property
+    def sso_region(self) -> str:
+        return self._context.sso_region
+
+    @property
+    def sso_account_id(self) -> str:
+        return self._context.info()["sso_account_id"]
+
+    @property
+    def sso_role_name(self) -> str:
+        return self._context.info()["sso_role_name"]
+
+    def info(self) -> dict[str, str]:
+        """What ``GET /_sandbox/info`` serves."""
+        return self._context.info()
+
+    # -- the user's authenticator and identity provider --------------------------------------
+
+    def mint_trade_in_token(
+        self,
+        principal_arn: str | None = None,
+        expires_in: float = 300,
+        *,
+        policy: str | None = None,
+        duration_seconds: int = 3600,
+    ) -> str:
+        """A single-use trade-in token for GetDelegatedAccessToken, expiring in ``expires_in``
+        seconds of the sandbox's clock; ``policy`` counts towards its PackedPolicySize."""
+        return self._context.mint_trade_in_token(
+            principal_arn, expires_in, policy=policy, duration_seconds=duration_seconds
+        )
+
+    def sso_access_token(self, expires_in: int = 28800) -> str:
+        """An SSO portal bearer token, as ``aws sso login`` would have cached it."""
+        return self._context.sso_access_token(expires_in)[0]
+
+    def approve_device(self, user_code: str) -> None:
+        """Approve a pending device authorization, as the user would in the browser."""
+        if not oidc.approve(self._context, user_code):
+            raise ValueError(f"no pending device authorization with user code {user_code!r}")
+
+    def advance(self, seconds: float) -> None:
+        """Move the sandbox's clock (expiry of keys and tokens, MFA codes) forward."""
+        self._context.state.clock.advance(seconds)
+
+    # -- observation and fault injection ----------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._context.state.lock:
+            return list(self._context.state.requests)
+
+    def reset_requests(self) -> None:
+        with self._context.state.lock:
+            self._context.state.requests.clear()
+            self._context.state.signature_failures = 0
+
+    def count(self, operation: str) -> int:
+        """How many requests for ``operation`` the sandbox answered since the last reset."""
+        return sum(1 for r in self.requests if r.operation == operation)
+
+    def fail_next(
+        self,
+        operation: str,
+        *,
+        status: int = 500,
+        code: str = "InternalFailure",
+        message: str = "An internal error occurred.",
+        times: int = 1,
+    ) -> None:
+        """Answer the next ``times`` requests for ``operation`` with this AWS error."""
+        with self._context.state.lock:
+            self._context.state.faults.append(
+                Fault(operation, times, status=status, code=code, message=message)
+            )
+
+    def hang_next(self, operation: str, seconds: float, times: int = 1) -> None:
+        """Hold the next ``times`` requests for ``operation`` ``seconds`` before answering."""
+        with self._context.state.lock:
+            self._context.state.faults.append(Fault(operation, times, hang_seconds=seconds))
+
+    @property
+    def signature_failures(self) -> int:
+        with self._context.state.lock:
+            return self._context.state.signature_failures
+
+    def issued_secrets(self) -> list[str]:
+        """Every secret the sandbox ever issued: secret keys (the source one too), session
+        tokens, trade-in tokens, SSO and OIDC tokens, client secrets, sign-in tokens."""
+        with self._context.state.lock:
+            return list(self._context.state.secrets)
+
+    def __getstate__(self) -> Any:
+        raise TypeError("a Sandbox cannot be pickled")

@@ -1,0 +1,175 @@
+"""The front door: one WSGI app on one port that routes each request to the sandbox's own
+handlers or on to moto, records it, and injects faults; served by a threaded wsgiref server.
+
+wsgiref, not werkzeug: werkzeug drops header names with ``_``, and the SSO portal's bearer
+token travels in ``x-amz-sso_bearer_token``.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+
+from . import authn, control, moto_backend, oidc, signin, sso, sts
+from .context import SandboxContext
+from .request import Request
+from .state import RecordedRequest
+from .wire import AwsError, Response, json_error, query_error, s3_error
+
+Handler = Callable[[Request, SandboxContext], Response]
+StartResponse = Callable[..., Any]
+
+_REASONS = {
+    200: "OK",
+    302: "Found",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+class Route:
+    """Where a request goes: ``handler`` None means on to moto."""
+
+    def __init__(
+        self,
+        service: str,
+        operation: str,
+        handler: Handler | None,
+        render: Callable[[AwsError], Response],
+    ) -> None:
+        self.service = service
+        self.operation = operation
+        self.handler = handler
+        self.render = render
+
+
+def _passthrough_renderer(request: Request) -> Callable[[AwsError], Response]:
+    if request.signing_service == "s3":
+        return s3_error
+    if "Action" in request.form:
+        return query_error
+    return json_error
+
+
+def route(request: Request) -> Route:
+    path, method = request.path, request.method
+    signed = request.header("Authorization") is not None
+    if path in sso.PATHS and not signed:
+        operation = sso.PATHS[path]
+        return Route("sso", operation, sso.HANDLERS[operation], json_error)
+    if method == "POST" and path in oidc.PATHS and not signed:
+        operation = oidc.PATHS[path]
+        return Route("sso-oidc", operation, oidc.HANDLERS[operation], oidc.render_error)
+    if path == "/federation" and "Action" in request.query and not signed:
+        signin_action = request.query["Action"][-1]
+        return Route("signin", signin_action, signin.handler(signin_action), signin.render_error)
+    action = request.form.get("Action")
+    if request.signing_service == "sts" or (
+        not signed and action in sts.UNSIGNED | set(sts.HANDLERS)
+    ):
+        operation = action or "Unknown"
+        return Route("sts", operation, sts.HANDLERS.get(operation), query_error)
+    target = request.header("X-Amz-Target")
+    operation = action or (target.rsplit(".", 1)[-1] if target else f"{method} {path}")
+    return Route(
+        request.signing_service or "unknown", operation, None, _passthrough_renderer(request)
+    )
+
+
+class FrontApp:
+    """The WSGI application in front of moto."""
+
+    def __init__(self, context: SandboxContext, stopping: threading.Event) -> None:
+        self.context = context
+        self.stopping = stopping
+        self.moto = moto_backend.wsgi_app()
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        request = Request.from_environ(environ)
+        if request.path.startswith(control.PREFIX):
+            return self._send(control.handle(request, self.context), start_response)
+        where = route(request)
+        status_box: list[int] = []
+
+        def recording_start(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+            status_box.append(int(status.split()[0]))
+            return start_response(status, headers, *args)
+
+        try:
+            return self._answer(request, where, recording_start)
+        finally:
+            self.context.state.record(
+                RecordedRequest(
+                    where.service,
+                    where.operation,
+                    request.access_key_id,
+                    status_box[0] if status_box else 500,
+                )
+            )
+
+    def _answer(
+        self, request: Request, where: Route, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        fault = self.context.state.take_fault(where.operation)
+        if fault is not None and fault.hang_seconds is not None:
+            self.stopping.wait(fault.hang_seconds)
+        elif fault is not None:
+            error = AwsError(fault.code, fault.message, fault.status)
+            return self._send(where.render(error), start_response)
+        try:
+            if where.handler is not None:
+                return self._send(where.handler(request, self.context), start_response)
+            if where.service == "sts" and request.header("Authorization"):
+                authn.authenticate(request, self.context)
+            elif authn.expired_key(request, self.context):
+                raise AwsError(
+                    "ExpiredToken",
+                    "The provided token has expired."
+                    if where.service == "s3"
+                    else authn.EXPIRED_TOKEN,
+                    400,
+                )
+        except AwsError as error:
+            return self._send(where.render(error), start_response)
+        environ = dict(request.environ)
+        environ["wsgi.input"] = io.BytesIO(request.body)
+        environ["CONTENT_LENGTH"] = str(len(request.body))
+        return self.moto(environ, start_response)
+
+    @staticmethod
+    def _send(response: Response, start_response: StartResponse) -> list[bytes]:
+        headers = [*response.headers, ("Content-Length", str(len(response.body)))]
+        start_response(f"{response.status} {_REASONS.get(response.status, 'Error')}", headers)
+        return [response.body]
+
+
+class _QuietHandler(WSGIRequestHandler):
+    timeout = 30  # an idle client cannot hold a handler thread for ever
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def get_stderr(self) -> Any:
+        # A client that gave up (hang_next, timeouts) makes wsgiref print a traceback.
+        return io.StringIO()
+
+
+class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = False
+    block_on_close = True  # server_close() waits for every handler thread
+    allow_reuse_address = True
+
+
+def make_server(port: int, app: FrontApp) -> ThreadingWSGIServer:
+    server = ThreadingWSGIServer(("127.0.0.1", port), _QuietHandler)
+    server.set_app(app)
+    return server
