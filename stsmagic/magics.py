@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ProfileNotFound
+from botocore.exceptions import BotoCoreError
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 # The AWS parameter each flag carries, so an error names the flag the user typed.
 FLAGS = {
+    "profile": "--profile",
     "SerialNumber": "--serial-number",
     "TokenCode": "--token-code",
     "DurationSeconds": "--duration-seconds",
@@ -155,13 +156,7 @@ class StsMagics(Magics, Configurable):
             args.endpoint_url or self.endpoint_url,
         )
         if key not in self._brokers:
-            try:
-                self._brokers[key] = Broker(profile=key[0], region_name=key[1], endpoint_url=key[2])
-            except ProfileNotFound as e:
-                raise UsageError(
-                    f"--profile: there is no profile {key[0]!r} in the AWS config files "
-                    f"({magic_args.one_line(str(e))})"
-                ) from e
+            self._brokers[key] = Broker(profile=key[0], region_name=key[1], endpoint_url=key[2])
         return self._brokers[key]
 
     # -- the four requests ---------------------------------------------------------------------
