@@ -130,14 +130,14 @@ class StsMagics(Magics, Configurable):
         value = proposal["value"]
         if value is not None and not value.startswith(("http://", "https://")):
             raise TraitError(f"StsMagics.endpoint_url: {value!r} is not an http(s) URL")
-        return value  # type: ignore[no-any-return]
+        return value
 
     @validate("profile", "region")
     def _check_name(self, proposal: Any) -> str | None:
         value = proposal["value"]
         if value is not None and (not value or value != value.strip()):
             raise TraitError(f"StsMagics.{proposal['trait'].name}: {value!r} is not a name")
-        return value  # type: ignore[no-any-return]
+        return value
 
     @property
     def ledger(self) -> SessionLedger:
@@ -371,7 +371,7 @@ class StsMagics(Magics, Configurable):
 
     def _duration(self, args: argparse.Namespace) -> int | None:
         if args.duration_seconds is not None:
-            return args.duration_seconds  # type: ignore[no-any-return]
+            return args.duration_seconds
         return self.duration_seconds
 
     def _check_issuing(self, args: argparse.Namespace) -> None:
