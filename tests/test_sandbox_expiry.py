@@ -1,0 +1,123 @@
+"""Expiry on the sandbox's own clock: keys, trade-in tokens, SSO tokens and device codes.
+
+These move the clock, so they use a sandbox of their own, never the shared one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+
+@pytest.fixture
+def box() -> Iterator[Any]:
+    from stsmagic.sandbox import Sandbox
+
+    with Sandbox() as sandbox:
+        yield sandbox
+
+
+def client(box: Any, service: str, creds: dict[str, Any] | None = None) -> Any:
+    if creds is None:
+        keys = box.source_credentials
+        creds = {"AccessKeyId": keys.access_key, "SecretAccessKey": keys.secret_key}
+    return boto3.session.Session().client(
+        service,
+        region_name="us-east-1",
+        endpoint_url=box.endpoint_url,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds.get("SessionToken"),
+    )
+
+
+def code_of(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(excinfo.value.response["Error"]["Code"])
+
+
+def test_expired_session_key_is_refused_by_sts_and_passthrough(box: Any) -> None:
+    creds = client(box, "sts").get_session_token(DurationSeconds=900)["Credentials"]
+    s3 = client(box, "s3", creds)
+    s3.create_bucket(Bucket="expiry-bucket")
+    box.advance(899)
+    assert client(box, "sts", creds).get_caller_identity()["Arn"] == box.user_arn
+    box.advance(2)
+    with pytest.raises(ClientError) as excinfo:
+        client(box, "sts", creds).get_caller_identity()
+    assert code_of(excinfo) == "ExpiredToken"
+    assert excinfo.value.response["Error"]["Message"] == (
+        "The security token included in the request is expired"
+    )
+    with pytest.raises(ClientError) as excinfo:
+        s3.list_buckets()
+    assert code_of(excinfo) == "ExpiredToken"
+    with pytest.raises(ClientError) as excinfo:
+        client(box, "iam", creds).list_users()
+    assert code_of(excinfo) == "ExpiredToken"
+    # the long-term keys never expire
+    assert client(box, "s3").list_buckets()["Buckets"][0]["Name"] == "expiry-bucket"
+
+
+def test_mfa_codes_follow_the_sandbox_clock(box: Any) -> None:
+    code = box.mfa_code()
+    box.advance(120)
+    sts = client(box, "sts")
+    if code != box.mfa_code():
+        with pytest.raises(ClientError) as excinfo:
+            sts.get_session_token(SerialNumber=box.mfa_serial, TokenCode=code)
+        assert code_of(excinfo) == "AccessDenied"
+    creds = sts.get_session_token(SerialNumber=box.mfa_serial, TokenCode=box.mfa_code())
+    assert creds["Credentials"]["AccessKeyId"].startswith("ASIA")
+
+
+def test_trade_in_token_expires(box: Any) -> None:
+    token = box.mint_trade_in_token(expires_in=60)
+    box.advance(61)
+    sts = client(box, "sts")
+    with pytest.raises(sts.exceptions.ExpiredTradeInTokenException) as excinfo:
+        sts.get_delegated_access_token(TradeInToken=token)
+    assert excinfo.value.response["Error"]["Message"] == "The trade-in token has expired."
+
+
+def test_sso_tokens_and_role_credentials_expire(box: Any) -> None:
+    sso = boto3.session.Session().client(
+        "sso", region_name="us-east-1", endpoint_url=box.endpoint_url
+    )
+    token = box.sso_access_token(expires_in=600)
+    creds = sso.get_role_credentials(
+        accountId=box.sso_account_id, roleName=box.sso_role_name, accessToken=token
+    )["roleCredentials"]
+    as_sts = {
+        "AccessKeyId": creds["accessKeyId"],
+        "SecretAccessKey": creds["secretAccessKey"],
+        "SessionToken": creds["sessionToken"],
+    }
+    box.advance(601)
+    with pytest.raises(sso.exceptions.UnauthorizedException):
+        sso.list_accounts(accessToken=token)
+    assert client(box, "sts", as_sts).get_caller_identity()["Account"] == box.sso_account_id
+    box.advance(3600)
+    with pytest.raises(ClientError) as excinfo:
+        client(box, "sts", as_sts).get_caller_identity()
+    assert code_of(excinfo) == "ExpiredToken"
+
+
+def test_device_code_expires(box: Any) -> None:
+    oidc = boto3.session.Session().client(
+        "sso-oidc", region_name="us-east-1", endpoint_url=box.endpoint_url
+    )
+    reg = oidc.register_client(clientName="t", clientType="public")
+    ids = {"clientId": reg["clientId"], "clientSecret": reg["clientSecret"]}
+    device = oidc.start_device_authorization(startUrl=box.sso_start_url, **ids)
+    box.approve_device(device["userCode"])
+    box.advance(device["expiresIn"] + 1)
+    with pytest.raises(oidc.exceptions.ExpiredTokenException):
+        oidc.create_token(
+            grantType="urn:ietf:params:oauth:grant-type:device_code",
+            deviceCode=device["deviceCode"],
+            **ids,
+        )
