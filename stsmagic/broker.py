@@ -82,8 +82,8 @@ class Broker:
     # --- what the profile says ------------------------------------------------------------------
 
     @property
-    def profile(self) -> str | None:
-        return self._profile or self._session.profile
+    def profile(self) -> str:
+        return self._profile or self._session.profile or "default"
 
     @property
     def region_name(self) -> str | None:
@@ -103,7 +103,7 @@ class Broker:
         value = self._scoped.get("duration_seconds")
         if value in (None, ""):
             return None
-        name = f"duration_seconds (profile {self.profile or 'default'})"
+        name = f"duration_seconds (profile {self.profile})"
         try:
             seconds = int(str(value).strip())
         except ValueError:
