@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ..session import IssuedSession
 
 DEFAULT_DURATION = 43200
-SIX_DIGITS = re.compile(r"\d{6}")
+SIX_DIGITS = re.compile(r"[0-9]{6}")  # ASCII only: \d matches any Unicode digit
 
 # GetSessionToken accepts 900-129600 seconds; these are the usual choices within that range.
 DURATIONS = (900, 3600, 4 * 3600, 8 * 3600, 12 * 3600, 24 * 3600, 36 * 3600)

@@ -77,7 +77,8 @@ class SessionPanel(widgets.VBox):
 
             ledger = sessions
         self.ledger = ledger
-        self.clock = clock or utc_now
+        # The ledger's clock unless told otherwise, so "expired" means the same in both.
+        self.clock: Callable[[], datetime] = clock or ledger.now
         self.interval = interval
         self.max_rows = max_rows
         self._lock = threading.RLock()

@@ -1,0 +1,209 @@
+"""MfaForm, driven headless (trait assignment and button.click()) against the sandbox."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("ipywidgets")
+
+from stsmagic.broker import Broker
+from stsmagic.ledger import SessionLedger
+from stsmagic.widgets.mfa_form import MfaForm
+
+
+@pytest.fixture
+def broker(sandbox: Any, aws_profile: Path) -> Broker:
+    return Broker(endpoint_url=sandbox.endpoint_url)
+
+
+@pytest.fixture
+def ledger() -> SessionLedger:
+    return SessionLedger()
+
+
+def operations(sandbox: Any, name: str) -> list[Any]:
+    return [r for r in sandbox.requests if r.operation == name]
+
+
+def widget_states() -> str:
+    """Every live widget's state, as the frontend would receive it."""
+    from ipywidgets.widgets import widget
+
+    instances = getattr(widget, "_instances", None)
+    if instances is None:
+        instances = widget.Widget.widgets
+    return json.dumps(
+        [w.get_state() for w in list(instances.values())], default=str, ensure_ascii=False
+    )
+
+
+def test_device_is_prefilled_from_the_profile_and_duration_defaults_to_12_hours(
+    sandbox: Any, broker: Broker, ledger: SessionLedger
+) -> None:
+    form = MfaForm(broker, ledger)
+    assert form.serial_number.value == sandbox.mfa_serial
+    assert form.duration.value == 43200
+    assert form.submit.disabled
+    assert form.session is None and form.error is None
+    assert form.children[0] is form.serial_number
+
+
+def test_duration_argument_is_chosen_even_when_not_a_usual_choice(
+    broker: Broker, ledger: SessionLedger
+) -> None:
+    assert MfaForm(broker, ledger, duration_seconds=3600).duration.value == 3600
+    form = MfaForm(broker, ledger, duration_seconds=5400, serial_number="arn:aws:iam::1:mfa/x")
+    assert form.duration.value == 5400
+    assert ("90 min", 5400) in form.duration.options
+    assert form.serial_number.value == "arn:aws:iam::1:mfa/x"
+
+
+@pytest.mark.parametrize(
+    ("code", "enabled"),
+    [
+        ("", False),
+        ("12345", False),
+        ("123456", True),
+        ("1234567", False),
+        ("12a456", False),
+        (" 123456 ", True),
+        ("\uff11\uff12\uff13\uff14\uff15\uff16", False),  # fullwidth digits
+    ],
+)
+def test_button_is_enabled_only_for_exactly_six_digits(
+    broker: Broker, ledger: SessionLedger, code: str, enabled: bool
+) -> None:
+    form = MfaForm(broker, ledger)
+    form.token_code.value = code
+    assert form.submit.disabled is not enabled
+
+
+def test_a_right_code_adds_the_session_active_and_says_until_when(
+    sandbox: Any, broker: Broker, ledger: SessionLedger
+) -> None:
+    form = MfaForm(broker, ledger, duration_seconds=3600)
+    before = len(operations(sandbox, "GetSessionToken"))
+    form.token_code.value = sandbox.mfa_code()
+    assert not form.submit.disabled
+    form.submit.click()
+
+    assert form.error is None, form.error
+    session = form.session
+    assert session is not None
+    assert ledger.active is session
+    assert ledger.sessions == (session,)
+    assert session.label == "session-1"
+    assert (
+        timedelta(minutes=59)
+        < session.expiration - datetime.now(timezone.utc)
+        <= timedelta(hours=1)
+    )
+    calls = operations(sandbox, "GetSessionToken")
+    assert len(calls) == before + 1 and calls[-1].status == 200
+    status = form.status.value
+    assert "session-1" in status and "active until" in status
+    assert session.masked_access_key in status
+    assert session.expiration.strftime("%Y-%m-%d %H:%M:%S") in status
+    assert session.access_key_id not in status
+    # The code field is cleared, so the button waits for the next code.
+    assert form.token_code.value == ""
+    assert form.submit.disabled
+    # No secret anywhere in any widget's state.
+    states = widget_states()
+    for secret in sandbox.issued_secrets():
+        assert secret not in states
+
+
+def test_activate_false_keeps_the_active_session(
+    sandbox: Any, broker: Broker, ledger: SessionLedger
+) -> None:
+    first = ledger.add(broker.get_session_token(TokenCode=sandbox.mfa_code()))
+    form = MfaForm(broker, ledger, activate=False, label="spare")
+    form.token_code.value = sandbox.mfa_code()
+    form.submit.click()
+    assert form.error is None, form.error
+    assert form.session is not None and form.session.label == "spare"
+    assert ledger.active is first
+    assert [s.label for s in ledger.sessions] == [first.label, "spare"]
+    assert "not active" in form.status.value
+
+
+def test_a_wrong_code_shows_aws_reason_and_changes_nothing(
+    sandbox: Any, broker: Broker, ledger: SessionLedger
+) -> None:
+    first = ledger.add(broker.get_session_token(TokenCode=sandbox.mfa_code()))
+    right = sandbox.mfa_code()
+    wrong = f"{(int(right) + 500_000) % 1_000_000:06d}"
+    form = MfaForm(broker, ledger)
+    before = len(operations(sandbox, "GetSessionToken"))
+    form.token_code.value = wrong
+    form.submit.click()
+
+    calls = operations(sandbox, "GetSessionToken")
+    assert len(calls) == before + 1 and calls[-1].status == 403
+    assert form.error is not None and "AccessDenied" in form.error
+    assert "\n" not in form.error
+    assert "AccessDenied" in form.status.value
+    assert form.session is None
+    assert ledger.sessions == (first,) and ledger.active is first
+    assert form.token_code.value == "" and form.submit.disabled
+
+    # A later right code clears the error.
+    form.token_code.value = sandbox.mfa_code()
+    form.submit.click()
+    assert form.error is None and form.session is not None
+    assert "✗" not in form.status.value
+
+
+def test_a_bad_device_is_refused_before_sending_naming_the_parameter(
+    sandbox: Any, broker: Broker, ledger: SessionLedger
+) -> None:
+    form = MfaForm(broker, ledger, serial_number="bad serial!")
+    count = len(sandbox.requests)
+    form.token_code.value = "123456"
+    form.submit.click()
+    assert len(sandbox.requests) == count
+    assert form.error is not None and form.error.startswith("SerialNumber")
+    assert "SerialNumber" in form.status.value
+    assert ledger.sessions == () and ledger.active is None
+    assert form.token_code.value == ""
+
+
+def test_the_button_is_disabled_while_the_request_runs(
+    sandbox: Any, broker: Broker, ledger: SessionLedger
+) -> None:
+    form = MfaForm(broker, ledger)
+    form.token_code.value = sandbox.mfa_code()
+    sandbox.hang_next("GetSessionToken", 1.0)
+    clicker = threading.Thread(target=form.submit.click)
+    clicker.start()
+    deadline = time.monotonic() + 5
+    while "Requesting" not in form.status.value and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # well inside the sandbox's hold
+    assert "Requesting" in form.status.value
+    assert form.submit.disabled
+    assert ledger.sessions == ()
+    clicker.join(timeout=10)
+    assert not clicker.is_alive()
+    assert form.error is None, form.error
+    assert ledger.active is form.session is not None
+    assert form.submit.disabled and form.token_code.value == ""
+
+
+def test_the_default_ledger_is_the_kernels(sandbox: Any, aws_profile: Path) -> None:
+    import stsmagic
+
+    form = MfaForm()  # Broker() from the default profile, stsmagic.sessions
+    assert form.serial_number.value == sandbox.mfa_serial
+    form.token_code.value = sandbox.mfa_code()
+    form.submit.click()
+    assert form.error is None, form.error
+    assert stsmagic.sessions.active is form.session is not None
