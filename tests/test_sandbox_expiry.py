@@ -5,12 +5,19 @@ These move the clock, so they use a sandbox of their own, never the shared one.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+
+
+@functools.cache
+def _session() -> boto3.session.Session:
+    """One boto3 session for the module: its loader caches botocore's models."""
+    return boto3.session.Session()
 
 
 @pytest.fixture
@@ -25,7 +32,7 @@ def client(box: Any, service: str, creds: dict[str, Any] | None = None) -> Any:
     if creds is None:
         keys = box.source_credentials
         creds = {"AccessKeyId": keys.access_key, "SecretAccessKey": keys.secret_key}
-    return boto3.session.Session().client(
+    return _session().client(
         service,
         region_name="us-east-1",
         endpoint_url=box.endpoint_url,
@@ -84,9 +91,7 @@ def test_trade_in_token_expires(box: Any) -> None:
 
 
 def test_sso_tokens_and_role_credentials_expire(box: Any) -> None:
-    sso = boto3.session.Session().client(
-        "sso", region_name="us-east-1", endpoint_url=box.endpoint_url
-    )
+    sso = _session().client("sso", region_name="us-east-1", endpoint_url=box.endpoint_url)
     token = box.sso_access_token(expires_in=600)
     creds = sso.get_role_credentials(
         accountId=box.sso_account_id, roleName=box.sso_role_name, accessToken=token
@@ -107,9 +112,7 @@ def test_sso_tokens_and_role_credentials_expire(box: Any) -> None:
 
 
 def test_device_code_expires(box: Any) -> None:
-    oidc = boto3.session.Session().client(
-        "sso-oidc", region_name="us-east-1", endpoint_url=box.endpoint_url
-    )
+    oidc = _session().client("sso-oidc", region_name="us-east-1", endpoint_url=box.endpoint_url)
     reg = oidc.register_client(clientName="t", clientType="public")
     ids = {"clientId": reg["clientId"], "clientSecret": reg["clientSecret"]}
     device = oidc.start_device_authorization(startUrl=box.sso_start_url, **ids)

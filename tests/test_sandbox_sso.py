@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import urllib.error
 import urllib.parse
@@ -13,14 +14,18 @@ import pytest
 from botocore.exceptions import ClientError
 
 
+@functools.cache
+def _session() -> boto3.session.Session:
+    """One boto3 session for the module: its loader caches botocore's models."""
+    return boto3.session.Session()
+
+
 def unsigned(sandbox: Any, service: str) -> Any:
-    return boto3.session.Session().client(
-        service, region_name="us-east-1", endpoint_url=sandbox.endpoint_url
-    )
+    return _session().client(service, region_name="us-east-1", endpoint_url=sandbox.endpoint_url)
 
 
 def sts_for(sandbox: Any, creds: dict[str, Any]) -> Any:
-    return boto3.session.Session().client(
+    return _session().client(
         "sts",
         region_name="us-east-1",
         endpoint_url=sandbox.endpoint_url,
@@ -173,7 +178,7 @@ def federation(sandbox: Any, creds: dict[str, str], **extra: str) -> tuple[int, 
 
 
 def test_signin_token_for_federation_credentials(sandbox: Any) -> None:
-    sts = boto3.session.Session().client(
+    sts = _session().client(
         "sts",
         region_name="us-east-1",
         endpoint_url=sandbox.endpoint_url,

@@ -5,6 +5,7 @@ Every response is parsed by botocore; that is the proof of the wire format.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -14,7 +15,15 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-NO_VALIDATION = Config(parameter_validation=False, retries={"mode": "standard", "max_attempts": 1})
+NO_VALIDATION = Config(
+    parameter_validation=False, retries={"mode": "standard", "total_max_attempts": 1}
+)
+
+
+@functools.cache
+def _session() -> boto3.session.Session:
+    """One boto3 session for the module: its loader caches botocore's models."""
+    return boto3.session.Session()
 
 
 def client(sandbox: Any, keys: Any = None, *, service: str = "sts", **config: Any) -> Any:
@@ -25,7 +34,7 @@ def client(sandbox: Any, keys: Any = None, *, service: str = "sts", **config: An
         triple = (keys["AccessKeyId"], keys["SecretAccessKey"], keys["SessionToken"])
     else:
         triple = (keys.access_key, keys.secret_key, keys.token)
-    return boto3.session.Session().client(
+    return _session().client(
         service,
         region_name="us-east-1",
         endpoint_url=sandbox.endpoint_url,
@@ -347,7 +356,7 @@ def test_delegated_packed_policy_too_large(sandbox: Any) -> None:
 def test_wrong_secret_is_signature_does_not_match(sandbox: Any) -> None:
     keys = sandbox.source_credentials
     before = sandbox.signature_failures
-    sts = boto3.session.Session().client(
+    sts = _session().client(
         "sts",
         region_name="us-east-1",
         endpoint_url=sandbox.endpoint_url,
@@ -411,7 +420,7 @@ def test_clock_skew_is_refused(
 def test_unsigned_call_is_missing_authentication_token(sandbox: Any) -> None:
     from botocore import UNSIGNED
 
-    sts = boto3.session.Session().client(
+    sts = _session().client(
         "sts",
         region_name="us-east-1",
         endpoint_url=sandbox.endpoint_url,
