@@ -58,13 +58,15 @@ def find_token(profile: str | None = None, *, cache_dir: Path | None = None) -> 
     loader = SSOTokenLoader(cache=JSONFileCache(str(cache_dir or default_cache_dir())))
     try:
         token = loader(start_url or "", session_name=session_name or None)
-    except (SSOTokenLoadError, ValueError) as e:
-        problem = (
-            "no usable SSO token is cached"
-            if isinstance(e, ValueError)
-            else ("no SSO token is cached")
-        )
+    except SSOTokenLoadError as e:
+        missing = "does not exist" in str(e)
+        problem = "no SSO token is cached" if missing else "no usable SSO token is cached"
         raise StsMagicError(f"{problem} for profile {name!r}; {_login_hint(name)}") from None
+    except (KeyError, ValueError):
+        # The file is there but is not JSON.
+        raise StsMagicError(
+            f"no usable SSO token is cached for profile {name!r}; {_login_hint(name)}"
+        ) from None
     try:
         expires_at = datetime.strptime(str(token["expiresAt"]), EXPIRES_FORMAT).replace(
             tzinfo=timezone.utc

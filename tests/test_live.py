@@ -1,0 +1,242 @@
+"""live.py against the sandbox: boto3 clients sign with whatever session is active, at once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import NoCredentialsError
+
+import stsmagic
+from stsmagic import live
+from stsmagic.broker import Broker
+from stsmagic.errors import SessionExpired
+from stsmagic.ledger import SessionLedger
+from stsmagic.session import IssuedSession
+
+
+def signed_with(sandbox: Any, client: Any) -> str:
+    """Call GetCallerIdentity with ``client``; the access key the sandbox saw sign it."""
+    client.get_caller_identity()
+    request = sandbox.requests[-1]
+    assert request.operation == "GetCallerIdentity" and request.status == 200
+    return str(request.access_key_id)
+
+
+def test_done_when_from_plain_python(sandbox: Any, aws_profile: Path) -> None:
+    """The issue's definition of done, as a user would type it."""
+    earlier = boto3.client("sts")  # before anything of stsmagic's touched boto3
+    source = sandbox.source_credentials.access_key
+    assert signed_with(sandbox, earlier) == source
+    b = stsmagic.Broker()
+    s = b.get_session_token(SerialNumber=sandbox.mfa_serial, TokenCode=sandbox.mfa_code())
+    stsmagic.sessions.add(s)
+    assert live.installed()
+    assert signed_with(sandbox, earlier) == s.access_key_id
+    assert signed_with(sandbox, boto3.client("sts")) == s.access_key_id  # and a new one
+    stsmagic.sessions.deactivate()
+    assert signed_with(sandbox, earlier) == source
+
+
+def test_switching_back_and_forth(sandbox: Any, aws_profile: Path) -> None:
+    live.install()
+    client = boto3.client("sts")
+    broker = Broker()
+    alice = stsmagic.sessions.add(broker.get_federation_token(Name="alice"))
+    bob = stsmagic.sessions.add(broker.get_federation_token(Name="bob"), activate=False)
+    assert client.get_caller_identity()["Arn"] == alice.principal
+    stsmagic.sessions.activate(bob.label)  # type: ignore[arg-type]
+    assert client.get_caller_identity()["Arn"] == bob.principal
+    stsmagic.sessions.activate(alice.label)  # type: ignore[arg-type]
+    assert client.get_caller_identity()["Arn"] == alice.principal
+    stsmagic.sessions.forget(alice.label)  # type: ignore[arg-type]
+    assert client.get_caller_identity()["Arn"] == sandbox.user_arn
+    stsmagic.sessions.activate(bob.label)  # type: ignore[arg-type]
+    assert client.get_caller_identity()["Arn"] == bob.principal
+    stsmagic.sessions.forget_all()
+    assert client.get_caller_identity()["Arn"] == sandbox.user_arn
+
+
+def test_install_is_idempotent_and_first_in_the_chain(aws_profile: Path) -> None:
+    first = live.install()
+    assert live.install() is first and live.install(stsmagic.sessions) is first
+    resolver = boto3.DEFAULT_SESSION._session.get_component("credential_provider")  # type: ignore[union-attr]
+    methods = [p.METHOD for p in resolver.providers]
+    assert methods[0] == "stsmagic" and methods.count("stsmagic") == 1
+    assert boto3.DEFAULT_SESSION.get_credentials() is first  # type: ignore[union-attr]
+    live.uninstall()
+    assert not live.installed()
+    methods = [p.METHOD for p in resolver.providers]
+    assert "stsmagic" not in methods
+    live.uninstall()  # harmless twice
+
+
+def test_uninstall_gives_clients_back_their_source(sandbox: Any, aws_profile: Path) -> None:
+    earlier = boto3.client("sts")
+    signed_with(sandbox, earlier)  # resolved the profile's keys before installation
+    stsmagic.sessions.add(Broker().get_federation_token(Name="dora"))
+    later = boto3.client("sts")
+    assert signed_with(sandbox, later) == stsmagic.sessions.active.access_key_id  # type: ignore[union-attr]
+    live.uninstall()
+    source = sandbox.source_credentials.access_key
+    assert signed_with(sandbox, earlier) == source
+    assert signed_with(sandbox, later) == source
+    assert signed_with(sandbox, boto3.client("sts")) == source
+
+
+def test_a_new_default_session_is_installed_on_next_activation(
+    sandbox: Any, aws_profile: Path
+) -> None:
+    fed = stsmagic.sessions.add(Broker().get_federation_token(Name="eve"))
+    boto3.setup_default_session()  # the user starts over
+    stsmagic.sessions.activate(fed.label)  # type: ignore[arg-type]
+    assert live.installed()
+    assert signed_with(sandbox, boto3.client("sts")) == fed.access_key_id
+
+
+def expired_copy(session: IssuedSession, label: str) -> IssuedSession:
+    import dataclasses
+
+    past = datetime.now(timezone.utc) - timedelta(seconds=1)
+    return dataclasses.replace(session, label=label, expiration=past)
+
+
+def test_expired_active_session_fails_before_sending(sandbox: Any, aws_profile: Path) -> None:
+    client = boto3.client("sts")
+    fresh = Broker().get_federation_token(Name="fred")
+    stsmagic.sessions.add(expired_copy(fresh, "stale"))
+    sent = len(sandbox.requests)
+    with pytest.raises(SessionExpired) as caught:
+        client.get_caller_identity()
+    assert len(sandbox.requests) == sent
+    assert caught.value.label == "stale" and caught.value.kind == "federation"
+    assert "%sts_federation" in str(caught.value) and "%sts_use --source" in str(caught.value)
+
+
+def test_expiry_follows_the_ledgers_clock(sandbox: Any, aws_profile: Path) -> None:
+    now = [datetime.now(timezone.utc)]
+    ledger = SessionLedger(clock=lambda: now[0])
+    live.install(ledger)
+    client = boto3.client("sts")
+    session = ledger.add(Broker().get_federation_token(Name="gus", DurationSeconds=900))
+    assert signed_with(sandbox, client) == session.access_key_id
+    now[0] = session.expiration  # the very second it expires
+    sent = len(sandbox.requests)
+    with pytest.raises(SessionExpired):
+        client.get_caller_identity()
+    assert len(sandbox.requests) == sent
+    ledger.deactivate()
+    assert signed_with(sandbox, client) == sandbox.source_credentials.access_key
+
+
+def test_no_credentials_at_all(sandbox: Any, clean_environ: Path) -> None:
+    live.install()
+    client = boto3.client("sts", region_name="us-east-1", endpoint_url=sandbox.endpoint_url)
+    sent = len(sandbox.requests)
+    with pytest.raises(NoCredentialsError):
+        client.get_caller_identity()
+    assert len(sandbox.requests) == sent
+
+
+def test_export_environ_and_take_back(
+    sandbox: Any, aws_profile: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "what-was-there")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.endpoint_url)
+    live.export_environ(True)
+    assert live.exporting()
+    session = stsmagic.sessions.add(Broker().get_federation_token(Name="hal"))
+    assert os.environ["AWS_ACCESS_KEY_ID"] == session.access_key_id
+    assert os.environ["AWS_SECRET_ACCESS_KEY"] == session.credentials.secret_key
+    assert os.environ["AWS_SESSION_TOKEN"] == session.credentials.token
+    assert os.environ["AWS_CREDENTIAL_EXPIRATION"] == session.expiration.strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    # A subprocess (as `!aws ...` would be) signs with the exported session.
+    code = "import boto3; print(boto3.client('sts', region_name='us-east-1').get_caller_identity()['Arn'])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == session.principal, out.stderr[-500:]
+    stsmagic.sessions.deactivate()
+    assert "AWS_ACCESS_KEY_ID" not in os.environ and "AWS_CREDENTIAL_EXPIRATION" not in os.environ
+    assert os.environ["AWS_SESSION_TOKEN"] == "what-was-there"
+    stsmagic.sessions.activate(session.label)  # type: ignore[arg-type]
+    assert os.environ["AWS_ACCESS_KEY_ID"] == session.access_key_id
+    stsmagic.sessions.forget(session.label)  # type: ignore[arg-type]
+    assert "AWS_ACCESS_KEY_ID" not in os.environ
+    stsmagic.sessions.add(Broker().get_federation_token(Name="ida"))
+    live.export_environ(False)
+    assert "AWS_ACCESS_KEY_ID" not in os.environ
+    assert os.environ["AWS_SESSION_TOKEN"] == "what-was-there"
+    assert not live.exporting()
+
+
+def test_exported_keys_are_not_taken_for_the_source(sandbox: Any, aws_profile: Path) -> None:
+    """The live source chain resolves after an export: it must find the profile, not us."""
+    live.export_environ(True)
+    session = stsmagic.sessions.add(Broker().get_federation_token(Name="jo"))
+    assert os.environ["AWS_ACCESS_KEY_ID"] == session.access_key_id
+    client = boto3.client("sts")
+    stsmagic.sessions.deactivate()
+    live.export_environ(True)  # still on, nothing active: nothing exported
+    assert signed_with(sandbox, client) == sandbox.source_credentials.access_key
+
+
+def test_eight_threads_while_sessions_switch_a_thousand_times(
+    sandbox: Any, aws_profile: Path
+) -> None:
+    broker = Broker()
+    sessions = [
+        stsmagic.sessions.add(broker.get_federation_token(Name=f"t{i}"), activate=False)
+        for i in range(3)
+    ]
+    identities = {s.principal for s in sessions} | {sandbox.user_arn}
+    keys = {s.access_key_id for s in sessions} | {sandbox.source_credentials.access_key}
+    live.install()
+    client = boto3.client("sts")
+    client.get_caller_identity()  # endpoint and credentials resolved before the threads start
+    sandbox.reset_requests()
+    stop = threading.Event()
+    seen: list[str] = []
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            while not stop.is_set():
+                seen.append(client.get_caller_identity()["Arn"])
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for t in threads:
+        t.start()
+    labels = [s.label for s in sessions] + [None]
+    for i in range(1000):
+        label = labels[i % 4]
+        if label is None:
+            stsmagic.sessions.deactivate()
+        else:
+            stsmagic.sessions.activate(label)
+        if i % 50 == 0:
+            threading.Event().wait(0.005)  # let the callers through between bursts
+    # Keep the callers going until enough requests have been signed across the switches.
+    deadline = datetime.now() + timedelta(seconds=30)
+    while len(seen) < 200 and datetime.now() < deadline and not errors:
+        threading.Event().wait(0.05)
+        stsmagic.sessions.activate(labels[len(seen) % 3])  # type: ignore[arg-type]
+    stop.set()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors[:3]
+    assert len(seen) >= 200
+    assert set(seen) <= identities
+    assert len(set(seen)) >= 2  # the switches were seen
+    assert sandbox.signature_failures == 0
+    signed = {r.access_key_id for r in sandbox.requests}
+    assert signed <= keys
