@@ -160,7 +160,10 @@ def test_export_environ_and_take_back(
         "%Y-%m-%dT%H:%M:%SZ"
     )
     # A subprocess (as `!aws ...` would be) signs with the exported session.
-    code = "import boto3; print(boto3.client('sts', region_name='us-east-1').get_caller_identity()['Arn'])"
+    code = (
+        "import boto3; "
+        "print(boto3.client('sts', region_name='us-east-1').get_caller_identity()['Arn'])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == session.principal, out.stderr[-500:]
     stsmagic.sessions.deactivate()
