@@ -234,7 +234,6 @@ class StsMagics(Magics, Configurable):
             return self._keep(session, args)
 
     @line_magic
-    @no_var_expand
     @magic_arguments()
     @argument(
         "--trade-in-token",
@@ -265,7 +264,6 @@ class StsMagics(Magics, Configurable):
             return self._keep(session, args)
 
     @line_magic
-    @no_var_expand
     @magic_arguments()
     @argument("--account-id", required=True, help="the 12-digit AWS account ID")
     @argument("--role-name", required=True, help="the permission set's role name")

@@ -223,7 +223,7 @@ def test_sts_federation_with_every_flag(sandbox: Any, ip: Any, tmp_path: Path) -
     assert stsmagic.sessions.active == session
 
 
-@pytest.mark.parametrize("form", ["text", "file", "text_variable"])
+@pytest.mark.parametrize("form", ["text", "file", "text_variable", "dollar_variable"])
 def test_sts_federation_policy_forms(sandbox: Any, ip: Any, tmp_path: Path, form: str) -> None:
     text = json.dumps(FEDERATION_POLICY)
     (tmp_path / "policy.json").write_text(text)
@@ -232,7 +232,10 @@ def test_sts_federation_policy_forms(sandbox: Any, ip: Any, tmp_path: Path, form
         "text": f"'{text}'",
         "file": f"@{tmp_path / 'policy.json'}",
         "text_variable": "pol_text",
+        # not expanded by IPython (that would paste the dict's repr): the magic looks it up
+        "dollar_variable": "$pol",
     }
+    ip.user_ns["pol"] = FEDERATION_POLICY
     session = ip.run_line_magic("sts_federation", f"--name bob --policy {policy[form]}")
     assert session.kind == "federation" and session.packed_policy_size
 
@@ -265,11 +268,14 @@ def test_sts_delegated_from_a_variable_and_literally(sandbox: Any, ip: Any) -> N
 
 def test_sso_role_with_a_token_variable(sandbox: Any, ip: Any) -> None:
     ip.user_ns["sso_tok"] = sandbox.sso_access_token()
-    session = ip.run_line_magic(
-        "sso_role",
-        f"--account-id {sandbox.sso_account_id} --role-name {sandbox.sso_role_name} "
-        "--access-token sso_tok",
-    )
+    ip.user_ns["acct"] = sandbox.sso_account_id  # $name expands here, as in any magic
+    try:
+        session = ip.run_line_magic(
+            "sso_role",
+            f"--account-id $acct --role-name {sandbox.sso_role_name} --access-token sso_tok",
+        )
+    finally:
+        ip.user_ns.pop("acct")
     assert session.kind == "sso"
     assert stsmagic.sessions.active == session
     assert sent(sandbox, "GetRoleCredentials")[-1].status == 200
@@ -343,8 +349,10 @@ def test_region_and_endpoint_flags_choose_the_broker_and_brokers_are_cached(
     line = f"--profile bare --region eu-west-1 --endpoint-url {sandbox.endpoint_url}"
     session = ip.run_line_magic("sts_delegated", f"--trade-in-token tok {line}")
     assert session.region == "eu-west-1"
+    first = magics_of(ip)._brokers[("bare", "eu-west-1", sandbox.endpoint_url)]
     ip.user_ns["tok"] = sandbox.mint_trade_in_token()
     ip.run_line_magic("sts_delegated", f"--trade-in-token tok {line}")
+    assert magics_of(ip)._brokers[("bare", "eu-west-1", sandbox.endpoint_url)] is first
     ip.run_line_magic("sts_session", f"--token-code {sandbox.mfa_code()}")
     brokers = magics_of(ip)._brokers
     assert set(brokers) == {("bare", "eu-west-1", sandbox.endpoint_url), (None, None, None)}
@@ -492,6 +500,7 @@ def test_ipython_config_reaches_the_magics(sandbox: Any, shell: Any, clean_envir
         ("sts_session", "--profile nosuch --token-code 123456", "nosuch"),
         ("sts_session", "--endpoint-url localhost:1", "argument --endpoint-url: 'localhost:1'"),
         ("sts_session", "--token-code 123456 --label ' '", "--label: give a non-empty name"),
+        ("sts_session", "--token-code 123456 --label good", "--label: 'good' is taken"),
         ("sts_session", "--token-code 12345", "--token-code (TokenCode)"),
         ("sts_session", "--duration-seconds 60", "argument --duration-seconds: 60 is too short"),
         ("sts_federation", "--name ab --tags Key=a", "--tags: 'Key=a' is half of the shorthand"),
