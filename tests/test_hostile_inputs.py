@@ -110,7 +110,8 @@ API_CASES: list[tuple[str, dict[str, Any], str]] = [
         "Tags",
     ),
     ("get_federation_token", {"Name": OK_NAME, "Tags": [{"Key": "k"}]}, "Tags"),
-    ("get_federation_token", {"Name": OK_NAME, "Tags": {"k": "v"}}, "Tags"),
+    ("get_federation_token", {"Name": OK_NAME, "Tags": "team=data"}, "Tags"),
+    ("get_federation_token", {"Name": OK_NAME, "Tags": {"team": 7}}, "Tags"),
     ("get_federation_token", {"Name": OK_NAME, "DurationSeconds": 129601}, "DurationSeconds"),
     # GetDelegatedAccessToken
     ("get_delegated_access_token", {"TradeInToken": ""}, "TradeInToken"),
