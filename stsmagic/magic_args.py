@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from IPython.core.error import UsageError
+from IPython.core.magic_arguments import argument
 
 from . import params
 from .errors import ParameterError
@@ -24,6 +25,69 @@ _NAME = re.compile(r"\$?([A-Za-z_][A-Za-z0-9_]*)")
 # A literal token typed in a cell is long; a short bare word that names no variable is almost
 # certainly a mistyped name, and is refused rather than sent to AWS as a token.
 LITERAL_SECRET_MIN_LENGTH = 32
+
+
+# The AWS parameter each flag carries, so an error names the flag the user typed.
+FLAGS = {
+    "profile": "--profile",
+    "SerialNumber": "--serial-number",
+    "TokenCode": "--token-code",
+    "DurationSeconds": "--duration-seconds",
+    "Name": "--name",
+    "Policy": "--policy",
+    "PolicyArns": "--policy-arns",
+    "Tags": "--tags",
+    "TradeInToken": "--trade-in-token",
+    "accountId": "--account-id",
+    "roleName": "--role-name",
+    "accessToken": "--access-token",
+}
+DURATION_HELP = (
+    "how long the credentials last: 900-129600 seconds "
+    "(default: StsMagics.duration_seconds, else the profile's duration_seconds, else 43200)"
+)
+SECRET_HELP = (
+    "the name of a notebook variable holding {what} (best: the secret is then never in a "
+    "cell), or the value itself; a bare word under "
+    f"{LITERAL_SECRET_MIN_LENGTH} characters that names no variable is refused as a mistyped "
+    "name. Never shown"
+)
+
+
+def endpoint_url(text: str) -> str:
+    """argparse type for ``--endpoint-url``: an http(s) URL."""
+    if not text.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http:// or https:// URL")
+    return text
+
+
+def issuing(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The flags every issuing magic takes, listed after its own in the help."""
+    flags = [
+        argument("--profile", help="AWS profile whose long-term credentials sign the request"),
+        argument("--region", help="AWS region of the endpoint (default: the profile's)"),
+        argument("--endpoint-url", type=endpoint_url, help="send the request to this URL"),
+        argument("--label", help="name for the session (default: <kind>-<n>, e.g. session-1)"),
+        argument("--no-activate", action="store_true", help="keep the current active session"),
+        argument(
+            "--env",
+            action="store_true",
+            help="also export the active session to os.environ (AWS_ACCESS_KEY_ID, ...) "
+            "for !aws and subprocesses; removed again when it is no longer active",
+        ),
+    ]
+    for flag in reversed(flags):
+        func = flag(func)
+    return func
+
+
+def explain(error: Exception) -> str:
+    """One line for an stsmagic or botocore error; a ParameterError also names the flag."""
+    if isinstance(error, ParameterError):
+        flag = FLAGS.get(error.parameter.split("[")[0])
+        where = f"{flag} ({error.parameter})" if flag else error.parameter
+        return one_line(f"{where}: {error.problem}; {error.limit}")
+    return one_line(str(error))
 
 
 def one_line(text: str) -> str:
@@ -50,7 +114,12 @@ def parse_line(magic: Callable[..., Any], line: str, *, secret_flags: bool = Fal
     except UsageError as e:
         raise UsageError(f"%{name}: {one_line(str(e))}; see %{name}?") from e
     if extra:
-        shown = f"{len(extra)} (not shown: they may hold a secret)" if secret_flags else extra
+        flags = [word for word in extra if word.startswith("-")]
+        hidden = len(extra) - len(flags) if secret_flags else 0
+        shown = ", ".join(repr(word) for word in (flags if secret_flags else extra))
+        if hidden:
+            more = f"{hidden} word{'s' if hidden > 1 else ''} (not shown: it may be a secret)"
+            shown = f"{shown}, {more}" if shown else more
         raise UsageError(f"%{name}: unrecognized arguments: {shown}; see %{name}?")
     return args
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -28,50 +28,8 @@ if TYPE_CHECKING:
     from .ledger import SessionLedger
     from .session import IssuedSession
 
-# The AWS parameter each flag carries, so an error names the flag the user typed.
-FLAGS = {
-    "profile": "--profile",
-    "SerialNumber": "--serial-number",
-    "TokenCode": "--token-code",
-    "DurationSeconds": "--duration-seconds",
-    "Name": "--name",
-    "Policy": "--policy",
-    "PolicyArns": "--policy-arns",
-    "Tags": "--tags",
-    "TradeInToken": "--trade-in-token",
-    "accountId": "--account-id",
-    "roleName": "--role-name",
-    "accessToken": "--access-token",
-}
 OPTIONAL = ("ipywidgets", "pandas")
 WIDGETS_MISSING = "needs ipywidgets and pandas: pip install 'stsmagic[widgets]'"
-
-
-def endpoint_url(text: str) -> str:
-    """argparse type for ``--endpoint-url``: an http(s) URL."""
-    if not text.startswith(("http://", "https://")):
-        raise argparse.ArgumentTypeError(f"{text!r} is not an http:// or https:// URL")
-    return text
-
-
-def issuing(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The flags every issuing magic takes, listed after its own in the help."""
-    flags = [
-        argument("--profile", help="AWS profile whose long-term credentials sign the request"),
-        argument("--region", help="AWS region of the endpoint (default: the profile's)"),
-        argument("--endpoint-url", type=endpoint_url, help="send the request to this URL"),
-        argument("--label", help="name for the session (default: <kind>-<n>, e.g. session-1)"),
-        argument("--no-activate", action="store_true", help="keep the current active session"),
-        argument(
-            "--env",
-            action="store_true",
-            help="also export the active session to os.environ (AWS_ACCESS_KEY_ID, ...) "
-            "for !aws and subprocesses; removed again when it is no longer active",
-        ),
-    ]
-    for flag in reversed(flags):
-        func = flag(func)
-    return func
 
 
 def describe(session: IssuedSession) -> str:
@@ -163,10 +121,19 @@ class StsMagics(Magics, Configurable):
 
     @line_magic
     @magic_arguments()
-    @argument("--serial-number", help="MFA device ARN (default: the profile's mfa_serial)")
-    @argument("--token-code", help="the 6-digit code the MFA device shows now")
-    @argument("--duration-seconds", type=magic_args.duration_seconds, help="900-129600")
-    @issuing
+    @argument(
+        "--serial-number",
+        metavar="ARN",
+        help="the MFA device's ARN (default: the profile's mfa_serial)",
+    )
+    @argument("--token-code", metavar="CODE", help="the 6-digit code the MFA device shows now")
+    @argument(
+        "--duration-seconds",
+        metavar="N",
+        type=magic_args.duration_seconds,
+        help=magic_args.DURATION_HELP,
+    )
+    @magic_args.issuing
     def sts_session(self, line: str) -> Any:
         """Get a session token (STS GetSessionToken) for your IAM user, with MFA if you have it.
 
@@ -178,7 +145,7 @@ class StsMagics(Magics, Configurable):
         Example: %sts_session --token-code 123456 --duration-seconds 3600
         """
         with self._errors("sts_session"):
-            args = magic_args.parse_line(self.sts_session, line)
+            args = magic_args.parse_line(self.sts_session, line, secret_flags=True)
             self._check_issuing(args)
             broker = self.broker(args)
             serial = args.serial_number or broker.mfa_serial
@@ -202,12 +169,36 @@ class StsMagics(Magics, Configurable):
     @line_magic
     @no_var_expand
     @magic_arguments()
-    @argument("--name", required=True, help="the federated user's name, 2-32 chars [\\w+=,.@-]")
-    @argument("--policy", help="inline session policy: JSON text, @file.json or a variable's name")
-    @argument("--policy-arns", nargs="+", metavar="ARN", help="managed policy ARNs (at most 10)")
-    @argument("--tags", nargs="+", metavar="TAG", help="session tags: Key=k,Value=v or k=v")
-    @argument("--duration-seconds", type=magic_args.duration_seconds, help="900-129600")
-    @issuing
+    @argument(
+        "--name",
+        required=True,
+        metavar="NAME",
+        help="the federated user's name: 2-32 letters, digits or _+=,.@-",
+    )
+    @argument(
+        "--policy",
+        metavar="P",
+        help="inline session policy: JSON text, @file.json, or a variable's name (dict or text)",
+    )
+    @argument(
+        "--policy-arns",
+        nargs="+",
+        metavar="ARN",
+        help="managed policies to scope the session (at most 10)",
+    )
+    @argument(
+        "--tags",
+        nargs="+",
+        metavar="T",
+        help="session tags, each Key=k,Value=v (AWS CLI shorthand) or k=v",
+    )
+    @argument(
+        "--duration-seconds",
+        metavar="N",
+        type=magic_args.duration_seconds,
+        help=magic_args.DURATION_HELP,
+    )
+    @magic_args.issuing
     def sts_federation(self, line: str) -> Any:
         """Get credentials for a federated user (STS GetFederationToken), signed by your IAM user.
 
@@ -239,11 +230,9 @@ class StsMagics(Magics, Configurable):
         "--trade-in-token",
         required=True,
         metavar="T",
-        help="the name of a notebook variable holding the trade-in token (best: the token "
-        "is then never in a cell), or the token itself. A short bare word that names no "
-        "variable is refused as a mistyped name. The token is never shown",
+        help=magic_args.SECRET_HELP.format(what="the trade-in token"),
     )
-    @issuing
+    @magic_args.issuing
     def sts_delegated(self, line: str) -> Any:
         """Trade a trade-in token for credentials (STS GetDelegatedAccessToken).
 
@@ -265,15 +254,15 @@ class StsMagics(Magics, Configurable):
 
     @line_magic
     @magic_arguments()
-    @argument("--account-id", required=True, help="the 12-digit AWS account ID")
-    @argument("--role-name", required=True, help="the permission set's role name")
+    @argument("--account-id", required=True, metavar="ID", help="the 12-digit AWS account ID")
+    @argument("--role-name", required=True, metavar="NAME", help="the role (permission set)")
     @argument(
         "--access-token",
         metavar="T",
-        help="the name of a notebook variable holding an SSO access token, or the token itself "
-        "(never shown). Default: the AWS CLI's cache from `aws sso login --profile NAME`",
+        help=magic_args.SECRET_HELP.format(what="an SSO access token")
+        + ". Default: the token `aws sso login --profile NAME` cached",
     )
-    @issuing
+    @magic_args.issuing
     def sso_role(self, line: str) -> Any:
         """Get role credentials from IAM Identity Center (SSO GetRoleCredentials).
 
@@ -424,13 +413,8 @@ class StsMagics(Magics, Configurable):
             text = magic_args.one_line(str(e))
             prefix = "" if text.startswith("%") else f"%{magic}: "
             raise UsageError(prefix + text) from e
-        except ParameterError as e:
-            flag = FLAGS.get(e.parameter.split("[")[0])
-            where = f"{flag} ({e.parameter})" if flag else e.parameter
-            text = magic_args.one_line(f"{where}: {e.problem}; {e.limit}")
-            raise UsageError(f"%{magic}: {text}") from e
         except (StsMagicError, BotoCoreError) as e:
-            raise UsageError(f"%{magic}: {magic_args.one_line(str(e))}") from e
+            raise UsageError(f"%{magic}: {magic_args.explain(e)}") from e
 
     @contextlib.contextmanager
     def _hiding(self, secret: str) -> Iterator[None]:

@@ -400,7 +400,7 @@ def test_sts_use_and_sts_forget_print_one_line_each(
         ("sts_use", "nope", "label: no session is labelled 'nope'; known: a"),
         ("sts_forget", "", "give either LABEL or --all"),
         ("sts_forget", "nope", "label: no session is labelled 'nope'; known: a"),
-        ("sts_panel", "--bogus", "unrecognized arguments: ['--bogus']"),
+        ("sts_panel", "--bogus", "unrecognized arguments: '--bogus';"),
     ],
 )
 def test_use_forget_and_panel_refusals(

@@ -45,7 +45,7 @@ def test_line_is_split_as_a_posix_shell_would() -> None:
         ("--duration-seconds 899", "--duration-seconds"),
         ("--duration-seconds 129601", "--duration-seconds"),
         ("--duration-seconds 1e5", "'1e5' is not a whole number"),
-        ("--bogus 1", "unrecognized arguments: ['--bogus', '1']"),
+        ("--bogus 1", "unrecognized arguments: '--bogus', '1';"),
         ('--policy \'{"a": 1}', "no closing quotation"),
         ("--tags", "expected at least one argument"),
     ],
@@ -70,10 +70,10 @@ def test_duration_limits_are_the_params_limits() -> None:
 def test_stray_words_on_a_secret_line_are_counted_not_shown() -> None:
     with pytest.raises(UsageError) as caught:
         magic_args.parse_line(
-            demo_magic, f"--trade-in-token tok {SECRET} {LONG_WORD}", secret_flags=True
+            demo_magic, f"--trade-in-token tok {SECRET} --bogus {LONG_WORD}", secret_flags=True
         )
     message = str(caught.value)
-    assert "unrecognized arguments: 2 (not shown" in message
+    assert "unrecognized arguments: '--bogus', 2 words (not shown: it may be a secret)" in message
     assert SECRET not in message and LONG_WORD not in message
 
 
