@@ -122,6 +122,8 @@ def test_demo_runs_jupyterlab_and_a_signal_stops_everything(
     tmp_path: Path, stop_signal: signal.Signals
 ) -> None:
     port, sandbox_port = free_port(), free_port()
+    scratch = tmp_path / "tmp"  # the demo's TMPDIR: its temp folder must be gone afterwards
+    scratch.mkdir()
     process = subprocess.Popen(
         [
             sys.executable,
@@ -137,12 +139,13 @@ def test_demo_runs_jupyterlab_and_a_signal_stops_everything(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "TMPDIR": str(tmp_path)},
+        env={**os.environ, "TMPDIR": str(scratch)},
     )
+    token: str | None = None
+    folder: Path | None = None
     try:
         assert process.stdout is not None
         lines: list[str] = []
-        token = folder = None
         deadline = time.monotonic() + 60
         while (token is None or folder is None) and time.monotonic() < deadline:
             line = process.stdout.readline()
@@ -154,7 +157,7 @@ def test_demo_runs_jupyterlab_and_a_signal_stops_everything(
             if m := re.search(rf"http://127\.0\.0\.1:{port}/lab\?token=(\w+)", line):
                 token = m.group(1)
         assert token and folder, "".join(lines)
-        assert folder.parent == tmp_path
+        assert folder.parent == scratch
         assert (folder / "config").is_file()
 
         status = _wait_for_status(f"http://127.0.0.1:{port}/api/status", token, process, 60)
@@ -186,11 +189,14 @@ def test_demo_runs_jupyterlab_and_a_signal_stops_everything(
         if process.poll() is None:
             process.kill()
             process.wait()
+        if folder is not None:  # a broken demo must not leave its JupyterLab behind either
+            for pid in processes_with_env("STSMAGIC_DEMO_DIR", str(folder)):
+                os.kill(pid, signal.SIGKILL)
 
     assert process.returncode == 0, output
     assert "stopped; sandbox and temporary files removed" in output
     assert not listening(port)
     assert not listening(sandbox_port)
     assert not folder.exists()
-    assert list(tmp_path.iterdir()) == []
+    assert list(scratch.iterdir()) == []
     assert processes_with_env("STSMAGIC_DEMO_DIR", str(folder)) == []

@@ -1,0 +1,151 @@
+"""The example notebooks run under nbval against a fresh sandbox, and hold no secret."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stsmagic.demo import write_demo_config
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+EXPECTED = [
+    "01-quick-start.ipynb",
+    "02-federation.ipynb",
+    "03-sso.ipynb",
+    "04-delegated.ipynb",
+    "05-panel.ipynb",
+]
+
+# A secret access key is 40 characters of base64; a session token far longer. Key ids are masked
+# in every output (ASIA…WXYZ), so a full one is a leak too.
+SECRET_SHAPED = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+TOKEN_SHAPED = re.compile(r"[A-Za-z0-9/+=_-]{100,}")
+KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
+
+
+def code_cells(path: Path) -> list[dict]:
+    return [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+
+
+def output_text(outputs: list[dict]) -> str:
+    """Every text an output shows: stream text, each mime type's data, tracebacks."""
+    parts: list[str] = []
+    for out in outputs:
+        parts.append(
+            out.get("text", "")
+            if isinstance(out.get("text"), str)
+            else "".join(out.get("text", []))
+        )
+        for value in (out.get("data") or {}).values():
+            parts.append(value if isinstance(value, str) else json.dumps(value))
+        parts.extend(out.get("traceback", []))
+        parts.append(out.get("evalue", ""))
+    return "\n".join(parts)
+
+
+def leaks(text: str) -> list[str]:
+    """Secret-shaped strings: 40-char secrets, session-token-length runs, unmasked key ids."""
+    found = [m.group(0) for m in KEY_ID.finditer(text)]
+    found += [m.group(0) for m in TOKEN_SHAPED.finditer(text)]
+    found += [m.group(0) for m in SECRET_SHAPED.finditer(text) if not m.group(0).isalpha()]
+    return found
+
+
+def test_the_five_notebooks_are_there() -> None:
+    assert [p.name for p in NOTEBOOKS] == EXPECTED
+
+
+def test_leak_scan_finds_a_planted_secret() -> None:
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    assert leaks(f"aws_secret_access_key = {secret}") == [secret]
+    assert leaks("key ASIAIOSFODNN7EXAMPLE") == ["ASIAIOSFODNN7EXAMPLE"]
+    assert leaks("FwoGZXIvYXdzE" + "A" * 120)
+    assert leaks("access_key='ASIA…WXYZ', expires in 0:59:59") == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_saved_notebook_is_executed_in_order_with_outputs(path: Path) -> None:
+    cells = code_cells(path)
+    counts = [c["execution_count"] for c in cells]
+    assert counts == list(range(1, len(cells) + 1)), "run it top to bottom in a fresh kernel"
+    assert sum(1 for c in cells if c["outputs"]) >= len(cells) // 2
+    assert json.loads(path.read_text())["metadata"]["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_saved_notebook_holds_nothing_secret_shaped(path: Path) -> None:
+    """Outputs, sources and the saved widget state: the whole file, decoded."""
+    notebook = json.loads(path.read_text())
+    for cell in notebook["cells"]:
+        assert leaks(output_text(cell.get("outputs", []))) == [], cell["source"]
+        assert leaks("".join(cell["source"])) == [], cell["source"]
+    assert leaks(json.dumps(notebook["metadata"], ensure_ascii=False)) == []
+
+
+@pytest.fixture(scope="module")
+def nbval_run(
+    sandbox, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[subprocess.CompletedProcess[str], list[dict]]:
+    """pytest --nbval over notebooks/ with the demo's profile, as a user would run them."""
+    folder = tmp_path_factory.mktemp("nbval")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(write_demo_config(folder / "aws", sandbox))
+    outputs = folder / "outputs.jsonl"
+    env["STSMAGIC_NBVAL_OUTPUTS"] = str(outputs)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests"), env.get("PYTHONPATH", "")])
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval",
+            "notebooks/",
+            "--nbval-sanitize-with",
+            "tests/nbval_sanitize.cfg",
+            "--nbval-cell-timeout",
+            "60",
+            "-p",
+            "nbval_outputs",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "-o",
+            "addopts=",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    recorded = (
+        [json.loads(line) for line in outputs.read_text().splitlines()] if outputs.exists() else []
+    )
+    return result, recorded
+
+
+def test_every_notebook_cell_passes_under_nbval(nbval_run) -> None:
+    result, recorded = nbval_run
+    expected = sum(len(code_cells(p)) for p in NOTEBOOKS)
+    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert re.search(rf"\b{expected} passed\b", summary), summary
+    assert "failed" not in summary and "error" not in summary and "skipped" not in summary
+    assert len(recorded) == expected
+
+
+def test_nbval_outputs_hold_no_secret_the_sandbox_issued(nbval_run, sandbox) -> None:
+    _, recorded = nbval_run
+    assert recorded, "the nbval run recorded no outputs"
+    secrets = set(sandbox.issued_secrets()) | {sandbox.source_credentials.secret_key}
+    assert len(secrets) > 5  # sessions, federation, SSO, trade-in tokens were issued
+    text = "\n".join(output_text(cell["outputs"]) for cell in recorded)
+    assert [s for s in secrets if s in text] == []
+    assert leaks(text) == []
