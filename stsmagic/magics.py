@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,7 @@ from traitlets.config import Configurable
 
 from . import live, magic_args, params
 from .broker import Broker
-from .errors import ParameterError, StsMagicError
+from .errors import ParameterError, SessionExpired, StsMagicError
 
 if TYPE_CHECKING:
     from .ledger import SessionLedger
@@ -109,7 +110,8 @@ class StsMagics(Magics, Configurable):
     def broker(self, args: argparse.Namespace) -> Broker:
         """The Broker for the flags (or traits): one per (profile, region, endpoint_url)."""
         key = (
-            args.profile or self.profile,
+            # AWS_PROFILE named here, so the key (and any error) says which profile is meant
+            args.profile or self.profile or os.environ.get("AWS_PROFILE") or None,
             args.region or self.region,
             args.endpoint_url or self.endpoint_url,
         )
@@ -309,9 +311,10 @@ class StsMagics(Magics, Configurable):
                 self.ledger.deactivate()
                 print("Using the source credentials (no stsmagic session is active)")
                 return
-            self.ledger.activate(args.label)
-            active = self.ledger.active
-            print(f"Using {describe(active) if active else args.label}")
+            chosen = self.ledger.get(args.label)
+            if chosen.expired:
+                raise SessionExpired(chosen.label or args.label, chosen.kind, chosen.expiration)
+            print(f"Using {describe(self.ledger.activate(args.label))}")
 
     @line_magic
     @magic_arguments()
@@ -330,7 +333,6 @@ class StsMagics(Magics, Configurable):
                 self.ledger.forget_all()
                 what = f"{count} session{'' if count == 1 else 's'}"
             else:
-                self.ledger.get(args.label)  # an unknown label is refused, listing the known ones
                 self.ledger.forget(args.label)
                 what = args.label
             back = active is not None and self.ledger.active is None
@@ -428,10 +430,16 @@ class StsMagics(Magics, Configurable):
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext stsmagic``: register the magics and install the live credentials."""
+    """``%load_ext stsmagic``: install the live credentials and register the magics."""
+    try:
+        live.install()
+    except BotoCoreError as e:  # e.g. AWS_PROFILE names a profile that is not configured
+        raise UsageError(
+            f"%load_ext stsmagic: boto3's default session cannot be made: "
+            f"{magic_args.one_line(str(e))}; fix AWS_PROFILE or the AWS config files"
+        ) from e
     ipython.configurables[:] = [c for c in ipython.configurables if not isinstance(c, StsMagics)]
     ipython.register_magics(StsMagics(shell=ipython))
-    live.install()
 
 
 def unload_ipython_extension(ipython: Any) -> None:

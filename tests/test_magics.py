@@ -604,3 +604,37 @@ def test_no_secret_reaches_output_history_namespace_or_errors(
     assert len(secrets) > 5
     leaked = [s for s in secrets if s and s in everything]
     assert leaked == []
+
+
+def test_sts_use_refuses_an_expired_session(sandbox: Any, ip: Any) -> None:
+    import dataclasses
+
+    good = ip.run_line_magic("sts_session", f"--token-code {sandbox.mfa_code()} --label good")
+    past = good.issued_at - timedelta(seconds=1)
+    stsmagic.sessions.add(dataclasses.replace(good, label="old", expiration=past), activate=False)
+    message = refused(sandbox, ip, "sts_use", "old")
+    assert message.startswith("%sts_use: session 'old' expired at ")
+    assert "renew it with %sts_session" in message
+    assert stsmagic.sessions.active == good
+
+
+def test_load_ext_with_a_missing_aws_profile_is_one_line(
+    shell: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    boto3.DEFAULT_SESSION = None
+    monkeypatch.setenv("AWS_PROFILE", "nowhere")
+    with pytest.raises(UsageError) as caught:
+        shell.run_line_magic("load_ext", "stsmagic")
+    assert str(caught.value).startswith("%load_ext stsmagic: boto3's default session cannot")
+    assert "(nowhere)" in str(caught.value)
+    assert "sts_session" not in shell.magics_manager.magics["line"]
+
+
+def test_a_missing_aws_profile_is_named(
+    sandbox: Any, ip: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "elsewhere")
+    message = refused(sandbox, ip, "sts_session", "--token-code 123456")
+    assert "--profile (profile): 'elsewhere' is not in the AWS config files" in message
