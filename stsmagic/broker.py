@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from . import __version__, params
 from .errors import ParameterError, RequestRefused
 from .live import SourceEnviron
-from .session import IssuedSession
+from .session import IssuedSession, redact_wire_logs
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ class Broker:
         *,
         config: Config | None = None,
     ) -> None:
+        redact_wire_logs()
         self._session = botocore.session.Session(profile=profile)
         try:
             self._scoped = self._session.get_scoped_config()

@@ -181,6 +181,10 @@ def install(ledger: SessionLedger | None = None) -> LiveCredentials:
     global _installation
     import boto3
 
+    from .session import redact_wire_logs
+
+    redact_wire_logs()  # every signed request's canonical request carries the session token
+
     if ledger is None:
         from .ledger import sessions
 

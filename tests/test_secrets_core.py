@@ -1,0 +1,165 @@
+"""No secret the sandbox issued becomes text: reprs, strs, HTML, frames, errors, log records.
+
+Every log record is scanned, botocore's DEBUG wire log included: stsmagic redacts secrets from
+botocore's records (request parameters, headers, response bodies, canonical requests).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+import stsmagic
+from stsmagic import live
+from stsmagic.broker import Broker
+from stsmagic.errors import StsMagicError
+
+POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}],
+}
+
+
+def leaks(texts: list[str], secrets: list[str]) -> list[tuple[str, str]]:
+    found = []
+    for text in texts:
+        for secret in secrets:
+            if secret and secret in text:
+                found.append((secret[:6] + "…", text[:120]))
+    return found
+
+
+def record_texts(records: list[logging.LogRecord]) -> list[str]:
+    texts = []
+    for r in records:
+        texts.append(r.getMessage())
+        texts.append(repr(r.args))
+        if r.exc_info:
+            texts.append(logging.Formatter().formatException(r.exc_info))
+    return texts
+
+
+def test_no_secret_becomes_text(
+    sandbox: Any, aws_profile: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # every logger, botocore's wire log included
+    texts: list[str] = []
+    errors: list[StsMagicError] = []
+
+    def refused(call: Any) -> None:
+        with pytest.raises(StsMagicError) as caught:
+            call()
+        errors.append(caught.value)
+
+    earlier = boto3.client("sts")
+    broker = Broker()
+    trade_in = sandbox.mint_trade_in_token()
+    bearer = sandbox.sso_access_token()
+    issued = [
+        broker.get_session_token(TokenCode=sandbox.mfa_code()),
+        broker.get_federation_token(Name="scan", Policy=POLICY),
+        broker.get_delegated_access_token(TradeInToken=trade_in),
+        broker.get_role_credentials(
+            accountId=sandbox.sso_account_id, roleName=sandbox.sso_role_name, accessToken=bearer
+        ),
+    ]
+    live.export_environ(True)
+    for s in issued:
+        s = stsmagic.sessions.add(s)
+        earlier.get_caller_identity()  # signed with the live session: token in the headers
+        texts += [repr(s), str(s), s._repr_html_(), repr(s.credentials), f"{s!r:>10}"]
+    stsmagic.sessions.add(
+        dataclasses.replace(
+            issued[1], label="stale", expiration=datetime.now(timezone.utc) - timedelta(1)
+        )
+    )
+    refused(earlier.get_caller_identity)  # SessionExpired
+    stsmagic.sessions.deactivate()
+
+    refused(
+        lambda: broker.get_session_token(
+            TokenCode="000000" if sandbox.mfa_code() != "000000" else "111111"
+        )
+    )
+    refused(lambda: broker.get_delegated_access_token(TradeInToken=trade_in))  # used up
+    refused(lambda: broker.get_delegated_access_token(TradeInToken=[trade_in]))  # wrong type
+    refused(
+        lambda: broker.get_role_credentials(
+            accountId=sandbox.sso_account_id,
+            roleName=sandbox.sso_role_name,
+            accessToken=bearer + "x",
+        )
+    )
+    refused(
+        lambda: broker.get_role_credentials(
+            accountId="12", roleName=sandbox.sso_role_name, accessToken=bearer
+        )
+    )
+    assert len(errors) == 6
+
+    frame = stsmagic.sessions.to_frame()
+    texts += [
+        repr(stsmagic.sessions),
+        frame.to_string(),
+        frame.to_html(),
+        repr(frame.to_dict()),
+        repr(live.credentials()),
+        repr(broker),
+        repr(stsmagic.sessions.sessions),
+    ]
+    texts += [str(e) for e in errors] + [repr(e) for e in errors] + [repr(e.args) for e in errors]
+
+    secrets = sandbox.issued_secrets()
+    assert sandbox.source_credentials.secret_key in secrets
+    for s in issued:
+        assert s.credentials.secret_key in secrets and s.credentials.token in secrets
+    assert trade_in in secrets and bearer in secrets
+
+    assert leaks(texts, secrets) == []
+    ours = [r for r in caplog.records if r.name.startswith("stsmagic")]
+    assert ours, "stsmagic logged nothing at all: the scan would prove nothing"
+    assert leaks(record_texts(ours), secrets) == []
+    botocores = [r for r in caplog.records if r.name.startswith("botocore")]
+    assert any("Response body" in r.getMessage() for r in botocores)  # the wire log was on
+    assert leaks(record_texts(caplog.records), secrets) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "<Credentials><AccessKeyId>ASIAX</AccessKeyId><SecretAccessKey>s/k+</SecretAccessKey>"
+            "<SessionToken>tok==</SessionToken></Credentials>",
+            "<Credentials><AccessKeyId>ASIAX</AccessKeyId><SecretAccessKey>***</SecretAccessKey>"
+            "<SessionToken>***</SessionToken></Credentials>",
+        ),
+        (
+            "{'TradeInToken': 'abc', 'Version': '2011-06-15'}",
+            "{'TradeInToken': '***', 'Version': '2011-06-15'}",
+        ),
+        (
+            "headers={'x-amz-sso_bearer_token': b'aoa123'}",
+            "headers={'x-amz-sso_bearer_token': b'***'}",
+        ),
+        (
+            '{"secretAccessKey": "s", "expiration": 1}',
+            '{"secretAccessKey": "***", "expiration": 1}',
+        ),
+        (
+            "host:sts\nx-amz-security-token:FwoG==\n\nhost",
+            "host:sts\nx-amz-security-token:***\n\nhost",
+        ),
+        ("Action=X&TradeInToken=abc&Version=1", "Action=X&TradeInToken=***&Version=1"),
+        ("nothing secret: AccessKeyId ASIAX", "nothing secret: AccessKeyId ASIAX"),
+    ],
+)
+def test_redact(text: str, expected: str) -> None:
+    from stsmagic.session import redact
+
+    assert redact(text) == expected
