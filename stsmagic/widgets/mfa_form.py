@@ -103,10 +103,15 @@ class MfaForm(widgets.VBox):
             icon="key",
             disabled=True,
             tooltip="GetSessionToken with this MFA code",
+            layout=widgets.Layout(width="auto"),
         )
         self.status = widgets.HTML(value="Enter the 6-digit code from your MFA device.")
         self.out = widgets.Output()
 
+        # Classes name the parts for stylesheets and the browser test.
+        self.token_code.add_class("stsmagic-token-code")
+        self.submit.add_class("stsmagic-submit")
+        self.status.add_class("stsmagic-status")
         self.token_code.observe(self._code_changed, names="value")
         self.submit.on_click(self._submit_clicked)
         super().__init__(
@@ -118,6 +123,7 @@ class MfaForm(widgets.VBox):
             ],
             **kwargs,
         )
+        self.add_class("stsmagic-mfa-form")
 
     def _code_changed(self, change: dict[str, Any]) -> None:
         self.submit.disabled = SIX_DIGITS.fullmatch(change["new"].strip()) is None

@@ -27,7 +27,7 @@ COLUMNS_SHOWN = [*COLUMNS, "status"]
 
 STYLE = """<style>
 .stsmagic-panel table { border-collapse: collapse; font-size: var(--jp-code-font-size, 13px); }
-.stsmagic-panel th, .stsmagic-panel td { padding: 2px 10px; text-align: left; }
+.stsmagic-panel th, .stsmagic-panel td { padding: 2px 10px; text-align: left; white-space: nowrap; }
 .stsmagic-panel tr.stsmagic-active { font-weight: bold; background: rgba(46, 125, 50, 0.12); }
 .stsmagic-panel tr.stsmagic-warn { background: rgba(245, 124, 0, 0.18); }
 .stsmagic-panel tr.stsmagic-expired { color: #888; text-decoration: line-through; }
@@ -85,7 +85,7 @@ class SessionPanel(widgets.VBox):
         self._frame: pd.DataFrame | None = None  # ledger.to_frame(), remade on ledger changes
         self._stop = threading.Event()
 
-        self.table = widgets.HTML()
+        self.table = widgets.HTML(layout=widgets.Layout(overflow="auto"))
         self.choice = widgets.Dropdown(description="Session", options=[])
         self.use = widgets.Button(description="Use", icon="check", tooltip="make it active")
         self.forget = widgets.Button(description="Forget", icon="trash", tooltip="drop it")
@@ -104,6 +104,7 @@ class SessionPanel(widgets.VBox):
             ],
             **kwargs,
         )
+        self.add_class("stsmagic-session-panel")
         self._unsubscribe: Callable[[], None] | None = ledger.subscribe(self._ledger_changed)
         self.refresh()
         self.timer: threading.Thread | None = None
