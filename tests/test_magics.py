@@ -7,6 +7,7 @@ and changed nothing (ledger, active session).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -143,6 +144,12 @@ def test_help_is_written_for_a_user(ip: Any) -> None:
     assert "aws sso login --profile NAME" in ip.find_line_magic("sso_role").__doc__
     assert "--source" in ip.find_line_magic("sts_use").__doc__
     assert "--all" in ip.find_line_magic("sts_forget").__doc__
+
+
+def test_question_mark_shows_the_help(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    ip.run_cell("%sts_delegated?")
+    out = capsys.readouterr().out
+    assert "GetDelegatedAccessToken" in out and "--trade-in-token T" in out
 
 
 # -- the four requests ---------------------------------------------------------------------------
@@ -308,6 +315,24 @@ def test_sso_role_reads_the_cli_cache(sandbox: Any, ip: Any, clean_environ: Path
         f"--account-id {sandbox.sso_account_id} --role-name {sandbox.sso_role_name} --profile work",
     )
     assert session.kind == "sso"
+
+
+def test_sso_role_with_an_expired_cached_token_says_what_to_run(
+    sandbox: Any, ip: Any, clean_environ: Path
+) -> None:
+    from stsmagic import sso_cache
+
+    sso_profile(clean_environ, sandbox)
+    sso_cache.write_token(
+        start_url=sandbox.sso_start_url,
+        access_token=sandbox.sso_access_token(),
+        expires_at=datetime.now(timezone.utc) - timedelta(minutes=1),
+        region=sandbox.sso_region,
+        session_name="corp",
+    )
+    line = f"--account-id {sandbox.sso_account_id} --role-name {sandbox.sso_role_name}"
+    message = refused(sandbox, ip, "sso_role", f"{line} --profile work")
+    assert "expired" in message and "aws sso login --profile work" in message
 
 
 def test_sso_role_without_a_cached_token_says_what_to_run(
@@ -550,8 +575,9 @@ def test_aws_refusals_are_one_line_and_change_nothing(sandbox: Any, ip: Any) -> 
 
 
 def test_no_secret_reaches_output_history_namespace_or_errors(
-    sandbox: Any, ip: Any, capsys: pytest.CaptureFixture[str]
+    sandbox: Any, ip: Any, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="stsmagic")
     ip.user_ns["tok"] = sandbox.mint_trade_in_token()
     ip.user_ns["sso_tok"] = sandbox.sso_access_token()
     ip.user_ns["pol"] = FEDERATION_POLICY
@@ -577,7 +603,7 @@ def test_no_secret_reaches_output_history_namespace_or_errors(
     assert [type(r.result).__name__ for r in results[:2]] == ["IssuedSession"] * 2
     printed = capsys.readouterr()
 
-    texts = [printed.out, printed.err] + [str(e) for e in errors if e is not None]
+    texts = [printed.out, printed.err, caplog.text] + [str(e) for e in errors if e is not None]
     shown = [r.result for r in results if r.result is not None]
     for value in shown:
         data, _metadata = ip.display_formatter.format(value)
@@ -597,12 +623,18 @@ def test_no_secret_reaches_output_history_namespace_or_errors(
     for value in shown:
         if hasattr(value, "close"):
             value.close()
-    assert len(texts) > 20 and "session-1" in printed.out
+    # the scan is not vacuous: the cells, their results and the errors are all in it
+    assert "sts_delegated --trade-in-token tok" in repr(history.input_hist_raw)
+    assert any(isinstance(v, IssuedSession) for v in ip.user_ns["Out"].values())
+    assert "session-1" in printed.out and "GetDelegatedAccessToken refused" in printed.err
 
     everything = "\n".join(texts)
     secrets = [*sandbox.issued_secrets(), sandbox.source_credentials.secret_key]
     assert len(secrets) > 5
-    leaked = [s for s in secrets if s and s in everything]
+    # a secret's middle and its end, so that a part of one counts as a leak too
+    pieces = {s[len(s) // 2 - 8 : len(s) // 2 + 8] for s in secrets} | {s[-16:] for s in secrets}
+    assert all(len(p) == 16 for p in pieces)
+    leaked = [p for p in pieces if p in everything]
     assert leaked == []
 
 
