@@ -208,7 +208,7 @@ def test_stop_releases_a_hanging_request() -> None:
     assert outcome  # the client got an answer or a closed connection, not a 30 s wait
 
 
-def test_cli_help_and_serve_until_sigint(tmp_path: Any) -> None:
+def test_cli_help_and_serve_until_sigint(monkeypatch: pytest.MonkeyPatch) -> None:
     help_text = subprocess.run(
         [sys.executable, "-m", "stsmagic.cli", "sandbox", "--help"],
         capture_output=True,
@@ -236,10 +236,28 @@ def test_cli_help_and_serve_until_sigint(tmp_path: Any) -> None:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_sandbox/info", timeout=10) as r:
             info = json.loads(r.read())
         assert info["endpoint_url"] == f"http://127.0.0.1:{port}"
+        # the printed exports are a working profile for the IAM user; the secret is not printed
+        exports = dict(
+            pair.split("=", 1)
+            for line in banner.splitlines()
+            if line.startswith("export ")
+            for pair in line.split()[1:]
+        )
+        monkeypatch.delenv("AWS_CONFIG_FILE")
+        monkeypatch.delenv("AWS_SHARED_CREDENTIALS_FILE")
+        for name, value in exports.items():
+            monkeypatch.setenv(name, value)
+        session = boto3.session.Session()
+        assert session.client("sts").get_caller_identity()["Arn"] == info["user_arn"]
+        secret = session.get_credentials().secret_key
+        assert len(secret) == 40
+        assert secret not in banner
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=15)
         assert process.returncode == 0, err
         assert "stopped" in out
+        assert secret not in out + err
+        assert not os.path.exists(exports["AWS_SHARED_CREDENTIALS_FILE"])
         assert not port_open(port)
     finally:
         if process.poll() is None:

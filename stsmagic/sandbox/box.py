@@ -18,7 +18,7 @@ from . import moto_backend, oidc
 from .context import SandboxContext, SsoAssignment
 from .seed import seed_user
 from .server import FrontApp, ThreadingWSGIServer, make_server
-from .state import Fault, RecordedRequest
+from .state import Fault, IssuedKey, RecordedRequest
 
 _registry_lock = threading.Lock()
 _live: list[Sandbox] = []
@@ -79,7 +79,21 @@ class Sandbox:
         context.mfa_serial, context.mfa_seed = user.mfa_serial, user.mfa_seed
         with context.state.lock:
             context.state.mfa_seeds[user.mfa_serial] = (user.mfa_seed, user.user_arn)
-        context.state.remember_secret(user.secret_access_key)
+        # Known here too, so the user's keys keep working if something resets moto's globals
+        # (another library's mock_aws in the same process, say).
+        context.state.add_key(
+            IssuedKey(
+                user.access_key_id,
+                user.secret_access_key,
+                None,
+                None,
+                "user",
+                user.user_arn,
+                user.user_id,
+                context.account_id,
+            )
+        )
+        context.state.remember_secret(user.mfa_seed)
         context.sso_region = self.region
         context.sso_assignments = [
             SsoAssignment(context.account_id, "stsmagic-sandbox", "sandbox@example.com", SSO_ROLES)
@@ -244,7 +258,8 @@ class Sandbox:
 
     def issued_secrets(self) -> list[str]:
         """Every secret the sandbox ever issued: secret keys (the source one too), session
-        tokens, trade-in tokens, SSO and OIDC tokens, client secrets, sign-in tokens."""
+        tokens, trade-in tokens, SSO and OIDC tokens, client secrets, sign-in tokens, and the
+        MFA device's seed."""
         with self._context.state.lock:
             return list(self._context.state.secrets)
 
