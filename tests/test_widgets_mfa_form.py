@@ -100,11 +100,9 @@ def test_a_right_code_adds_the_session_active_and_says_until_when(
     assert ledger.active is session
     assert ledger.sessions == (session,)
     assert session.label == "session-1"
-    assert (
-        timedelta(minutes=59)
-        < session.expiration - datetime.now(timezone.utc)
-        <= timedelta(hours=1)
-    )
+    # The shared sandbox's clock may run a few seconds ahead (other tests advance it).
+    lifetime = session.expiration - datetime.now(timezone.utc)
+    assert timedelta(minutes=55) < lifetime < timedelta(minutes=65)
     calls = operations(sandbox, "GetSessionToken")
     assert len(calls) == before + 1 and calls[-1].status == 200
     status = form.status.value
