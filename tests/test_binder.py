@@ -1,0 +1,125 @@
+"""binder/ alone builds a working demo: a fresh venv from binder/requirements.txt, then
+binder/start runs the quick-start notebook headless against the sandbox it started."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+import venv
+from pathlib import Path
+
+import pytest
+from nbval.plugin import get_sanitize_patterns
+
+ROOT = Path(__file__).resolve().parent.parent
+BINDER = ROOT / "binder"
+
+
+def shown(notebook: dict) -> list[list[str]]:
+    """Each code cell's text outputs (streams, text/plain), sanitized as nbval does."""
+    patterns = get_sanitize_patterns((ROOT / "tests" / "nbval_sanitize.cfg").read_text())
+    cells = []
+    for cell in notebook["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        texts = []
+        for output in cell["outputs"]:
+            text = output.get("text") or output.get("data", {}).get("text/plain", "")
+            text = "".join(text) if isinstance(text, list) else text
+            for regex, replace in patterns:
+                text = re.sub(regex, replace, text)
+            texts.append(f"{output['output_type']}:{output.get('name', '')}:{text}")
+        cells.append(texts)
+    return cells
+
+
+def test_binder_start_is_executable_and_execs_its_arguments() -> None:
+    start = (BINDER / "start").read_text()
+    assert os.access(BINDER / "start", os.X_OK)
+    assert start.startswith("#!/usr/bin/env bash")
+    assert start.rstrip().endswith('exec "$@"')
+    assert "-e .[demo]" in (BINDER / "requirements.txt").read_text().splitlines()
+
+
+@pytest.fixture(scope="session")
+def binder_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A venv built only from binder/ (no system site-packages), once per test session.
+
+    pip uses its configured sources and cache as for any install; measured here 70-170 s
+    (the machine shared), which is why it is built once and only the one test below uses it.
+    """
+    folder = tmp_path_factory.mktemp("binder-venv") / "venv"
+    venv.EnvBuilder(with_pip=True, system_site_packages=False).create(folder)
+    python = folder / "bin" / "python"
+    # Where repo2docker runs it: the repository root, so "-e .[demo]" is this checkout.
+    build = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-r",
+            "binder/requirements.txt",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert build.returncode == 0, build.stderr[-4000:]
+    return folder
+
+
+@pytest.mark.timeout(900)  # the first use builds the venv (pytest-timeout counts fixture setup)
+def test_binder_start_runs_the_quick_start_notebook(binder_venv: Path, tmp_path: Path) -> None:
+    python = binder_venv / "bin" / "python"
+    isolated = subprocess.run(
+        [str(python), "-c", "import sys; print(sys.flags.no_user_site, sys.path)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "/usr/lib/python3/dist-packages" not in isolated
+    assert str(binder_venv) in isolated
+
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTHON", "VIRTUAL_ENV"))
+    }
+    env["PATH"] = f"{binder_venv / 'bin'}{os.pathsep}{env['PATH']}"
+    env["HOME"] = str(tmp_path / "home")
+    env["TMPDIR"] = str(tmp_path)
+    (tmp_path / "home").mkdir()
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [
+            str(BINDER / "start"),
+            "jupyter",
+            "nbconvert",
+            "--to",
+            "notebook",
+            "--execute",
+            "--output-dir",
+            str(out),
+            "notebooks/01-quick-start.ipynb",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    executed = json.loads((out / "01-quick-start.ipynb").read_text())
+    committed = json.loads((ROOT / "notebooks" / "01-quick-start.ipynb").read_text())
+    assert shown(executed) == shown(committed)  # the same outputs as the committed notebook
+    assert "arn:aws:iam::ACCOUNT:user/" in json.dumps(shown(executed))
+    # The sandbox stops when the command it was started for ends, and removes its config.
+    deadline = time.monotonic() + 10
+    while any(p.name.startswith("stsmagic-binder") for p in tmp_path.iterdir()):
+        assert time.monotonic() < deadline, list(tmp_path.iterdir())
+        time.sleep(0.2)
