@@ -175,10 +175,15 @@ def test_fail_next_answers_with_the_aws_error(sandbox: Any) -> None:
 def test_hang_next_makes_the_client_time_out(sandbox: Any) -> None:
     client = sts(sandbox, read_timeout=0.5, retries={"mode": "standard", "total_max_attempts": 1})
     sandbox.hang_next("GetCallerIdentity", 2.0)
+    sandbox.reset_requests()
     started = time.perf_counter()
     with pytest.raises(ReadTimeoutError):
         client.get_caller_identity()
     assert time.perf_counter() - started < 1.9
+    # counted when it arrived, while the sandbox still holds it (status not yet known)
+    assert [(r.operation, r.status) for r in sandbox.requests] == [("GetCallerIdentity", 0)]
+    time.sleep(1.8)
+    assert [(r.operation, r.status) for r in sandbox.requests] == [("GetCallerIdentity", 200)]
     assert client.get_caller_identity()["Arn"] == sandbox.user_arn
 
 

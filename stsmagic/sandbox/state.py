@@ -14,7 +14,9 @@ from .clock import Clock
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """One request the sandbox answered: ``operation`` is the AWS operation name."""
+    """One request the sandbox received: ``operation`` is the AWS operation name (the query
+    ``Action``, the JSON target, the SSO/OIDC operation, or ``METHOD /path`` for REST services
+    such as S3). Counted on arrival: ``status`` is 0 until the answer is sent."""
 
     service: str
     operation: str
@@ -111,9 +113,19 @@ class SandboxState:
         with self.lock:
             return self.keys.get(access_key_id)
 
-    def record(self, request: RecordedRequest) -> None:
+    def record(self, request: RecordedRequest) -> RecordedRequest:
+        """Count a request as it arrives (a client that gave up still sent it)."""
         with self.lock:
             self.requests.append(request)
+        return request
+
+    def finish(self, arrived: RecordedRequest, status: int) -> None:
+        """Fill in the status of a request counted on arrival, unless the list was reset."""
+        with self.lock:
+            for index in range(len(self.requests) - 1, -1, -1):
+                if self.requests[index] is arrived:
+                    self.requests[index] = replace(arrived, status=status)
+                    return
 
     def take_fault(self, operation: str) -> Fault | None:
         """The first pending fault for ``operation``, counted down by one use."""
