@@ -22,8 +22,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WARN_WITHIN = timedelta(minutes=10)
-COLUMNS = ["label", "kind", "principal", "access_key", "issued_at", "expiration", "remaining"]
-COLUMNS_SHOWN = [*COLUMNS, "status"]
+# The columns of ledger.to_frame() the table shows, in this order.
+COLUMNS_SHOWN = [
+    "label",
+    "kind",
+    "principal",
+    "access_key",
+    "issued_at",
+    "expiration",
+    "remaining",
+    "status",
+]
 
 STYLE = """<style>
 .stsmagic-panel table { border-collapse: collapse; font-size: var(--jp-code-font-size, 13px); }
@@ -152,7 +161,7 @@ class SessionPanel(widgets.VBox):
                 break
             if not is_active[position]:
                 rows.append(position)
-        view = frame.iloc[rows].copy()
+        view = frame.iloc[rows, [frame.columns.get_loc(c) for c in COLUMNS_SHOWN]]
         expiration = pd.to_datetime(view["expiration"], utc=True)
         remaining = (expiration - pd.Timestamp(now)).clip(lower=pd.Timedelta(0))
         view["remaining"] = remaining
