@@ -124,3 +124,20 @@ def test_device_code_expires(box: Any) -> None:
             deviceCode=device["deviceCode"],
             **ids,
         )
+
+
+def test_advance_ages_what_was_issued_not_what_comes_after(box: Any) -> None:
+    import datetime
+
+    sts = client(box, "sts")
+    before = sts.get_session_token(DurationSeconds=3600)["Credentials"]
+    box.advance(1800)
+    after = sts.get_session_token(DurationSeconds=3600)["Credentials"]
+    now = datetime.datetime.now(datetime.timezone.utc)
+    # on the real clock, the new key says one hour, as AWS would
+    assert 3590 <= (after["Expiration"] - now).total_seconds() <= 3605
+    box.advance(1801)
+    with pytest.raises(ClientError) as excinfo:
+        client(box, "sts", before).get_caller_identity()
+    assert code_of(excinfo) == "ExpiredToken"
+    assert client(box, "sts", after).get_caller_identity()["Arn"] == box.user_arn

@@ -65,7 +65,7 @@ def test_session_token_with_the_right_mfa_code(sandbox: Any) -> None:
     assert re.fullmatch(r"ASIA[A-Z2-7]{16}", creds["AccessKeyId"])
     assert len(creds["SecretAccessKey"]) == 40
     assert len(creds["SessionToken"]) > 100
-    remaining = (creds["Expiration"] - sandbox_now(sandbox)).total_seconds()
+    remaining = (creds["Expiration"] - real_now()).total_seconds()
     assert 890 <= remaining <= 905
     who = client(sandbox, creds).get_caller_identity()
     assert who["Arn"] == sandbox.user_arn
@@ -73,7 +73,15 @@ def test_session_token_with_the_right_mfa_code(sandbox: Any) -> None:
 
 
 def sandbox_now(sandbox: Any) -> Any:
+    """The sandbox's clock (other tests may have advanced it): what MFA codes follow."""
     return sandbox._context.now()
+
+
+def real_now() -> Any:
+    """What a client compares Expiration with."""
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc)
 
 
 def test_every_issue_gets_fresh_keys(sandbox: Any) -> None:
@@ -92,7 +100,7 @@ def test_every_issue_gets_fresh_keys(sandbox: Any) -> None:
 
 def test_default_duration_is_twelve_hours(sandbox: Any) -> None:
     creds = client(sandbox).get_session_token()["Credentials"]
-    remaining = (creds["Expiration"] - sandbox_now(sandbox)).total_seconds()
+    remaining = (creds["Expiration"] - real_now()).total_seconds()
     assert 43190 <= remaining <= 43205
 
 

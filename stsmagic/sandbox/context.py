@@ -37,6 +37,14 @@ class SandboxContext:
     def now(self) -> datetime:
         return self.state.clock.now()
 
+    def on_the_wire(self, moment: datetime) -> datetime:
+        """A sandbox-clock time as a client on the real clock must see it.
+
+        ``advance`` ages what was already issued; something issued afterwards still says
+        "expires in <duration>" on the real clock, as AWS would.
+        """
+        return moment - self.state.clock.offset
+
     def find_key(self, access_key_id: str) -> IssuedKey | None:
         return self.state.key(access_key_id) or moto_backend.find_key(
             access_key_id, self.account_id

@@ -62,7 +62,9 @@ def handle(request: Request, context: SandboxContext) -> Response:
         return json_result({"token": token})
     if (name, method) == ("sso-token", "POST"):
         token, expires_at = context.sso_access_token(int(body.get("expires_in", 28800)))
-        return json_result({"accessToken": token, "expiresAt": wire.iso8601(expires_at)})
+        return json_result(
+            {"accessToken": token, "expiresAt": wire.iso8601(context.on_the_wire(expires_at))}
+        )
     if (name, method) == ("approve-device", "POST"):
         code = str(body.get("user_code", ""))
         if not oidc.approve(context, code):

@@ -73,10 +73,10 @@ def register_client(request: Request, context: SandboxContext) -> Response:
         raise AwsError(
             "InvalidRequestException", "clientName is required and clientType must be 'public'"
         )
-    now = context.now()
+    now = context.on_the_wire(context.now())
     client_id, secret = tokens.opaque("", 16), tokens.opaque("", 96)
     with context.state.lock:
-        context.state.oidc_clients[client_id] = OidcClient(secret, now + CLIENT_LIFETIME)
+        context.state.oidc_clients[client_id] = OidcClient(secret, context.now() + CLIENT_LIFETIME)
     context.state.remember_secret(secret)
     return json_result(
         {

@@ -57,7 +57,7 @@ def get_role_credentials(request: Request, context: SandboxContext) -> Response:
                 "accessKeyId": issued.access_key_id,
                 "secretAccessKey": issued.secret_access_key,
                 "sessionToken": issued.session_token,
-                "expiration": int(issued.expiration.timestamp() * 1000),
+                "expiration": int(context.on_the_wire(issued.expiration).timestamp() * 1000),
             }
         }
     )

@@ -26,12 +26,12 @@ MFA_INCOMPLETE = (
 )
 
 
-def _credentials(key: IssuedKey) -> dict[str, Any]:
+def _credentials(key: IssuedKey, context: SandboxContext) -> dict[str, Any]:
     return {
         "AccessKeyId": key.access_key_id,
         "SecretAccessKey": key.secret_access_key,
         "SessionToken": key.session_token,
-        "Expiration": key.expiration,
+        "Expiration": context.on_the_wire(key.expiration) if key.expiration else None,
     }
 
 
@@ -71,7 +71,7 @@ def get_session_token(request: Request, context: SandboxContext) -> Response:
         if not totp.verify(code, for_time=context.now(), valid_window=1):
             raise AwsError("AccessDenied", MFA_INVALID, 403)
     issued = context.issue_key("session", caller.arn, caller.user_id, seconds)
-    return query_result("GetSessionToken", {"Credentials": _credentials(issued)})
+    return query_result("GetSessionToken", {"Credentials": _credentials(issued, context)})
 
 
 def get_federation_token(request: Request, context: SandboxContext) -> Response:
@@ -97,7 +97,7 @@ def get_federation_token(request: Request, context: SandboxContext) -> Response:
     return query_result(
         "GetFederationToken",
         {
-            "Credentials": _credentials(issued),
+            "Credentials": _credentials(issued, context),
             "FederatedUser": {"FederatedUserId": issued.user_id, "Arn": arn},
             "PackedPolicySize": size,
         },
@@ -135,7 +135,7 @@ def get_delegated_access_token(request: Request, context: SandboxContext) -> Res
     return query_result(
         "GetDelegatedAccessToken",
         {
-            "Credentials": _credentials(issued),
+            "Credentials": _credentials(issued, context),
             "PackedPolicySize": size,
             "AssumedPrincipal": trade_in.principal_arn,
         },
