@@ -205,3 +205,22 @@ def test_the_default_ledger_is_the_kernels(sandbox: Any, aws_profile: Path) -> N
     form.submit.click()
     assert form.error is None, form.error
     assert stsmagic.sessions.active is form.session is not None
+
+
+def test_export_env_puts_the_new_session_in_the_environment(
+    sandbox: Any, broker: Broker, ledger: SessionLedger
+) -> None:
+    import os
+
+    from stsmagic import live
+
+    form = MfaForm(broker, ledger, export_env=True)
+    form.token_code.value = sandbox.mfa_code()
+    form.submit.click()
+    try:
+        assert form.session is not None, form.error
+        assert os.environ["AWS_ACCESS_KEY_ID"] == form.session.access_key_id
+        assert os.environ["AWS_SESSION_TOKEN"] == form.session.credentials.token
+    finally:
+        live.export_environ(False)
+    assert "AWS_ACCESS_KEY_ID" not in os.environ

@@ -216,3 +216,19 @@ def test_no_widget_state_holds_a_secret(
     for secret in secrets:
         assert secret not in states
     assert session.access_key_id not in states
+
+
+def test_use_refuses_an_expired_session_and_keeps_the_active_one(
+    broker: Broker, ledger: SessionLedger, clock: Clock, panel: SessionPanel
+) -> None:
+    old = ledger.add(issue(broker, "panel-old", seconds=900))
+    new = ledger.add(issue(broker, "panel-new", seconds=3600))
+    clock.now = old.expiration + timedelta(seconds=1)
+    panel.refresh()
+    panel.choice.value = old.label
+    panel.use.click()
+    assert ledger.active is new
+    assert "expired" in panel.message.value and old.label in panel.message.value
+    panel.choice.value = new.label
+    panel.use.click()
+    assert panel.message.value == ""

@@ -154,7 +154,7 @@ class MfaForm(widgets.VBox):
             if self.export_env and self.activate:
                 from .. import live
 
-                live.export_environ(True)
+                live.export_environ(True, self.ledger)
         except StsMagicError as e:
             self.error = str(e)
             self._show_error(str(e))

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from ..errors import StsMagicError
+from ..errors import SessionExpired, StsMagicError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -251,7 +251,14 @@ class SessionPanel(widgets.VBox):
     def _use_clicked(self, _button: widgets.Button) -> None:
         label = self.choice.value
         if label is not None:
-            self._act(lambda: self.ledger.activate(label))
+            self._act(lambda: self._use(label))
+
+    def _use(self, label: str) -> None:
+        """As %sts_use: an expired session is refused, and the active one stays."""
+        chosen = self.ledger.get(label)
+        if chosen.expired_at(self.clock()):
+            raise SessionExpired(label, chosen.kind, chosen.expiration)
+        self.ledger.activate(label)
 
     def _forget_clicked(self, _button: widgets.Button) -> None:
         label = self.choice.value
