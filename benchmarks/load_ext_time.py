@@ -7,6 +7,7 @@ import os
 import statistics
 import subprocess
 import sys
+from typing import Any
 
 from timing import Figure
 
@@ -31,25 +32,64 @@ print(json.dumps({
 }))
 """
 
+# The same work in its three parts, to say where the time goes.
+PARTS = """
+import json, time
+import IPython, boto3
+from traitlets.config import Config
+from IPython.core.interactiveshell import InteractiveShell
+config = Config()
+config.HistoryManager.enabled = False
+shell = InteractiveShell.instance(config=config)
+t0 = time.perf_counter()
+import stsmagic.magics
+t1 = time.perf_counter()
+boto3.setup_default_session()
+t2 = time.perf_counter()
+shell.run_line_magic("load_ext", "stsmagic")
+t3 = time.perf_counter()
+print(json.dumps({"imports": t1 - t0, "default_session": t2 - t1, "register_install": t3 - t2}))
+"""
 
-def measure(env: dict[str, str], repeats: int = 9) -> list[Figure]:
-    results = []
-    for _ in range(repeats):
-        done = subprocess.run(
-            [sys.executable, "-c", CHILD],
-            env={**os.environ, **env},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        if done.returncode != 0:
-            tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
-            raise RuntimeError(f"load_ext child failed: {tail[0]}")
-        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+
+def _run(script: str, env: dict[str, str]) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"load_ext child failed: {tail[0]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def measure(env: dict[str, str], pycache: str, repeats: int = 9) -> list[Figure]:
+    """``pycache``: a directory for bytecode, as an installed package has it compiled.
+
+    Without it (PYTHONDONTWRITEBYTECODE, as on these machines) every run would compile
+    stsmagic's sources first and time the compiler. One untimed run writes the cache.
+    """
+    child_env = {**os.environ, **env, "PYTHONPYCACHEPREFIX": pycache}
+    child_env.pop("PYTHONDONTWRITEBYTECODE", None)
+    results = [_run(CHILD, child_env) for _ in range(repeats + 1)][1:]  # 1st: compiled
+    parts = [_run(PARTS, child_env) for _ in range(repeats)]
     heavy = sorted({name for r in results for name in ("pandas", "ipywidgets") if r[name]})
     magics = results[0]["magics"]
     detail = f"median of {repeats} fresh processes; magics {len(magics)}"
     detail += f"; imported {', '.join(heavy)}" if heavy else "; pandas/ipywidgets not imported"
     ms = statistics.median(r["seconds"] for r in results) * 1000
-    return [Figure("load_ext stsmagic", ms, " ms", 15, detail)]
+    split = {k: statistics.median(p[k] for p in parts) * 1000 for k in parts[0]}
+    imports, default, rest = split["imports"], split["default_session"], split["register_install"]
+    where = (
+        f"import stsmagic.magics {imports:.1f} ms, boto3.setup_default_session() {default:.1f}"
+        f" ms, register + live.install {rest:.1f} ms"
+    )
+    return [
+        Figure("load_ext stsmagic", ms, " ms", 15, detail),
+        Figure("load_ext, its parts summed", sum(split.values()), " ms", None, where),
+    ]
