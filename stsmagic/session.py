@@ -15,6 +15,8 @@ from botocore.credentials import ReadOnlyCredentials
 KINDS = ("session", "federation", "delegated", "sso")
 
 _ZERO = timedelta(0)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICRO = timedelta(microseconds=1)
 
 
 class SecretCredentials(ReadOnlyCredentials):
@@ -79,8 +81,10 @@ class IssuedSession:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
         if self.expiration.tzinfo is None or self.issued_at.tzinfo is None:
             raise ValueError("issued_at and expiration must be timezone-aware")
-        # Computed once: the panel masks every row on every tick.
+        # Computed once: the panel masks and counts down every row on every tick.
         object.__setattr__(self, "_masked", mask_access_key(self.access_key_id))
+        object.__setattr__(self, "_issued_us", (self.issued_at - _EPOCH) // _MICRO)
+        object.__setattr__(self, "_expiration_us", (self.expiration - _EPOCH) // _MICRO)
         if not isinstance(self.credentials, SecretCredentials):
             creds = self.credentials
             object.__setattr__(
