@@ -219,6 +219,8 @@ def run_demo(
         finally:
             _stop_process(process)
         code = 0 if stop.is_set() else (process.returncode or 1)
+        if not stop.is_set():
+            print(f"stsmagic demo: JupyterLab exited with code {process.returncode}", flush=True)
     print("stsmagic demo: stopped; sandbox and temporary files removed", flush=True)
     return code
 

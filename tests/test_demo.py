@@ -200,3 +200,35 @@ def test_demo_runs_jupyterlab_and_a_signal_stops_everything(
     assert not folder.exists()
     assert list(scratch.iterdir()) == []
     assert processes_with_env("STSMAGIC_DEMO_DIR", str(folder)) == []
+
+
+def test_demo_whose_port_is_taken_stops_and_cleans_up(tmp_path: Path) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    sandbox_port = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "stsmagic.cli",
+                "demo",
+                "--no-browser",
+                "--port",
+                str(port),
+                "--sandbox-port",
+                str(sandbox_port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "TMPDIR": str(scratch)},
+        )
+    assert result.returncode != 0
+    assert "JupyterLab exited with code" in result.stdout
+    assert "sandbox and temporary files removed" in result.stdout
+    assert not listening(sandbox_port)
+    assert list(scratch.iterdir()) == []
