@@ -6,7 +6,7 @@ import html
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
@@ -43,10 +43,6 @@ STYLE = """<style>
 .stsmagic-panel .stsmagic-warning { color: #e65100; font-weight: bold; }
 .stsmagic-panel .stsmagic-note { color: #666; }
 </style>"""
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def format_remaining(remaining: timedelta) -> str:
