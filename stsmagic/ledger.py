@@ -135,8 +135,7 @@ class SessionLedger:
 
     def activate(self, label: str) -> IssuedSession:
         """Make the session labelled ``label`` the one every boto3 request signs with."""
-        with self._lock:
-            session = self.get(label)
+        self.get(label)  # an unknown label is refused before boto3 is touched
         self._install_live()
         with self._lock:
             session = self.get(label)

@@ -11,6 +11,7 @@ boto3 is imported when ``install`` runs, never when this module is imported.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -179,6 +180,12 @@ def install(ledger: SessionLedger | None = None) -> LiveCredentials:
     gets them on the next call.
     """
     global _installation
+    current = _installation
+    if current is not None and (ledger is None or ledger is current.credentials._ledger):
+        # Every activation calls this: answer without a lock when nothing changed.
+        boto3_module = sys.modules.get("boto3")
+        if boto3_module is not None and boto3_module.DEFAULT_SESSION is current.boto3_session:
+            return current.credentials
     import boto3
 
     from .session import redact_wire_logs
@@ -245,8 +252,6 @@ def _uninstall_locked() -> None:
 
 def installed() -> bool:
     """True when the live credentials are in the current boto3 default session."""
-    import sys
-
     current = _installation
     boto3 = sys.modules.get("boto3")
     return (
