@@ -141,6 +141,8 @@ class SessionPanel(widgets.VBox):
 
     def _visible(self, now: datetime) -> pd.DataFrame | None:
         """The rows to show (active first, then newest first), remaining and status as of now."""
+        if len(self.ledger) == 0:  # cheap: forget_all() sends one event per session
+            return None
         if self._frame is None:
             self._frame = self.ledger.to_frame(now=now)
         frame = self._frame
