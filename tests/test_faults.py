@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.parsers import ResponseParserError
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +174,70 @@ def test_endpoint_refused_magic(sandbox: Any, good: Any, ip: Any, closed_port: i
     line = f"--endpoint-url http://127.0.0.1:{closed_port} --token-code {sandbox.mfa_code()}"
     message = usage_error(sandbox, good, ip, "sts_session", line)
     assert "EndpointConnectionError" in message or "connect" in message.lower()
+
+
+NOT_AWS = {
+    "html-502": (502, b"<html><body><h1>502 Bad Gateway</h1>\n<p>upstream</p></body></html>"),
+    "text-500": (500, b"A server error occurred.  Please contact the administrator."),
+}
+
+
+# botocore raises ResponseParserError (not a BotoCoreError) for a non-XML error body; the
+# broker lets it through raw. Reported to broker.py; the marker goes when it is mapped.
+PARSER_BUG = pytest.mark.xfail(
+    raises=ResponseParserError,
+    strict=True,
+    reason="broker.py does not map botocore's ResponseParserError to RequestRefused",
+)
+
+
+@pytest.fixture(params=["html-502", pytest.param("text-500", marks=PARSER_BUG)])
+def html_proxy(request: pytest.FixtureRequest) -> Iterator[str]:
+    """An endpoint that is not AWS: a proxy answering every request with its own error page."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class BadGateway(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status, body = NOT_AWS[request.param]
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BadGateway)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_endpoint_that_is_not_aws(sandbox: Any, good: Any, html_proxy: str) -> None:
+    from stsmagic import Broker
+
+    broker = Broker(endpoint_url=html_proxy, config=fast_config())
+    fails_cleanly(
+        sandbox,
+        good,
+        lambda: broker.get_session_token(TokenCode=sandbox.mfa_code()),
+        __import__("stsmagic").RequestRefused,
+    )
+
+
+def test_endpoint_that_is_not_aws_magic(sandbox: Any, good: Any, ip: Any, html_proxy: str) -> None:
+    message = usage_error(
+        sandbox, good, ip, "sts_session", f"--endpoint-url {html_proxy} --token-code 123456"
+    )
+    assert "GetSessionToken" in message
 
 
 # ---- endpoint hanging ------------------------------------------------------------------
