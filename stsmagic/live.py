@@ -180,8 +180,12 @@ def install(ledger: SessionLedger | None = None) -> LiveCredentials:
     gets them on the next call.
     """
     global _installation
+    if ledger is None:
+        from .ledger import sessions
+
+        ledger = sessions
     current = _installation
-    if current is not None and (ledger is None or ledger is current.credentials._ledger):
+    if current is not None and ledger is current.credentials._ledger:
         # Every activation calls this: answer without a lock when nothing changed.
         boto3_module = sys.modules.get("boto3")
         if boto3_module is not None and boto3_module.DEFAULT_SESSION is current.boto3_session:
@@ -191,11 +195,6 @@ def install(ledger: SessionLedger | None = None) -> LiveCredentials:
     from .session import redact_wire_logs
 
     redact_wire_logs()  # every signed request's canonical request carries the session token
-
-    if ledger is None:
-        from .ledger import sessions
-
-        ledger = sessions
     with _lock:
         default = boto3.DEFAULT_SESSION
         if default is None:
