@@ -268,3 +268,28 @@ def test_cli_help_and_serve_until_sigint(monkeypatch: pytest.MonkeyPatch) -> Non
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_moto_serves_the_rest_without_expect_continue_stalls(sandbox: Any) -> None:
+    import io
+
+    keys = sandbox.source_credentials
+    s3 = _session().client(
+        "s3",
+        region_name="us-east-1",
+        endpoint_url=sandbox.endpoint_url,
+        aws_access_key_id=keys.access_key,
+        aws_secret_access_key=keys.secret_key,
+    )
+    s3.create_bucket(Bucket="life-bucket")
+    started = time.perf_counter()
+    s3.put_object(Bucket="life-bucket", Key="a b/c.txt", Body=io.BytesIO(b"x" * 100_000))
+    assert time.perf_counter() - started < 0.8  # botocore waits 1 s for a 100 Continue
+    body = s3.get_object(Bucket="life-bucket", Key="a b/c.txt")["Body"].read()
+    assert body == b"x" * 100_000
+    operations = [r.operation for r in sandbox.requests[-3:]]
+    assert operations == [
+        "PUT /life-bucket",
+        "PUT /life-bucket/a b/c.txt",
+        "GET /life-bucket/a b/c.txt",
+    ]

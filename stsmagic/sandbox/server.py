@@ -151,6 +151,10 @@ class FrontApp:
 
 class _QuietHandler(WSGIRequestHandler):
     timeout = 30  # an idle client cannot hold a handler thread for ever
+    # HTTP/1.1 so that "Expect: 100-continue" (botocore's S3 uploads) is answered at once
+    # instead of the client waiting a second for it; wsgiref still answers one request per
+    # connection.
+    protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
