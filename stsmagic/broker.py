@@ -19,6 +19,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.credentials import EnvProvider
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError, ProfileNotFound
+from botocore.parsers import ResponseParserError
 
 from . import __version__, params
 from .errors import ParameterError, RequestRefused
@@ -256,6 +257,11 @@ class Broker:
             # params.py checks first; this is botocore's own model catching what it missed.
             raise ParameterError(
                 "request", _one_line(str(e), secrets), f"{operation}'s API model"
+            ) from None
+        except ResponseParserError:
+            # Not a BotoCoreError. Its message quotes the body, which may hold credentials.
+            raise RequestRefused(
+                operation, "ResponseParserError", "the endpoint's answer is not an AWS response"
             ) from None
         except BotoCoreError as e:
             raise RequestRefused(operation, type(e).__name__, _one_line(str(e), secrets)) from None

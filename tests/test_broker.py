@@ -280,3 +280,39 @@ def test_source_is_never_the_live_session(
     again = Broker().get_session_token(TokenCode=sandbox.mfa_code())
     assert last_request(sandbox).access_key_id == sandbox.source_credentials.access_key
     assert again.access_key_id != stsmagic.sessions.active.access_key_id  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(502, b"<html><body><h1>502 Bad Gateway</h1></body></html>"), (200, b"not xml at all")],
+)
+def test_an_endpoint_that_is_not_aws(
+    sandbox: Any, aws_profile: Path, status: int, body: bytes
+) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class NotAws(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotAws)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with pytest.raises(RequestRefused) as caught:
+            Broker(endpoint_url=url, config=FAST).get_federation_token(Name="proxy")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    assert caught.value.operation == "GetFederationToken"
+    assert "\n" not in str(caught.value) and "not xml" not in str(caught.value)
