@@ -175,7 +175,10 @@ def page(request: pytest.FixtureRequest, tmp_path: Path, lab_server: LabServer) 
     """A headless Chromium page (Debian's Chromium; Playwright never downloads one)."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"CI is set but {CHROMIUM} is missing: scripts/test installs it")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # A kernel importing boto3 and pandas on a busy 2-core machine can take longer than 5 s.
+    expect.set_options(timeout=30_000)
 
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
@@ -186,7 +189,7 @@ def page(request: pytest.FixtureRequest, tmp_path: Path, lab_server: LabServer) 
             viewport={"width": 1600, "height": 1000},
         )
         try:
-            context.set_default_timeout(20_000)
+            context.set_default_timeout(30_000)
             page = context.new_page()
             yield page
             report = getattr(request.node, "report_call", None)
