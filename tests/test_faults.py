@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.parsers import ResponseParserError
 
 
 @pytest.fixture(scope="module")
@@ -182,16 +181,7 @@ NOT_AWS = {
 }
 
 
-# botocore raises ResponseParserError (not a BotoCoreError) for a non-XML error body; the
-# broker lets it through raw. Reported to broker.py; the marker goes when it is mapped.
-PARSER_BUG = pytest.mark.xfail(
-    raises=ResponseParserError,
-    strict=True,
-    reason="broker.py does not map botocore's ResponseParserError to RequestRefused",
-)
-
-
-@pytest.fixture(params=["html-502", pytest.param("text-500", marks=PARSER_BUG)])
+@pytest.fixture(params=sorted(NOT_AWS))
 def html_proxy(request: pytest.FixtureRequest) -> Iterator[str]:
     """An endpoint that is not AWS: a proxy answering every request with its own error page."""
     import threading
@@ -222,14 +212,15 @@ def html_proxy(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 def test_endpoint_that_is_not_aws(sandbox: Any, good: Any, html_proxy: str) -> None:
-    from stsmagic import Broker
+    """A proxy's error page (HTML, or plain text that botocore cannot parse) is one line."""
+    from stsmagic import Broker, RequestRefused
 
     broker = Broker(endpoint_url=html_proxy, config=fast_config())
     fails_cleanly(
         sandbox,
         good,
         lambda: broker.get_session_token(TokenCode=sandbox.mfa_code()),
-        __import__("stsmagic").RequestRefused,
+        RequestRefused,
     )
 
 
