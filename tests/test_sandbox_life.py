@@ -293,3 +293,23 @@ def test_moto_serves_the_rest_without_expect_continue_stalls(sandbox: Any) -> No
         "PUT /life-bucket/a b/c.txt",
         "GET /life-bucket/a b/c.txt",
     ]
+
+
+def test_starting_and_serving_logs_no_secret(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+    import urllib.error
+
+    from stsmagic.sandbox import Sandbox
+
+    caplog.set_level(logging.DEBUG)
+    with Sandbox() as box:
+        with urllib.request.urlopen(f"{box.endpoint_url}/_sandbox/mfa-code") as response:
+            assert len(json.loads(response.read())["code"]) == 6
+        box.mint_trade_in_token()
+        box.sso_access_token()
+        with pytest.raises(urllib.error.HTTPError):  # an SSO refusal, answered and logged nowhere
+            urllib.request.urlopen(f"{box.endpoint_url}/federation/credentials?account_id=1")
+        secrets = box.issued_secrets()
+    assert len(secrets) >= 4  # source secret key, MFA seed, trade-in token, bearer token
+    logged = caplog.text + repr([r.__dict__ for r in caplog.records])
+    assert [s for s in secrets if s in logged] == []

@@ -73,7 +73,7 @@ class Sandbox:
         return self
 
     def _seed(self, user_name: str) -> None:
-        user = seed_user(self.endpoint_url, self.region, user_name)
+        user = seed_user(self.account_id, self.region, user_name)
         context = self._context
         context.user_name, context.user_arn = user.user_name, user.user_arn
         context.mfa_serial, context.mfa_seed = user.mfa_serial, user.mfa_seed

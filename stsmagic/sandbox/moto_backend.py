@@ -41,7 +41,8 @@ def default_account_id() -> str:
     return str(DEFAULT_ACCOUNT_ID)
 
 
-def _iam(account_id: str) -> Any:
+def iam(account_id: str) -> Any:
+    """moto's IAM backend for the account (global, partition ``aws``)."""
     from moto.iam.models import iam_backends
 
     return iam_backends[account_id]["aws"]
@@ -50,8 +51,8 @@ def _iam(account_id: str) -> Any:
 def find_key(access_key_id: str, account_id: str) -> IssuedKey | None:
     """Keys moto made itself: IAM users' access keys and AssumeRole session keys."""
     try:
-        iam = _iam(account_id)
-        for user in list(iam.users.values()):
+        backend = iam(account_id)
+        for user in list(backend.users.values()):
             for key in list(user.access_keys):
                 if key.access_key_id == access_key_id and key.status == "Active":
                     return IssuedKey(
@@ -92,7 +93,7 @@ def _aware(moment: Any) -> Any:
 def find_mfa_seed(serial_number: str, account_id: str) -> tuple[str, str] | None:
     """(Base32 seed, the ARN of the user it is enabled for) of an IAM virtual MFA device."""
     try:
-        device = _iam(account_id).virtual_mfa_devices.get(serial_number)
+        device = iam(account_id).virtual_mfa_devices.get(serial_number)
     except (KeyError, AttributeError):
         return None
     if device is None or device.user is None:
