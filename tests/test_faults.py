@@ -361,6 +361,18 @@ def test_throttling_that_does_not_stop(sandbox: Any, good: Any) -> None:
     assert left == 7, "botocore's standard mode makes 3 attempts"
 
 
+def test_throttling_that_does_not_stop_magic(sandbox: Any, good: Any, ip: Any) -> None:
+    sandbox.fail_next("GetSessionToken", code="Throttling", status=400, times=10)
+    try:
+        message = usage_error(
+            sandbox, good, ip, "sts_session", f"--token-code {sandbox.mfa_code()}"
+        )
+    finally:
+        left = drain(sandbox, "GetSessionToken", "Throttling", 10)
+    assert "Throttling" in message
+    assert left == 8, "the profile's max_attempts = 2 was not used"
+
+
 # ---- expired tokens --------------------------------------------------------------------
 
 
@@ -453,6 +465,17 @@ def test_clock_skew(sandbox: Any, good: Any, monkeypatch: pytest.MonkeyPatch) ->
         "SignatureDoesNotMatch",
     )
     assert "expired" in str(error).lower() or "clock" in str(error).lower()
+
+
+def test_clock_skew_magic(
+    sandbox: Any, good: Any, ip: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import botocore.auth
+
+    skewed = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(minutes=20)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda *a, **k: skewed)
+    message = usage_error(sandbox, good, ip, "sts_session", f"--token-code {sandbox.mfa_code()}")
+    assert "SignatureDoesNotMatch" in message
 
 
 # ---- wrong MFA code --------------------------------------------------------------------
