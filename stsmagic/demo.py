@@ -7,6 +7,8 @@ every file the demo wrote.
 
 ``python -m stsmagic.demo sandbox DIR`` is the same minus JupyterLab, for ``binder/start``: it
 writes the config and an ``env.sh`` into DIR, then serves until its parent process ends.
+``python -m stsmagic.demo execute [NOTEBOOK ...]`` re-runs the example notebooks in place, so
+they are committed with real outputs.
 """
 
 from __future__ import annotations
@@ -254,6 +256,44 @@ def serve_sandbox(directory: Path, parent_pid: int, sandbox_port: int = 0) -> in
     return 0
 
 
+def execute_notebooks(paths: list[Path]) -> int:
+    """Run each notebook top to bottom in a fresh kernel against a fresh sandbox, in place.
+
+    How the committed notebooks get their outputs. Cells tagged ``raises-exception`` may fail;
+    any other failure stops with a non-zero code.
+    """
+    import nbformat
+
+    with demo_environment() as (_box, _folder, env):
+        child_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        child_env.update(env)
+        for path in paths:
+            result = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
+                [
+                    sys.executable,
+                    "-m",
+                    "jupyter",
+                    "nbconvert",
+                    "--to",
+                    "notebook",
+                    "--execute",
+                    "--inplace",
+                    "--ExecutePreprocessor.timeout=120",
+                    str(path),
+                ],
+                env=child_env,
+                cwd=path.parent,
+                check=False,
+            )
+            if result.returncode != 0:
+                return result.returncode
+            notebook = nbformat.read(path, as_version=4)
+            for cell in notebook.cells:
+                cell.metadata.pop("execution", None)  # timings: churn in every diff
+            nbformat.write(notebook, path)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stsmagic.demo")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -261,7 +301,15 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("directory", type=Path)
     serve.add_argument("--parent-pid", type=int, default=os.getppid())
     serve.add_argument("--port", type=int, default=0)
+    execute = commands.add_parser(
+        "execute", help="re-run notebooks in place against a fresh sandbox (their saved outputs)"
+    )
+    execute.add_argument("notebooks", type=Path, nargs="*")
     args = parser.parse_args(argv)
+    if args.command == "execute":
+        found = bundled_notebooks()
+        paths = args.notebooks or (sorted(found.glob("*.ipynb")) if found else [])
+        return execute_notebooks([p.resolve() for p in paths])
     return serve_sandbox(args.directory, args.parent_pid, args.port)
 
 
