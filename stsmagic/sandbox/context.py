@@ -32,7 +32,7 @@ class SandboxContext:
     sso_region: str = "us-east-1"
     sso_session_seconds: int = 3600
     sso_assignments: list[SsoAssignment] = field(default_factory=list)
-    state: SandboxState = field(default_factory=SandboxState)
+    state: SandboxState = field(default_factory=SandboxState, repr=False)
 
     def now(self) -> datetime:
         return self.state.clock.now()

@@ -80,7 +80,7 @@ class Fault:
     hang_seconds: float | None = None
 
 
-@dataclass
+@dataclass(repr=False)
 class SandboxState:
     clock: Clock = field(default_factory=Clock)
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -96,6 +96,9 @@ class SandboxState:
     faults: list[Fault] = field(default_factory=list)
     signature_failures: int = 0
     secrets: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:  # the fields hold secrets (and are keyed by them)
+        return f"<SandboxState {len(self.keys)} keys, {len(self.requests)} requests>"
 
     def remember_secret(self, *values: str | None) -> None:
         with self.lock:
