@@ -381,7 +381,7 @@ class StsMagics(Magics, Configurable):
         activate = not args.no_activate
         kept = self.ledger.add(session, activate=activate)
         if activate and (args.env or self.export_env):
-            live.export_environ(True)
+            live.export_environ(True, self.ledger)
         return kept
 
     def _mfa_form(
@@ -449,4 +449,5 @@ def unload_ipython_extension(ipython: Any) -> None:
         for name, func in list(table.items()):
             if isinstance(getattr(func, "__self__", None), StsMagics):
                 del table[name]
+    ipython.magics_manager.registry.pop(StsMagics.__name__, None)
     ipython.configurables[:] = [c for c in ipython.configurables if not isinstance(c, StsMagics)]

@@ -127,6 +127,7 @@ def test_unload_restores_boto3_default_session_and_removes_the_magics(
     assert after == provider_names
     assert "sts_session" not in shell.magics_manager.magics["line"]
     assert "StsMagics" not in [type(c).__name__ for c in shell.configurables]
+    assert "StsMagics" not in shell.magics_manager.registry
 
 
 def test_help_is_written_for_a_user(ip: Any) -> None:
