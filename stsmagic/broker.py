@@ -212,7 +212,7 @@ class Broker:
             issued_at=issued_at,
             label=label,
             profile=self.profile,
-            region=self.sso_region,
+            region=self._region_name or self.sso_region,
         )
         log.info("issued %s credentials %s", session.kind, session.masked_access_key)
         return session

@@ -180,15 +180,28 @@ def test_export_environ_and_take_back(
     assert not live.exporting()
 
 
-def test_exported_keys_are_not_taken_for_the_source(sandbox: Any, aws_profile: Path) -> None:
-    """The live source chain resolves after an export: it must find the profile, not us."""
+def test_source_environ_hides_the_exports(
+    sandbox: Any, aws_profile: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the source chains' EnvProvider reads: the environment as it was before exports."""
+    keys = sandbox.source_credentials  # the user's own keys, in the environment
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", keys.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", keys.secret_key)
     live.export_environ(True)
     session = stsmagic.sessions.add(Broker().get_federation_token(Name="jo"))
     assert os.environ["AWS_ACCESS_KEY_ID"] == session.access_key_id
-    client = boto3.client("sts")
+    hidden = live.SourceEnviron()
+    assert hidden["AWS_ACCESS_KEY_ID"] == keys.access_key
+    assert hidden["AWS_SECRET_ACCESS_KEY"] == keys.secret_key
+    assert "AWS_SESSION_TOKEN" not in hidden and "AWS_CREDENTIAL_EXPIRATION" not in hidden
+    assert hidden.get("AWS_CONFIG_FILE") == os.environ["AWS_CONFIG_FILE"]
+    assert dict(hidden) == dict(live.source_environ())
+    # The broker's source is still the user's env keys, not the exported session's.
+    Broker().get_session_token()
+    assert sandbox.requests[-1].access_key_id == keys.access_key
     stsmagic.sessions.deactivate()
-    live.export_environ(True)  # still on, nothing active: nothing exported
-    assert signed_with(sandbox, client) == sandbox.source_credentials.access_key
+    assert os.environ["AWS_ACCESS_KEY_ID"] == keys.access_key
+    assert "AWS_SESSION_TOKEN" not in os.environ
 
 
 def test_eight_threads_while_sessions_switch_a_thousand_times(
