@@ -117,14 +117,15 @@ def fails_cleanly(sandbox: Any, good: Any, attempt: Callable[[], object], kind: 
     import stsmagic
 
     ledger = stsmagic.sessions
+    key = good.access_key_id
     before = (ledger.active, ledger.sessions, tuple(s.label for s in ledger.sessions))
-    assert before[0] is good and live_access_key() == good.access_key_id
+    assert before[0] is good and live_access_key() == key
     with pytest.raises(kind) as caught:
         attempt()
     after = (ledger.active, ledger.sessions, tuple(s.label for s in ledger.sessions))
     assert after[0] is good, "the active session changed"
     assert after[1:] == before[1:], "the ledger changed"
-    assert live_access_key() == good.access_key_id, "boto3's live credentials changed"
+    assert live_access_key() == key, "boto3's live credentials changed"
     message = str(caught.value)
     assert message.strip() and "\n" not in message, f"not one line: {message!r}"
     assert len(message) < 400

@@ -12,7 +12,10 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stsmagic.session import IssuedSession
 
 THREADS = 8
 CALLS = 10_000
@@ -51,7 +54,7 @@ def test_calls_while_sessions_are_issued_and_switched(sandbox: Any, aws_profile:
         worker.start()
 
     # Meanwhile: issue sessions of two kinds and keep switching between them and the source.
-    issued = []
+    issued: list[IssuedSession] = []
     switches = 0
     try:
         while any(worker.is_alive() for worker in workers):
@@ -64,7 +67,7 @@ def test_calls_while_sessions_are_issued_and_switched(sandbox: Any, aws_profile:
             elif switches % 4 == 3:
                 ledger.deactivate()
             else:
-                ledger.activate(issued[switches % len(issued)].label)
+                ledger.activate(str(issued[switches % len(issued)].label))
             switches += 1
             time.sleep(0.01)
     finally:
@@ -108,7 +111,7 @@ def test_calls_while_sessions_are_issued_and_switched(sandbox: Any, aws_profile:
     finally:
         panel.close()
     for session in issued:
-        assert session.label in html and session.masked_access_key in html
+        assert str(session.label) in html and session.masked_access_key in html
         assert session.credentials.secret_key not in html
         assert session.credentials.token not in html
 
