@@ -8,10 +8,12 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
 from stsmagic.demo import write_demo_config
+from stsmagic.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -89,50 +91,60 @@ def test_saved_notebook_holds_nothing_secret_shaped(path: Path) -> None:
     assert leaks(json.dumps(notebook["metadata"], ensure_ascii=False)) == []
 
 
+class NbvalRun(NamedTuple):
+    result: subprocess.CompletedProcess[str]
+    recorded: list[dict]  # every cell's outputs, as the kernel produced them
+    secrets: set[str]  # every secret the run's sandbox issued, and its source secret key
+
+
 @pytest.fixture(scope="module")
-def nbval_run(
-    sandbox, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[subprocess.CompletedProcess[str], list[dict]]:
-    """pytest --nbval over notebooks/ with the demo's profile, as a user would run them."""
+def nbval_run(tmp_path_factory: pytest.TempPathFactory) -> NbvalRun:
+    """pytest --nbval over notebooks/ with the demo's profile, as a user would run them.
+
+    Its own sandbox, not the session's: no state another test left (a moved clock, a queued
+    failure) can reach the notebooks.
+    """
     folder = tmp_path_factory.mktemp("nbval")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(write_demo_config(folder / "aws", sandbox))
-    outputs = folder / "outputs.jsonl"
-    env["STSMAGIC_NBVAL_OUTPUTS"] = str(outputs)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests"), env.get("PYTHONPATH", "")])
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--nbval",
-            "notebooks/",
-            "--nbval-sanitize-with",
-            "tests/nbval_sanitize.cfg",
-            "--nbval-cell-timeout",
-            "60",
-            "-p",
-            "nbval_outputs",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            "-o",
-            "addopts=",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    with Sandbox() as box:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(write_demo_config(folder / "aws", box))
+        outputs = folder / "outputs.jsonl"
+        env["STSMAGIC_NBVAL_OUTPUTS"] = str(outputs)
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests"), env.get("PYTHONPATH", "")])
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "--nbval",
+                "notebooks/",
+                "--nbval-sanitize-with",
+                "tests/nbval_sanitize.cfg",
+                "--nbval-cell-timeout",
+                "60",
+                "-p",
+                "nbval_outputs",
+                "-p",
+                "no:cacheprovider",
+                "-q",
+                "-o",
+                "addopts=",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        secrets = set(box.issued_secrets()) | {box.source_credentials.secret_key}
     recorded = (
         [json.loads(line) for line in outputs.read_text().splitlines()] if outputs.exists() else []
     )
-    return result, recorded
+    return NbvalRun(result, recorded, secrets)
 
 
-def test_every_notebook_cell_passes_under_nbval(nbval_run) -> None:
-    result, recorded = nbval_run
+def test_every_notebook_cell_passes_under_nbval(nbval_run: NbvalRun) -> None:
+    result, recorded, _ = nbval_run
     expected = sum(len(code_cells(p)) for p in NOTEBOOKS)
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
@@ -141,10 +153,9 @@ def test_every_notebook_cell_passes_under_nbval(nbval_run) -> None:
     assert len(recorded) == expected
 
 
-def test_nbval_outputs_hold_no_secret_the_sandbox_issued(nbval_run, sandbox) -> None:
-    _, recorded = nbval_run
+def test_nbval_outputs_hold_no_secret_the_sandbox_issued(nbval_run: NbvalRun) -> None:
+    _, recorded, secrets = nbval_run
     assert recorded, "the nbval run recorded no outputs"
-    secrets = set(sandbox.issued_secrets()) | {sandbox.source_credentials.secret_key}
     assert len(secrets) > 5  # sessions, federation, SSO, trade-in tokens were issued
     text = "\n".join(output_text(cell["outputs"]) for cell in recorded)
     assert [s for s in secrets if s in text] == []
