@@ -177,6 +177,18 @@ def test_sts_session_with_a_code_uses_the_profiles_device(sandbox: Any, ip: Any)
     assert sandbox.requests[-1].access_key_id == session.access_key_id
 
 
+def test_sts_session_serial_number_flag_with_a_code(
+    sandbox: Any, ip: Any, clean_environ: Path
+) -> None:
+    add_profile(clean_environ, "plain", sandbox, endpoint_url=sandbox.endpoint_url)
+    session = ip.run_line_magic(
+        "sts_session",
+        f"--profile plain --serial-number {sandbox.mfa_serial} --token-code {sandbox.mfa_code()}",
+    )
+    assert session.kind == "session" and stsmagic.sessions.active == session
+    assert sent(sandbox, "GetSessionToken")[-1].status == 200
+
+
 def test_sts_session_without_a_code_returns_the_mfa_form(sandbox: Any, ip: Any) -> None:
     from stsmagic.widgets.mfa_form import MfaForm
 
@@ -528,6 +540,7 @@ def test_ipython_config_reaches_the_magics(sandbox: Any, shell: Any, clean_envir
         ("sts_session", "--token-code 123456 --label ' '", "--label: give a non-empty name"),
         ("sts_session", "--token-code 123456 --label good", "--label: 'good' is taken"),
         ("sts_session", "--token-code 12345", "--token-code (TokenCode)"),
+        ("sts_session", "--serial-number bad", "--serial-number (SerialNumber): 'bad' is 3"),
         ("sts_session", "--duration-seconds 60", "argument --duration-seconds: 60 is too short"),
         ("sts_federation", "--name ab --tags Key=a", "--tags: 'Key=a' is half of the shorthand"),
         ("sts_federation", "--name ab --policy '[1]'", "--policy (Policy): is JSON, but"),
