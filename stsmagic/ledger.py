@@ -111,13 +111,11 @@ class SessionLedger:
         if not isinstance(session, IssuedSession):
             raise TypeError(f"expected an IssuedSession, not {type(session).__name__}")
         if activate:
+            self._check_free(session.label)  # refused before boto3 is touched
             self._install_live()
         events: list[tuple[str, IssuedSession | None]] = []
         with self._lock:
-            if session.label is not None and session.label in self._sessions:
-                raise ParameterError(
-                    "label", f"{session.label!r} is already taken", "labels must be unique"
-                )
+            self._check_free(session.label)
             self._count += 1
             if session.label is None:
                 n = self._count
@@ -132,6 +130,10 @@ class SessionLedger:
                 events.append(("activated", session))
         self._notify(events)
         return session
+
+    def _check_free(self, label: str | None) -> None:
+        if label is not None and label in self._sessions:
+            raise ParameterError("label", f"{label!r} is already taken", "labels must be unique")
 
     def activate(self, label: str) -> IssuedSession:
         """Make the session labelled ``label`` the one every boto3 request signs with."""

@@ -256,3 +256,26 @@ def test_eight_threads_while_sessions_switch_a_thousand_times(
     assert sandbox.signature_failures == 0
     signed = {r.access_key_id for r in sandbox.requests}
     assert signed <= keys
+
+
+def test_a_refused_change_installs_nothing(aws_profile: Path) -> None:
+    from stsmagic.errors import ParameterError
+
+    response = {
+        "Credentials": {
+            "AccessKeyId": "ASIAEXAMPLE000000001",
+            "SecretAccessKey": "s",
+            "SessionToken": "t",
+            "Expiration": datetime.now(timezone.utc) + timedelta(hours=1),
+        }
+    }
+    issued = IssuedSession.from_sts("session", response, issued_at=datetime.now(timezone.utc))
+    kept = stsmagic.sessions.add(issued, activate=False)
+    assert not live.installed() and boto3.DEFAULT_SESSION is None
+    with pytest.raises(ParameterError):
+        stsmagic.sessions.add(kept)  # its label is taken
+    with pytest.raises(ParameterError):
+        stsmagic.sessions.activate("no-such-label")
+    assert not live.installed() and boto3.DEFAULT_SESSION is None
+    stsmagic.sessions.activate(kept.label)  # type: ignore[arg-type]
+    assert live.installed()
