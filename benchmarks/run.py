@@ -73,6 +73,9 @@ def main(argv: list[str]) -> int:
     from stsmagic.sandbox import Sandbox
 
     missed: list[str] = []
+    # Timings on a shared machine move with its load: say what it was.
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"# {os.cpu_count()} cores, load average {load} (1, 5, 15 min)", flush=True)
     with tempfile.TemporaryDirectory(prefix="stsmagic-bench-") as tmp, Sandbox() as sandbox:
         env = aws_environment(sandbox, Path(tmp))
         os.environ.update(env)
