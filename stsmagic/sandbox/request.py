@@ -6,8 +6,9 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
+RAW_PATH = "stsmagic.raw_path"
 _SCOPE = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
 
 
@@ -42,6 +43,11 @@ class Request:
         else:
             value = self.environ.get("HTTP_" + key)
         return None if value is None else str(value)
+
+    @property
+    def raw_path(self) -> str:
+        """The path as the client sent it, percent-encoding and all."""
+        return str(self.environ.get(RAW_PATH) or quote(self.path.encode("latin-1")))
 
     @cached_property
     def query(self) -> dict[str, list[str]]:

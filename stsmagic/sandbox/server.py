@@ -16,7 +16,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from . import authn, control, moto_backend, oidc, signin, sso, sts
 from .context import SandboxContext
-from .request import Request
+from .request import RAW_PATH, Request
 from .state import RecordedRequest
 from .wire import AwsError, Response, json_error, query_error, s3_error
 
@@ -124,14 +124,8 @@ class FrontApp:
                 return self._send(where.handler(request, self.context), start_response)
             if where.service == "sts" and request.header("Authorization"):
                 authn.authenticate(request, self.context)
-            elif authn.expired_key(request, self.context):
-                raise AwsError(
-                    "ExpiredToken",
-                    "The provided token has expired."
-                    if where.service == "s3"
-                    else authn.EXPIRED_TOKEN,
-                    400,
-                )
+            else:
+                authn.check_passthrough(request, self.context)
         except AwsError as error:
             return self._send(where.render(error), start_response)
         except Exception:  # a sandbox bug still answers as AWS would, and is not a secret leak
@@ -158,6 +152,12 @@ class _QuietHandler(WSGIRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+    def get_environ(self) -> dict[str, str]:
+        environ = super().get_environ()
+        # The path as sent (still percent-encoded): what the client's signature covers.
+        environ[RAW_PATH] = self.path.split("?", 1)[0]
+        return environ
 
     def get_stderr(self) -> Any:
         # A client that gave up (hang_next, timeouts) makes wsgiref print a traceback.

@@ -10,7 +10,7 @@ import hmac
 import re
 from datetime import datetime, timedelta, timezone
 
-from botocore.auth import SigV4Auth
+from botocore.auth import S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
@@ -79,11 +79,12 @@ def verify(request: Request, secret_access_key: str, session_token: str | None) 
         value = request.header(name)
         if value is not None:
             headers[name] = value
-    url = f"http://{request.header('Host') or 'localhost'}{request.environ.get('SCRIPT_NAME', '')}"
-    url += request.path + (f"?{request.query_string}" if request.query_string else "")
+    url = f"http://{request.header('Host') or 'localhost'}"
+    url += request.raw_path + (f"?{request.query_string}" if request.query_string else "")
     aws_request = AWSRequest(method=request.method, url=url, data=request.body, headers=headers)
     aws_request.context["timestamp"] = request.header("X-Amz-Date") or ""
-    signer = SigV4Auth(
+    # S3 signs the path as sent; every other service normalizes and re-encodes it.
+    signer = (S3SigV4Auth if service == "s3" else SigV4Auth)(
         Credentials(access_key_id, secret_access_key, session_token), service, region
     )
     canonical = signer.canonical_request(aws_request)
