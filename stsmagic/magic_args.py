@@ -101,7 +101,8 @@ def parse_line(magic: Callable[..., Any], line: str, *, secret_flags: bool = Fal
     IPython's ``parse_argstring`` splits without POSIX rules and keeps quotes inside the values,
     so ``--policy '{"Version": ...}'`` would reach us quoted; users of the AWS CLI quote JSON as
     in a shell, so the line is split with ``shlex`` in POSIX mode instead.
-    ``secret_flags``: the line may hold a secret, so stray words are counted, never shown.
+    ``secret_flags``: the line may hold a secret, so stray words are counted, never shown
+    (stray ``--flags`` are still named).
     """
     name = magic.__name__
     try:
