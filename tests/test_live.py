@@ -279,3 +279,45 @@ def test_a_refused_change_installs_nothing(aws_profile: Path) -> None:
     assert not live.installed() and boto3.DEFAULT_SESSION is None
     stsmagic.sessions.activate(kept.label)  # type: ignore[arg-type]
     assert live.installed()
+
+
+def test_each_kind_end_to_end_through_the_live_credentials(sandbox: Any, aws_profile: Path) -> None:
+    """Issue each kind, add it, and ask GetCallerIdentity through one boto3 client who it is."""
+    client = boto3.client("sts")
+    broker = Broker()
+    account = sandbox.account_id
+    failures = sandbox.signature_failures
+    delegate = f"arn:aws:sts::{account}:assumed-role/Auditor/handover"
+    cases = [
+        (broker.get_session_token(TokenCode=sandbox.mfa_code()), sandbox.user_arn),
+        (
+            broker.get_federation_token(Name="kim"),
+            f"arn:aws:sts::{account}:federated-user/kim",
+        ),
+        (
+            broker.get_delegated_access_token(
+                TradeInToken=sandbox.mint_trade_in_token(principal_arn=delegate)
+            ),
+            delegate,
+        ),
+        (
+            broker.get_role_credentials(
+                accountId=sandbox.sso_account_id,
+                roleName=sandbox.sso_role_name,
+                accessToken=sandbox.sso_access_token(),
+            ),
+            f"arn:aws:sts::{sandbox.sso_account_id}:assumed-role/{sandbox.sso_role_name}/",
+        ),
+    ]
+    for session, identity in cases:
+        session = stsmagic.sessions.add(session)
+        arn = client.get_caller_identity()["Arn"]
+        assert arn.startswith(identity) if identity.endswith("/") else arn == identity
+        assert sandbox.requests[-1].access_key_id == session.access_key_id
+    assert [s.kind for s in stsmagic.sessions.sessions] == [
+        "session",
+        "federation",
+        "delegated",
+        "sso",
+    ]
+    assert sandbox.signature_failures == failures
