@@ -5,6 +5,10 @@ signer calls ``get_frozen_credentials()`` for every request, so every client mad
 default session signs each request with whatever session is active at that moment, or with
 the source chain's credentials when none is.
 
+A credentials object the default session had already resolved before installation (held by
+clients made earlier, e.g. in plain Python before the first activation) is adopted: its
+``get_frozen_credentials`` answers from the live credentials too, until ``uninstall``.
+
 boto3 is imported when ``install`` runs, never when this module is imported.
 """
 
