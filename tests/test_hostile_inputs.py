@@ -224,6 +224,57 @@ MAGIC_CASES: list[tuple[str, str, tuple[str, ...]]] = [
     ("sts_use", "no-such-label", ("label", "no-such-label")),
     ("sts_forget", "no-such-label", ("label", "no-such-label")),
     ("sts_panel", "--bogus", ("--bogus",)),
+    ("sts_session", "--profile nope --token-code 123456", ("--profile", "profile")),
+    ("sts_session", "--endpoint-url not-a-url --token-code 123456", ("--endpoint-url",)),
+    ("sts_session", "--endpoint-url ftp://127.0.0.1:1 --token-code 123456", ("--endpoint-url",)),
+    ("sts_session", "--region 'us east 1' --token-code 123456", ("--region", "region")),
+    ("sts_session", "--token-code 123456 --label ''", ("--label",)),
+    ("sts_session", "--token-code 123456 --env --no-activate", ("--env", "--no-activate")),
+    (
+        "sts_federation",
+        f"--name {OK_NAME} --policy-arns "
+        + " ".join(f"arn:aws:iam::aws:policy/P{i}" for i in range(11)),
+        ("--policy-arns", "PolicyArns"),
+    ),
+    (
+        "sts_federation",
+        f"--name {OK_NAME} --tags " + " ".join(f"k{i}=v" for i in range(51)),
+        ("--tags", "Tags"),
+    ),
+    ("sts_federation", f"--name {OK_NAME} --tags Team=a team=b", ("--tags", "Tags")),
+    ("sts_federation", f"--name {OK_NAME} --policy '[]'", ("--policy", "Policy")),
+    ("sts_federation", f"--name '{'x' * HUGE}'", ("--name", "Name")),
+    ("sts_delegated", "--trade-in-token ''", ("--trade-in-token", "TradeInToken")),
+    ("sso_role", "--account-id 123456789012 --role-name R", ("--access-token", "sso")),
+    (
+        "sso_role",
+        f"--account-id 12345678901\u0662 --role-name R --access-token {LONG_TOKEN}",
+        ("--account-id", "accountId"),
+    ),
+    ("sts_use", "", ("LABEL", "--source")),
+    ("sts_use", "good --source", ("LABEL", "--source")),
+    ("sts_forget", "", ("LABEL", "--all")),
+]
+
+# (Broker(...) keyword arguments, a name the message must contain): the source of credentials.
+# The magics check --endpoint-url themselves; Broker does not (reported to broker.py): a bad
+# URL is botocore's raw ValueError, an ftp:// one a RequestRefused that does not name it.
+ENDPOINT_UNCHECKED = "Broker(endpoint_url=...) is not validated as a ParameterError"
+BROKER_CASES: list[Any] = [
+    pytest.param({"profile": "nope"}, "profile", id="profile"),
+    pytest.param({"region_name": "us east 1"}, "region", id="region"),
+    pytest.param(
+        {"endpoint_url": "not-a-url"},
+        "endpoint",
+        id="endpoint-not-a-url",
+        marks=pytest.mark.xfail(raises=ValueError, strict=True, reason=ENDPOINT_UNCHECKED),
+    ),
+    pytest.param(
+        {"endpoint_url": "ftp://127.0.0.1:1"},
+        "endpoint",
+        id="endpoint-ftp",
+        marks=pytest.mark.xfail(raises=AssertionError, strict=True, reason=ENDPOINT_UNCHECKED),
+    ),
 ]
 
 
@@ -327,6 +378,19 @@ def test_broker_refuses_before_sending(
     attempt = lambda: getattr(broker, method)(**kwargs)  # noqa: E731
     message = refused(sandbox, good, attempt, stsmagic.ParameterError)
     assert parameter in message
+
+
+@pytest.mark.parametrize(("kwargs", "name"), BROKER_CASES)
+def test_broker_source_refuses_before_sending(
+    sandbox: Any, good: Any, kwargs: dict[str, Any], name: str
+) -> None:
+    import stsmagic
+
+    attempt = lambda: stsmagic.Broker(**kwargs).get_session_token(  # noqa: E731
+        TokenCode=sandbox.mfa_code()
+    )
+    message = refused(sandbox, good, attempt, stsmagic.StsMagicError)
+    assert name in message
 
 
 @pytest.mark.parametrize(
