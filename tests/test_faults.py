@@ -380,8 +380,7 @@ def test_throttling_that_does_not_stop_magic(sandbox: Any, good: Any, ip: Any) -
 def test_expired_trade_in_token(sandbox: Any, good: Any) -> None:
     from stsmagic import Broker
 
-    token = sandbox.mint_trade_in_token(expires_in=1)
-    sandbox.advance(2)
+    token = sandbox.mint_trade_in_token(expires_in=-1)  # expired: the shared clock stays put
     broker = Broker()
     refused(
         sandbox,
@@ -392,8 +391,7 @@ def test_expired_trade_in_token(sandbox: Any, good: Any) -> None:
 
 
 def test_expired_trade_in_token_magic(sandbox: Any, good: Any, ip: Any) -> None:
-    token = sandbox.mint_trade_in_token(expires_in=1)
-    sandbox.advance(2)
+    token = sandbox.mint_trade_in_token(expires_in=-1)  # expired: the shared clock stays put
     ip.user_ns["trade_in"] = token
     try:
         message = usage_error(sandbox, good, ip, "sts_delegated", "--trade-in-token trade_in")
@@ -405,8 +403,7 @@ def test_expired_trade_in_token_magic(sandbox: Any, good: Any, ip: Any) -> None:
 def test_expired_sso_token(sandbox: Any, good: Any) -> None:
     from stsmagic import Broker
 
-    token = sandbox.sso_access_token(expires_in=1)
-    sandbox.advance(2)
+    token = sandbox.sso_access_token(expires_in=-1)
     broker = Broker(region_name=sandbox.sso_region)
     refused(
         sandbox,

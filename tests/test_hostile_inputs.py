@@ -20,6 +20,8 @@ OK_NAME = "ok-name"
 # A literal token long enough that the magics do not take it for a mistyped variable name.
 LONG_TOKEN = "t" * 64
 
+SECRET_PARAMETERS = ("TokenCode", "TradeInToken", "accessToken")
+
 # (Broker method, keyword arguments, the AWS parameter the message must name)
 API_CASES: list[tuple[str, dict[str, Any], str]] = [
     # GetSessionToken: durations
@@ -117,6 +119,7 @@ API_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("get_delegated_access_token", {"TradeInToken": ""}, "TradeInToken"),
     ("get_delegated_access_token", {"TradeInToken": None}, "TradeInToken"),
     ("get_delegated_access_token", {"TradeInToken": 12345}, "TradeInToken"),
+    ("get_delegated_access_token", {"TradeInToken": " \t\n "}, "TradeInToken"),
     # SSO GetRoleCredentials: account ids, role names, bearer tokens
     (
         "get_role_credentials",
@@ -378,6 +381,9 @@ def test_broker_refuses_before_sending(
     attempt = lambda: getattr(broker, method)(**kwargs)  # noqa: E731
     message = refused(sandbox, good, attempt, stsmagic.ParameterError)
     assert parameter in message
+    if parameter in SECRET_PARAMETERS:  # a secret's value is never echoed, not even a bad one
+        value = kwargs[parameter]
+        assert not (isinstance(value, str) and len(value) > 2 and value in message), message
 
 
 @pytest.mark.parametrize(("kwargs", "name"), BROKER_CASES)
