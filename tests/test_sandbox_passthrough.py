@@ -112,3 +112,32 @@ def test_wrong_secret_and_expired_key_are_refused_before_moto(
     with pytest.raises(ClientError) as excinfo:
         make(box, "dynamodb", creds).list_tables()
     assert excinfo.value.response["Error"]["Code"] == "ExpiredToken"
+
+
+def test_users_and_mfa_devices_made_through_iam_are_known_to_sts(box: Any) -> None:
+    import pyotp
+
+    keys = box.source_credentials
+    iam = make(box, "iam", {"AccessKeyId": keys.access_key, "SecretAccessKey": keys.secret_key})
+    iam.create_user(UserName="carol")
+    access = iam.create_access_key(UserName="carol")["AccessKey"]
+    device = iam.create_virtual_mfa_device(VirtualMFADeviceName="carol")["VirtualMFADevice"]
+    seed = device["Base32StringSeed"].decode()
+    if seed.startswith("b'"):  # moto's quirk: the text "b'...'"
+        seed = seed[2:-1]
+    totp = pyotp.TOTP(seed)
+    iam.enable_mfa_device(
+        UserName="carol",
+        SerialNumber=device["SerialNumber"],
+        AuthenticationCode1=totp.at(box._context.now().timestamp() - 30),
+        AuthenticationCode2=totp.at(box._context.now()),
+    )
+    sts = make(box, "sts", access)
+    assert sts.get_caller_identity()["Arn"].endswith(":user/carol")
+    issued = sts.get_session_token(
+        SerialNumber=device["SerialNumber"], TokenCode=totp.at(box._context.now())
+    )
+    assert issued["Credentials"]["AccessKeyId"].startswith("ASIA")
+    with pytest.raises(ClientError) as excinfo:  # the seeded user's device is not carol's
+        sts.get_session_token(SerialNumber=box.mfa_serial, TokenCode=box.mfa_code())
+    assert excinfo.value.response["Error"]["Code"] == "AccessDenied"
