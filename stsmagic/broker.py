@@ -24,7 +24,8 @@ from botocore.parsers import ResponseParserError
 from . import __version__, params
 from .errors import ParameterError, RequestRefused
 from .live import SourceEnviron
-from .session import IssuedSession, redact_wire_logs
+from .redact import redact_wire_logs
+from .session import IssuedSession
 
 log = logging.getLogger(__name__)
 

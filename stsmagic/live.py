@@ -196,7 +196,7 @@ def install(ledger: SessionLedger | None = None) -> LiveCredentials:
             return current.credentials
     import boto3
 
-    from .session import redact_wire_logs
+    from .redact import redact_wire_logs
 
     redact_wire_logs()  # every signed request's canonical request carries the session token
     with _lock:

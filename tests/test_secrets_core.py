@@ -160,6 +160,6 @@ def test_no_secret_becomes_text(
     ],
 )
 def test_redact(text: str, expected: str) -> None:
-    from stsmagic.session import redact
+    from stsmagic.redact import redact
 
     assert redact(text) == expected
