@@ -225,7 +225,7 @@ def test_sts_session_without_device_or_code_asks_without_mfa(
         "sts_session", f"--profile plain --endpoint-url {sandbox.endpoint_url}"
     )
     assert isinstance(session, IssuedSession) and session.kind == "session"
-    assert session.profile in ("plain", None)
+    assert (session.profile, session.region) == ("plain", "us-east-1")
     assert stsmagic.sessions.active == session
 
 
