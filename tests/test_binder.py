@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import site
+import socket
 import subprocess
 import sys
 import time
@@ -46,6 +47,42 @@ def test_binder_start_is_executable_and_execs_its_arguments() -> None:
     assert start.startswith("#!/usr/bin/env bash")
     assert start.rstrip().endswith('exec "$@"')
     assert "-e .[demo]" in (BINDER / "requirements.txt").read_text().splitlines()
+
+
+def test_binder_start_exports_the_demo_profile_and_stops_with_its_command(tmp_path: Path) -> None:
+    """This interpreter, binder/start's own logic: fast, for every run."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["HOME"] = str(tmp_path / "home")
+    env["TMPDIR"] = str(tmp_path)
+    (tmp_path / "home").mkdir()
+    probe = (
+        "import os, boto3; from stsmagic.sso_cache import find_token; "
+        "print(os.environ['AWS_PROFILE'], os.environ['AWS_ENDPOINT_URL']); "
+        "print(boto3.client('sts').get_caller_identity()['Arn']); "
+        "print(len(find_token()) > 20)"
+    )
+    result = subprocess.run(
+        [str(BINDER / "start"), sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    profile_line, arn, has_token = result.stdout.splitlines()
+    assert profile_line.startswith("demo http://127.0.0.1:")
+    assert re.fullmatch(r"arn:aws:iam::\d{12}:user/stsmagic-user(-\d+)?", arn)
+    assert has_token == "True"
+    # The token is where `aws sso login` puts it, in the (here temporary) home.
+    assert list((tmp_path / "home" / ".aws" / "sso" / "cache").glob("*.json"))
+    deadline = time.monotonic() + 10
+    while any(p.name.startswith("stsmagic-binder") for p in tmp_path.iterdir()):
+        assert time.monotonic() < deadline, list(tmp_path.iterdir())
+        time.sleep(0.2)
+    port = int(profile_line.rsplit(":", 1)[1])
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0  # the sandbox stopped with its command
 
 
 def binder_inputs_digest() -> str:
