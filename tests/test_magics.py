@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from IPython.core.error import UsageError
+from traitlets import TraitError
 
 import stsmagic
 from stsmagic.session import IssuedSession
@@ -500,7 +501,7 @@ def test_config_refuses_a_bad_value_and_keeps_the_old(
             f"StsMagics.duration_seconds: {bad} is {problem}; must be a whole number of seconds "
             "from 900 to 129600"
         ]
-    with pytest.raises(Exception, match="not an http"):
+    with pytest.raises(TraitError, match="not an http"):
         magics.endpoint_url = "localhost:4566"
     assert magics.endpoint_url is None
 
