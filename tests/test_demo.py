@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from stsmagic.demo import DEMO_PROFILE, SSO_SESSION, bundled_notebooks, write_demo_config
+from stsmagic.demo import main as demo_main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -232,3 +233,29 @@ def test_demo_whose_port_is_taken_stops_and_cleans_up(tmp_path: Path) -> None:
     assert "sandbox and temporary files removed" in result.stdout
     assert not listening(sandbox_port)
     assert list(scratch.iterdir()) == []
+
+
+def test_execute_reruns_a_notebook_in_place_against_a_fresh_sandbox(tmp_path: Path) -> None:
+    import nbformat
+
+    path = tmp_path / "probe.ipynb"
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            "import os, boto3\n"
+            "print(os.environ['AWS_PROFILE'])\n"
+            "boto3.client('sts').get_caller_identity()['Arn']"
+        )
+    ]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(notebook, path)
+
+    assert demo_main(["execute", str(path)]) == 0
+
+    cell = nbformat.read(path, as_version=4).cells[0]
+    assert cell.execution_count == 1
+    assert cell.outputs[0]["text"] == "demo\n"
+    assert re.fullmatch(
+        r"'arn:aws:iam::\d{12}:user/stsmagic-user(-\d+)?'", cell.outputs[1]["data"]["text/plain"]
+    )
+    assert "execution" not in cell.metadata  # no timings to churn the diff
