@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -179,20 +178,15 @@ def test_empty_frame_has_the_columns(ledger: SessionLedger) -> None:
     assert list(frame.columns) == list(FRAME_COLUMNS) and len(frame) == 0
 
 
-def test_frame_of_ten_thousand_sessions_is_quick(ledger: SessionLedger) -> None:
+def test_frame_of_ten_thousand_sessions_has_every_row(ledger: SessionLedger) -> None:
+    # Its speed is measured in benchmarks/ (a ratio in one run), never asserted here.
     one = issued(n=1)
     for _ in range(10_000):
         ledger.add(one, activate=False)  # labelled anew each time
-    ledger.to_frame()  # pandas warm
-    best = min(_timed(ledger.to_frame) for _ in range(5))
-    assert len(ledger.to_frame()) == 10_000
-    assert best < 0.05, f"to_frame took {best * 1000:.1f} ms for 10,000 sessions"
-
-
-def _timed(function: Any) -> float:
-    start = time.perf_counter()
-    function()
-    return time.perf_counter() - start
+    frame = ledger.to_frame()
+    assert len(frame) == 10_000
+    assert frame["label"].iloc[-1] == "session-10000"
+    assert set(frame["status"]) == {"standby"}
 
 
 def test_threads_add_and_switch_without_losing_anything(ledger: SessionLedger) -> None:
