@@ -18,6 +18,7 @@ import os
 import shlex
 import shutil
 import signal
+import site
 import subprocess
 import sys
 import tempfile
@@ -204,6 +205,9 @@ def run_demo(
         child_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         child_env.update(env)
         child_env["STSMAGIC_DEMO_DIR"] = str(folder)
+        # HOME is the temp dir (for the SSO cache and a fresh JupyterLab state); packages
+        # installed with `pip install --user` must still import.
+        child_env.setdefault("PYTHONUSERBASE", site.getuserbase())
         # Its own session: the terminal's Ctrl-C reaches the demo only, which then stops
         # JupyterLab cleanly (JupyterLab would otherwise ask "Shutdown this server?").
         process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
