@@ -19,8 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the local AWS sandbox on 127.0.0.1 until Ctrl-C. Point boto3 at it "
         "with AWS_ENDPOINT_URL=<the printed URL>.",
     )
-    sandbox.add_argument("--port", type=int, default=0,
-                         help="port on 127.0.0.1 (default: a free one)")
+    sandbox.add_argument(
+        "--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)"
+    )
 
     demo = commands.add_parser(
         "demo",
@@ -29,10 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
         "JupyterLab on the example notebooks. Ctrl-C stops everything.",
     )
     demo.add_argument("--port", type=int, default=8888, help="JupyterLab's port (default 8888)")
-    demo.add_argument("--sandbox-port", type=int, default=0,
-                      help="the sandbox's port (default: a free one)")
-    demo.add_argument("--notebooks", default=None,
-                      help="folder of notebooks to open (default: the bundled examples)")
+    demo.add_argument(
+        "--sandbox-port", type=int, default=0, help="the sandbox's port (default: a free one)"
+    )
+    demo.add_argument(
+        "--notebooks",
+        default=None,
+        help="folder of notebooks to open (default: the bundled examples)",
+    )
     demo.add_argument("--no-browser", action="store_true", help="do not open a browser")
     return parser
 

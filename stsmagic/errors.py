@@ -33,8 +33,9 @@ class RequestRefused(StsMagicError):
         self.operation = operation
         self.code = code
         self.message = message
-        super().__init__(f"{operation} refused: {code}: {message}" if message else
-                         f"{operation} refused: {code}")
+        super().__init__(
+            f"{operation} refused: {code}: {message}" if message else f"{operation} refused: {code}"
+        )
 
 
 class SessionExpired(StsMagicError):

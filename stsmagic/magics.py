@@ -75,6 +75,7 @@ class StsMagics(Magics, Configurable):
         super().__init__(shell=shell, **kwargs)
         self._ledger = ledger
         self._brokers: dict[tuple[str | None, str | None, str | None], Broker] = {}
+        self._panel: Any = None  # the last %sts_panel: closed by the next (its timer with it)
 
     @validate("duration_seconds")
     def _check_duration(self, proposal: Any) -> int | None:
@@ -350,7 +351,17 @@ class StsMagics(Magics, Configurable):
             if e.name not in OPTIONAL:
                 raise
             raise UsageError(f"%sts_panel {WIDGETS_MISSING}") from e
-        return SessionPanel(self.ledger)
+        # A kernel never learns that a view went away, so an unclosed panel would keep its
+        # countdown thread for ever: one live panel at a time, the newest.
+        self.close_panel()
+        self._panel = SessionPanel(self.ledger)
+        return self._panel
+
+    def close_panel(self) -> None:
+        """Close the panel the last %sts_panel made, if any (stops its countdown)."""
+        if self._panel is not None:
+            self._panel.close()
+            self._panel = None
 
     # -- the steps they share -----------------------------------------------------------------
 
@@ -445,6 +456,9 @@ def load_ipython_extension(ipython: Any) -> None:
 def unload_ipython_extension(ipython: Any) -> None:
     """``%unload_ext stsmagic``: restore boto3's default session and remove the magics."""
     live.uninstall()
+    for configurable in ipython.configurables:
+        if isinstance(configurable, StsMagics):
+            configurable.close_panel()
     for table in ipython.magics_manager.magics.values():
         for name, func in list(table.items()):
             if isinstance(getattr(func, "__self__", None), StsMagics):

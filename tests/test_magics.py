@@ -464,6 +464,24 @@ def test_sts_panel_shows_the_ledger(sandbox: Any, ip: Any) -> None:
         panel.close()
 
 
+def test_a_new_panel_closes_the_last_one_and_its_countdown(sandbox: Any, ip: Any) -> None:
+    first = ip.run_line_magic("sts_panel", "")
+    second = ip.run_line_magic("sts_panel", "")
+    try:
+        assert first.timer is not None
+        first.timer.join(timeout=5)
+        assert not first.timer.is_alive()
+        assert second.timer is not None and second.timer.is_alive()
+    finally:
+        second.close()
+    third = ip.run_line_magic("sts_panel", "")
+    ip.run_line_magic("unload_ext", "stsmagic")
+    ip.run_line_magic("load_ext", "stsmagic")
+    assert third.timer is not None
+    third.timer.join(timeout=5)
+    assert not third.timer.is_alive()
+
+
 # -- configuration -------------------------------------------------------------------------------
 
 
