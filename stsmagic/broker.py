@@ -65,7 +65,9 @@ class Broker:
         except ProfileNotFound:
             known = ", ".join(sorted(self._session.available_profiles)) or "none"
             raise ParameterError(
-                "profile", f"{profile!r} is not in the AWS config files", f"known profiles: {known}"
+                "profile",
+                f"{self._session.profile!r} is not in the AWS config files",
+                f"known profiles: {known}",
             ) from None
         # The environment as it was before any `--env` export: the source keys, if they are
         # in the environment, are the user's, never an issued session's.
