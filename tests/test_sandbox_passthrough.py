@@ -141,3 +141,71 @@ def test_users_and_mfa_devices_made_through_iam_are_known_to_sts(box: Any) -> No
     with pytest.raises(ClientError) as excinfo:  # the seeded user's device is not carol's
         sts.get_session_token(SerialNumber=box.mfa_serial, TokenCode=box.mfa_code())
     assert excinfo.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def _fetch(url: str, data: bytes | None = None) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+
+    method = "PUT" if data is not None else "GET"
+    headers = {"Content-Type": "application/octet-stream"}
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def fresh(box: Any) -> dict[str, Any]:
+    """New session keys (an earlier test moved this sandbox's clock past the module's)."""
+    keys = box.source_credentials
+    source = {"AccessKeyId": keys.access_key, "SecretAccessKey": keys.secret_key}
+    return dict(make(box, "sts", source).get_session_token()["Credentials"])
+
+
+def test_presigned_get_caller_identity(box: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime
+
+    import botocore.auth
+
+    sts = make(box, "sts", fresh(box))
+    url = sts.generate_presigned_url("get_caller_identity", ExpiresIn=60, HttpMethod="GET")
+    status, body = _fetch(url)
+    assert status == 200
+    assert f"<Arn>{box.user_arn}</Arn>".encode() in body
+    status, body = _fetch(url.replace("X-Amz-Signature=", "X-Amz-Signature=0"))
+    assert (status, b"<Code>SignatureDoesNotMatch</Code>" in body) == (403, True)
+    real = botocore.auth.get_current_datetime
+    monkeypatch.setattr(
+        botocore.auth,
+        "get_current_datetime",
+        lambda *a, **k: real(*a, **k) - datetime.timedelta(minutes=2),
+    )
+    stale = sts.generate_presigned_url("get_caller_identity", ExpiresIn=60, HttpMethod="GET")
+    status, body = _fetch(stale)
+    assert status == 403
+    assert b"<Message>Request has expired</Message>" in body
+
+
+def test_presigned_s3_urls(box: Any) -> None:
+    from botocore.config import Config
+
+    creds = fresh(box)
+    s3 = _session().client(
+        "s3",
+        region_name="us-east-1",
+        endpoint_url=box.endpoint_url,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        config=Config(signature_version="s3v4"),
+    )
+    s3.create_bucket(Bucket="presigned-bucket")
+    params = {"Bucket": "presigned-bucket", "Key": "a b/ü.txt"}
+    put = s3.generate_presigned_url("put_object", Params=params, ExpiresIn=60)
+    assert _fetch(put, b"hello")[0] == 200
+    get = s3.generate_presigned_url("get_object", Params=params, ExpiresIn=60)
+    assert _fetch(get) == (200, b"hello")
+    status, body = _fetch(get.replace("X-Amz-Signature=", "X-Amz-Signature=0"))
+    assert (status, b"<Code>SignatureDoesNotMatch</Code>" in body) == (403, True)

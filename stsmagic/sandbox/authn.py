@@ -19,7 +19,7 @@ EXPIRED_TOKEN = "The security token included in the request is expired"
 
 def authenticate(request: Request, context: SandboxContext) -> IssuedKey:
     """The signer's key; AWS's error for a missing, unknown, mis-signed or expired one."""
-    if not request.header("Authorization"):
+    if not request.header("Authorization") and not request.presigned:
         raise AwsError("MissingAuthenticationToken", "Request is missing Authentication Token", 403)
     if request.access_key_id is None:
         raise AwsError(
@@ -52,7 +52,7 @@ def check_passthrough(request: Request, context: SandboxContext) -> None:
 def _check(request: Request, context: SandboxContext, key: IssuedKey | None) -> None:
     try:
         sigv4.check_time(request)
-        token = request.header("X-Amz-Security-Token")
+        token = request.signed_value("X-Amz-Security-Token")
         if key is None or (key.session_token or None) != (token or None):
             raise AwsError("InvalidClientTokenId", INVALID_TOKEN, 403)
         sigv4.verify(request, key.secret_access_key, token)

@@ -63,11 +63,27 @@ class Request:
             params.update({k: v[-1] for k, v in decoded.items()})
         return params
 
+    @property
+    def presigned(self) -> bool:
+        """SigV4 in the query string (a presigned URL) rather than in a header."""
+        return not self.header("Authorization") and "X-Amz-Signature" in self.query
+
     @cached_property
     def scope(self) -> tuple[str, str, str, str] | None:
-        """(access key id, date, region, service) from a SigV4 Authorization header."""
-        match = _SCOPE.search(self.header("Authorization") or "")
+        """(access key id, date, region, service) of a SigV4 signature, header or presigned."""
+        if self.presigned:
+            text = "Credential=" + self.query.get("X-Amz-Credential", [""])[-1]
+        else:
+            text = self.header("Authorization") or ""
+        match = _SCOPE.search(text)
         return None if match is None else (match[1], match[2], match[3], match[4])
+
+    def signed_value(self, name: str) -> str | None:
+        """A SigV4 parameter (``X-Amz-Date``, ``X-Amz-Security-Token``) wherever it was sent."""
+        if self.presigned:
+            values = self.query.get(name)
+            return values[-1] if values else None
+        return self.header(name)
 
     @property
     def access_key_id(self) -> str | None:

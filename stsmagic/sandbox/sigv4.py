@@ -10,7 +10,7 @@ import hmac
 import re
 from datetime import datetime, timedelta, timezone
 
-from botocore.auth import S3SigV4Auth, SigV4Auth
+from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth, SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
@@ -35,7 +35,7 @@ def signature_error(message: str = MISMATCH) -> AwsError:
 
 def check_time(request: Request, now: datetime | None = None) -> None:
     """Refuse a request signed more than 15 minutes away from real time, as AWS words it."""
-    stamp = request.header("X-Amz-Date")
+    stamp = request.signed_value("X-Amz-Date")
     if not stamp:
         raise AwsError(
             "IncompleteSignature",
@@ -50,6 +50,14 @@ def check_time(request: Request, now: datetime | None = None) -> None:
         ) from None
     now = now or datetime.now(timezone.utc)
     fmt = now.strftime(_AMZ_DATE)
+    expires = request.signed_value("X-Amz-Expires")
+    if (
+        request.presigned
+        and expires
+        and expires.isdigit()
+        and now > signed_at + timedelta(seconds=int(expires))
+    ):
+        raise AwsError("AccessDenied", "Request has expired", 403)
     if signed_at < now - MAX_SKEW:
         earliest = (now - MAX_SKEW).strftime(_AMZ_DATE)
         raise signature_error(
@@ -63,7 +71,26 @@ def check_time(request: Request, now: datetime | None = None) -> None:
 
 
 def verify(request: Request, secret_access_key: str, session_token: str | None) -> None:
-    """Raise SignatureDoesNotMatch unless the Authorization header's signature is right."""
+    """Raise SignatureDoesNotMatch unless the request's SigV4 signature is right."""
+    if request.presigned:
+        _verify_presigned(request, secret_access_key, session_token)
+    else:
+        _verify_header(request, secret_access_key, session_token)
+
+
+def _url(request: Request, query_string: str) -> str:
+    url = f"http://{request.header('Host') or 'localhost'}{request.raw_path}"
+    return url + (f"?{query_string}" if query_string else "")
+
+
+def _compare(signer: SigV4Auth, aws_request: AWSRequest, given: str) -> None:
+    canonical = signer.canonical_request(aws_request)
+    expected = signer.signature(signer.string_to_sign(aws_request, canonical), aws_request)
+    if not hmac.compare_digest(expected, given):
+        raise signature_error()
+
+
+def _verify_header(request: Request, secret_access_key: str, session_token: str | None) -> None:
     authorization = request.header("Authorization") or ""
     signed = _SIGNED_HEADERS.search(authorization)
     given = _SIGNATURE.search(authorization)
@@ -79,15 +106,37 @@ def verify(request: Request, secret_access_key: str, session_token: str | None) 
         value = request.header(name)
         if value is not None:
             headers[name] = value
-    url = f"http://{request.header('Host') or 'localhost'}"
-    url += request.raw_path + (f"?{request.query_string}" if request.query_string else "")
-    aws_request = AWSRequest(method=request.method, url=url, data=request.body, headers=headers)
+    aws_request = AWSRequest(
+        method=request.method,
+        url=_url(request, request.query_string),
+        data=request.body,
+        headers=headers,
+    )
     aws_request.context["timestamp"] = request.header("X-Amz-Date") or ""
     # S3 signs the path as sent; every other service normalizes and re-encodes it.
     signer = (S3SigV4Auth if service == "s3" else SigV4Auth)(
         Credentials(access_key_id, secret_access_key, session_token), service, region
     )
-    canonical = signer.canonical_request(aws_request)
-    expected = signer.signature(signer.string_to_sign(aws_request, canonical), aws_request)
-    if not hmac.compare_digest(expected, given[1]):
-        raise signature_error()
+    _compare(signer, aws_request, given[1])
+
+
+def _verify_presigned(request: Request, secret_access_key: str, session_token: str | None) -> None:
+    if request.scope is None:
+        raise AwsError("AuthorizationQueryParametersError", "X-Amz-Credential is malformed", 400)
+    access_key_id, _date, region, service = request.scope
+    unsigned_query = "&".join(
+        pair for pair in request.query_string.split("&") if not pair.startswith("X-Amz-Signature=")
+    )
+    headers = {}
+    for name in (request.signed_value("X-Amz-SignedHeaders") or "host").split(";"):
+        value = request.header(name)
+        if value is not None:
+            headers[name] = value
+    aws_request = AWSRequest(
+        method=request.method, url=_url(request, unsigned_query), data=b"", headers=headers
+    )
+    aws_request.context["timestamp"] = request.signed_value("X-Amz-Date") or ""
+    signer = (S3SigV4QueryAuth if service == "s3" else SigV4QueryAuth)(
+        Credentials(access_key_id, secret_access_key, session_token), service, region
+    )
+    _compare(signer, aws_request, request.signed_value("X-Amz-Signature") or "")
