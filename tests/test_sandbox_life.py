@@ -219,7 +219,10 @@ def test_stop_releases_a_hanging_request() -> None:
     assert outcome  # the client got an answer or a closed connection, not a 30 s wait
 
 
-def test_cli_help_and_serve_until_sigint(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_cli_help_and_serve_until_a_signal(
+    monkeypatch: pytest.MonkeyPatch, stop_signal: signal.Signals
+) -> None:
     help_text = subprocess.run(
         [sys.executable, "-m", "stsmagic.cli", "sandbox", "--help"],
         capture_output=True,
@@ -263,7 +266,7 @@ def test_cli_help_and_serve_until_sigint(monkeypatch: pytest.MonkeyPatch) -> Non
         secret = session.get_credentials().secret_key
         assert len(secret) == 40
         assert secret not in banner
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop_signal)
         out, err = process.communicate(timeout=15)
         assert process.returncode == 0, err
         assert "stopped" in out
