@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -322,3 +323,25 @@ def test_starting_and_serving_logs_no_secret(caplog: pytest.LogCaptureFixture) -
     assert len(secrets) >= 4  # source secret key, MFA seed, trade-in token, bearer token
     logged = caplog.text + repr([r.__dict__ for r in caplog.records])
     assert [s for s in secrets if s in logged] == []
+
+
+def test_control_api_refuses_nonsense_in_one_line(sandbox: Any) -> None:
+    import urllib.error
+
+    def post(name: str, payload: bytes) -> tuple[int, dict[str, Any]]:
+        request = urllib.request.Request(
+            f"{sandbox.endpoint_url}/_sandbox/{name}", data=payload, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    assert post("trade-in-token", b'{"expires_in": "soon"}')[0] == 400
+    assert post("approve-device", b'{"user_code": "NOPE-NOPE"}')[0] == 404
+    assert post("no-such-thing", b"{}")[0] == 404
+    status, body = post("sso-token", b'{"expires_in": 60}')
+    assert status == 200
+    assert body["accessToken"] in sandbox.issued_secrets()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body["expiresAt"])

@@ -46,6 +46,13 @@ def _device_page(user_code: str) -> Response:
 
 
 def handle(request: Request, context: SandboxContext) -> Response:
+    try:
+        return _handle(request, context)
+    except (TypeError, ValueError) as error:  # a malformed number in the JSON body
+        return _error(400, f"bad request to {request.path}: {type(error).__name__}")
+
+
+def _handle(request: Request, context: SandboxContext) -> Response:
     name, method = request.path[len(PREFIX) :], request.method
     body = _json_body(request) if method == "POST" else {}
     if (name, method) == ("info", "GET"):
