@@ -78,7 +78,7 @@ class Broker:
         ]
         self._profile = profile
         self._region_name = region_name or self._session.get_config_variable("region")
-        self._endpoint_url = endpoint_url
+        self._endpoint_url = None if endpoint_url is None else params.endpoint_url(endpoint_url)
         base = Config(user_agent_extra=f"stsmagic/{__version__}")
         self._config = base.merge(config) if config is not None else base
         self._clients: dict[str, Any] = {}

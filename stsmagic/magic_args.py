@@ -56,9 +56,10 @@ SECRET_HELP = (
 
 def endpoint_url(text: str) -> str:
     """argparse type for ``--endpoint-url``: an http(s) URL."""
-    if not text.startswith(("http://", "https://")):
-        raise argparse.ArgumentTypeError(f"{text!r} is not an http:// or https:// URL")
-    return text
+    try:
+        return params.endpoint_url(text, "--endpoint-url")
+    except ParameterError as e:
+        raise argparse.ArgumentTypeError(f"{e.problem}; {e.limit}") from None
 
 
 def issuing(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -95,6 +96,9 @@ def one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+MAX_LINE = 64 * 1024
+
+
 def parse_line(magic: Callable[..., Any], line: str, *, secret_flags: bool = False) -> Any:
     """Parse a magic's line with its ``@magic_arguments`` parser, as a POSIX shell would.
 
@@ -105,6 +109,14 @@ def parse_line(magic: Callable[..., Any], line: str, *, secret_flags: bool = Fal
     (stray ``--flags`` are still named).
     """
     name = magic.__name__
+    if len(line) > MAX_LINE:
+        # shlex's time grows with the square of the length: a pasted megabyte would freeze the
+        # kernel for half a minute before being refused. The largest good line (a 2,048-char
+        # policy and 50 tags of 128+256 chars) is far below this.
+        raise UsageError(
+            f"%{name}: the line is {len(line):,} characters, over the {MAX_LINE:,} a magic takes;"
+            " put long values in a notebook variable and pass its name"
+        )
     try:
         argv = shlex.split(line, posix=True)
     except ValueError as e:

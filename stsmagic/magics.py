@@ -14,11 +14,12 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Bool, Int, TraitError, Unicode, validate
+from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 from traitlets.config import Configurable
 
 from . import live, magic_args, params
@@ -67,14 +68,24 @@ class StsMagics(Magics, Configurable):
         allow_none=True,
         help="Default --endpoint-url (None: the profile's endpoint_url or AWS_ENDPOINT_URL).",
     ).tag(config=True)
+    connect_timeout = Float(
+        10.0,
+        help="Seconds to wait for the endpoint to accept a connection (botocore's default 60).",
+    ).tag(config=True)
+    read_timeout = Float(
+        30.0,
+        help="Seconds to wait for the endpoint's answer before giving up (botocore's default "
+        "60); a hanging endpoint fails after this, times botocore's retry attempts.",
+    ).tag(config=True)
     export_env = Bool(
         False, help="Export every session a magic activates to os.environ, as --env does."
     ).tag(config=True)
 
     def __init__(self, shell: Any = None, ledger: SessionLedger | None = None, **kwargs: Any):
+        # before the traits are set from the config: their observers clear the cache
+        self._brokers: dict[tuple[str | None, str | None, str | None], Broker] = {}
         super().__init__(shell=shell, **kwargs)
         self._ledger = ledger
-        self._brokers: dict[tuple[str | None, str | None, str | None], Broker] = {}
         self._panel: Any = None  # the last %sts_panel: closed by the next (its timer with it)
 
     @validate("duration_seconds")
@@ -88,9 +99,23 @@ class StsMagics(Magics, Configurable):
     @validate("endpoint_url")
     def _check_endpoint_url(self, proposal: Any) -> str | None:
         value = proposal["value"]
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise TraitError(f"StsMagics.endpoint_url: {value!r} is not an http(s) URL")
-        return value
+        try:
+            return None if value is None else params.endpoint_url(value)
+        except ParameterError as e:
+            raise TraitError(f"StsMagics.{e}") from None
+
+    @validate("connect_timeout", "read_timeout")
+    def _check_timeout(self, proposal: Any) -> float:
+        value = proposal["value"]
+        if not 0 < value <= 3600:
+            raise TraitError(
+                f"StsMagics.{proposal['trait'].name}: {value} must be over 0 and at most 3600"
+            )
+        return float(value)
+
+    @observe("connect_timeout", "read_timeout")
+    def _timeouts_changed(self, change: Any) -> None:
+        self._brokers.clear()  # their clients were made with the old timeouts
 
     @validate("profile", "region")
     def _check_name(self, proposal: Any) -> str | None:
@@ -117,7 +142,11 @@ class StsMagics(Magics, Configurable):
             args.endpoint_url or self.endpoint_url,
         )
         if key not in self._brokers:
-            self._brokers[key] = Broker(profile=key[0], region_name=key[1], endpoint_url=key[2])
+            # retries stay the profile's (retry_mode, max_attempts), as botocore reads them
+            config = Config(connect_timeout=self.connect_timeout, read_timeout=self.read_timeout)
+            self._brokers[key] = Broker(
+                profile=key[0], region_name=key[1], endpoint_url=key[2], config=config
+            )
         return self._brokers[key]
 
     # -- the four requests ---------------------------------------------------------------------

@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import ParameterError
 
@@ -48,6 +49,20 @@ def _require_str(parameter: str, value: object, limit: str, *, secret: bool = Fa
         return value
     shown = _type_name(value) if secret else f"{_shown(value)} ({_type_name(value)})"
     raise ParameterError(parameter, f"{shown} is not a string", limit)
+
+
+def endpoint_url(value: object, parameter: str = "endpoint_url") -> str:
+    """An http(s) URL with a host, as botocore needs it for ``endpoint_url``."""
+    limit = "must be an http:// or https:// URL with a host, e.g. http://127.0.0.1:5000"
+    text = _require_str(parameter, value, limit)
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise ParameterError(parameter, f"{_shown(text)} is not a URL", limit) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ParameterError(parameter, f"{_shown(text)} is not an http(s) URL", limit)
+    return text
 
 
 def duration_seconds(value: object, parameter: str = "DurationSeconds") -> int:

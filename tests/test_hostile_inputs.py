@@ -260,9 +260,6 @@ MAGIC_CASES: list[tuple[str, str, tuple[str, ...]]] = [
 ]
 
 # (Broker(...) keyword arguments, a name the message must contain): the source of credentials.
-# The magics check --endpoint-url themselves; Broker does not (reported to broker.py): a bad
-# URL is botocore's raw ValueError, an ftp:// one a RequestRefused that does not name it.
-ENDPOINT_UNCHECKED = "Broker(endpoint_url=...) is not validated as a ParameterError"
 BROKER_CASES: list[Any] = [
     pytest.param({"profile": "nope"}, "profile", id="profile"),
     pytest.param({"region_name": "us east 1"}, "region", id="region"),
@@ -270,13 +267,11 @@ BROKER_CASES: list[Any] = [
         {"endpoint_url": "not-a-url"},
         "endpoint",
         id="endpoint-not-a-url",
-        marks=pytest.mark.xfail(raises=ValueError, strict=True, reason=ENDPOINT_UNCHECKED),
     ),
     pytest.param(
         {"endpoint_url": "ftp://127.0.0.1:1"},
         "endpoint",
         id="endpoint-ftp",
-        marks=pytest.mark.xfail(raises=AssertionError, strict=True, reason=ENDPOINT_UNCHECKED),
     ),
 ]
 
@@ -457,10 +452,6 @@ def test_refusal_in_a_cell_is_one_line_without_traceback(
 
 
 @pytest.mark.timeout(4, method="signal")
-@pytest.mark.xfail(
-    strict=True,
-    reason="magic_args.parse_line runs shlex.split first, which is quadratic: 1 MB takes ~30 s",
-)
 def test_a_huge_line_is_refused_at_once(sandbox: Any, ip: Any, good: Any) -> None:
     """A megabyte pasted into a cell is refused in well under a second, not after a freeze."""
     import time

@@ -47,6 +47,7 @@ def ip(shell: Any, aws_profile: Path) -> Iterator[Any]:
     shell.run_line_magic("load_ext", "stsmagic")
     yield shell
     shell.run_line_magic("unload_ext", "stsmagic")
+    shell.config.pop("StsMagics", None)  # %config StsMagics.x = ... lands here: not for the next
     for name in ("tok", "pol", "pol_text", "sso_tok"):
         shell.user_ns.pop(name, None)
 
@@ -485,6 +486,33 @@ def test_a_new_panel_closes_the_last_one_and_its_countdown(sandbox: Any, ip: Any
 # -- configuration -------------------------------------------------------------------------------
 
 
+def test_read_timeout_trait_gives_up_on_a_hanging_endpoint(sandbox: Any, ip: Any) -> None:
+    import time
+
+    ip.run_line_magic("config", "StsMagics.read_timeout = 0.5")
+    since = len(sandbox.requests)
+    sandbox.hang_next("GetSessionToken", 2)
+    session = ip.run_line_magic("sts_session", f"--token-code {sandbox.mfa_code()}")
+    assert stsmagic.sessions.active == session
+    # The hung request was abandoned after 0.5 s and botocore retried: the sandbox saw two
+    # (with botocore's 60 s default it would have waited the hang out and seen one).
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        seen = [r for r in sandbox.requests[since:] if r.operation == "GetSessionToken"]
+        if len(seen) == 2:
+            break
+        time.sleep(0.05)
+    assert len(seen) == 2
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "7200"])
+def test_timeouts_are_checked(ip: Any, value: str) -> None:
+    magics = magics_of(ip)
+    with pytest.raises(TraitError, match="read_timeout"):
+        magics.read_timeout = float(value)
+    assert magics.read_timeout == 30.0
+
+
 def test_config_lists_the_traits_with_help(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
     ip.run_line_magic("config", "StsMagics")
     out = capsys.readouterr().out
@@ -530,6 +558,7 @@ def test_ipython_config_reaches_the_magics(sandbox: Any, shell: Any, clean_envir
     shell.config.StsMagics.region = "us-west-2"
     shell.config.StsMagics.endpoint_url = sandbox.endpoint_url
     shell.config.StsMagics.duration_seconds = 2700
+    shell.config.StsMagics.read_timeout = 12.5
     try:
         shell.run_line_magic("load_ext", "stsmagic")
         magics = magics_of(shell)
@@ -542,6 +571,9 @@ def test_ipython_config_reaches_the_magics(sandbox: Any, shell: Any, clean_envir
         assert session.region == "us-west-2"
         assert timedelta(minutes=44) < session.remaining <= timedelta(minutes=45)
         assert set(magics._brokers) == {("bare", "us-west-2", sandbox.endpoint_url)}
+        assert magics.read_timeout == 12.5
+        (broker,) = magics._brokers.values()
+        assert broker.client("sts").meta.config.read_timeout == 12.5
     finally:
         del shell.config["StsMagics"]
         shell.run_line_magic("unload_ext", "stsmagic")
