@@ -9,11 +9,16 @@ A credentials object the default session had already resolved before installatio
 clients made earlier, e.g. in plain Python before the first activation) is adopted: its
 ``get_frozen_credentials`` answers from the live credentials too, until ``uninstall``.
 
-boto3 is imported when ``install`` runs, never when this module is imported.
+boto3 is imported when ``install`` runs, never when this module is imported. ``watch`` (what
+``%load_ext`` calls) installs into the default session if boto3 has one, and otherwise into
+the one boto3 makes on first use: making it at load time would cost every ``%load_ext`` ~6 ms.
+While installed, ``boto3.setup_default_session`` is wrapped so that a default session the user
+makes anew gets the live credentials at once.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
@@ -175,6 +180,58 @@ class _Installation:
 
 
 _installation: _Installation | None = None
+# While watching: the ledger for the default sessions boto3 makes, and the function we wrapped.
+_watched_ledger: SessionLedger | None = None
+_original_setup: Callable[..., None] | None = None
+
+
+def _the_ledger(ledger: SessionLedger | None) -> SessionLedger:
+    if ledger is not None:
+        return ledger
+    from .ledger import sessions
+
+    return sessions
+
+
+def watch(ledger: SessionLedger | None = None) -> None:
+    """Install now if boto3 has a default session, else when boto3 makes one (its first
+    ``boto3.client``/``resource``). Either way every client made from it is live."""
+    global _watched_ledger
+    import boto3
+
+    ledger = _the_ledger(ledger)
+    with _lock:
+        _watched_ledger = ledger
+        _wrap_setup(boto3)
+        if boto3.DEFAULT_SESSION is not None:
+            install(ledger)
+
+
+def _wrap_setup(boto3: Any) -> None:
+    """Make ``boto3.setup_default_session`` install into each session it makes (under _lock)."""
+    global _original_setup
+    if _original_setup is not None:
+        return
+    original = boto3.setup_default_session
+
+    @functools.wraps(original)
+    def setup_default_session(**kwargs: Any) -> None:
+        original(**kwargs)
+        ledger = _watched_ledger
+        if ledger is not None:
+            install(ledger)
+
+    _original_setup = original
+    boto3.setup_default_session = setup_default_session
+
+
+def _unwrap_setup() -> None:
+    global _original_setup, _watched_ledger
+    _watched_ledger = None
+    if _original_setup is not None:
+        boto3: Any = sys.modules["boto3"]
+        boto3.setup_default_session = _original_setup
+        _original_setup = None
 
 
 def install(ledger: SessionLedger | None = None) -> LiveCredentials:
@@ -183,11 +240,8 @@ def install(ledger: SessionLedger | None = None) -> LiveCredentials:
     Idempotent per default session; a new default session (``boto3.setup_default_session``)
     gets them on the next call.
     """
-    global _installation
-    if ledger is None:
-        from .ledger import sessions
-
-        ledger = sessions
+    global _installation, _watched_ledger
+    ledger = _the_ledger(ledger)
     current = _installation
     if current is not None and ledger is current.credentials._ledger:
         # Every activation calls this: answer without a lock when nothing changed.
@@ -200,9 +254,12 @@ def install(ledger: SessionLedger | None = None) -> LiveCredentials:
 
     redact_wire_logs()  # every signed request's canonical request carries the session token
     with _lock:
+        _watched_ledger = ledger
+        _wrap_setup(boto3)
         default = boto3.DEFAULT_SESSION
         if default is None:
-            boto3.setup_default_session()
+            assert _original_setup is not None
+            _original_setup()  # not the wrapper: this call installs below
             default = boto3.DEFAULT_SESSION
         current = _installation
         if current is not None:
@@ -235,6 +292,7 @@ def uninstall() -> None:
     """Restore the default session as it was before ``install``; stop exporting."""
     with _lock:
         _uninstall_locked()
+        _unwrap_setup()
         _exporter.disable()
 
 
@@ -254,12 +312,15 @@ def _uninstall_locked() -> None:
 
 
 def installed() -> bool:
-    """True when the live credentials are in the current boto3 default session."""
+    """True when boto3's default session is live: the live credentials are in it, or boto3 has
+    none yet and will get them in the one it makes (``watch``)."""
     current = _installation
     boto3 = sys.modules.get("boto3")
-    return (
-        current is not None and boto3 is not None and current.boto3_session is boto3.DEFAULT_SESSION
-    )
+    if boto3 is None:
+        return False
+    if boto3.DEFAULT_SESSION is None:
+        return _original_setup is not None
+    return current is not None and current.boto3_session is boto3.DEFAULT_SESSION
 
 
 def credentials() -> LiveCredentials | None:

@@ -472,7 +472,7 @@ class StsMagics(Magics, Configurable):
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext stsmagic``: install the live credentials and register the magics."""
     try:
-        live.install()
+        live.watch()
     except BotoCoreError as e:  # e.g. AWS_PROFILE names a profile that is not configured
         raise UsageError(
             f"%load_ext stsmagic: boto3's default session cannot be made: "
