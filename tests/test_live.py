@@ -101,6 +101,29 @@ def test_a_new_default_session_is_installed_on_next_activation(
     assert signed_with(sandbox, boto3.client("sts")) == fed.access_key_id
 
 
+def test_a_default_session_the_user_makes_anew_is_live_at_once(
+    sandbox: Any, aws_profile: Path
+) -> None:
+    original = boto3.setup_default_session
+    fed = stsmagic.sessions.add(Broker().get_federation_token(Name="ida"))
+    boto3.setup_default_session(region_name="us-east-1")  # no activation after it
+    assert signed_with(sandbox, boto3.client("sts")) == fed.access_key_id
+    live.uninstall()
+    assert boto3.setup_default_session is original
+    assert signed_with(sandbox, boto3.client("sts")) == sandbox.source_credentials.access_key
+
+
+def test_watch_waits_for_boto3_to_make_its_default_session(sandbox: Any, aws_profile: Path) -> None:
+    boto3.DEFAULT_SESSION = None
+    live.watch()
+    assert boto3.DEFAULT_SESSION is None and live.installed()  # nothing made at load time
+    fed = stsmagic.sessions.add(Broker().get_federation_token(Name="jo"), activate=False)
+    client = boto3.client("sts")  # boto3 makes its default session here
+    assert signed_with(sandbox, client) == sandbox.source_credentials.access_key
+    stsmagic.sessions.activate(fed.label)  # type: ignore[arg-type]
+    assert signed_with(sandbox, client) == fed.access_key_id
+
+
 def expired_copy(session: IssuedSession, label: str) -> IssuedSession:
     import dataclasses
 
