@@ -76,7 +76,8 @@ class Broker:
             EnvProvider(environ=SourceEnviron()) if isinstance(p, EnvProvider) else p
             for p in resolver.providers
         ]
-        self._profile = profile
+        # resolved once: botocore looks the name up in its config chain on every access
+        self._profile = profile or self._session.profile or "default"
         self._region_name = region_name or self._session.get_config_variable("region")
         self._endpoint_url = None if endpoint_url is None else params.endpoint_url(endpoint_url)
         base = Config(user_agent_extra=f"stsmagic/{__version__}")
@@ -88,7 +89,7 @@ class Broker:
 
     @property
     def profile(self) -> str:
-        return self._profile or self._session.profile or "default"
+        return self._profile
 
     @property
     def region_name(self) -> str | None:
@@ -231,7 +232,7 @@ class Broker:
         secrets: tuple[str, ...],
     ) -> IssuedSession:
         issued_at = datetime.now(timezone.utc)
-        log.debug("%s (profile %s)", operation, self.profile)
+        log.debug("%s (profile %s)", operation, self._profile)
         response = self._call("sts", operation, request, secrets)
         session = IssuedSession.from_sts(
             kind,
