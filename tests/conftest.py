@@ -64,3 +64,24 @@ def aws_profile(sandbox: object, clean_environ: Path) -> Path:
         f"endpoint_url = {sandbox.endpoint_url}\n"  # type: ignore[attr-defined]
     )
     return clean_environ / "config"
+
+
+@pytest.fixture(scope="session")
+def shell() -> object:
+    """IPython's one InteractiveShell, history off (nothing typed is kept anywhere)."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.enabled = False
+    config.HistoryManager.hist_file = ":memory:"
+    return InteractiveShell.instance(config=config)
+
+
+@pytest.fixture
+def ip(shell: object, aws_profile: Path) -> Iterator[object]:
+    """The shell with `%load_ext stsmagic` done for this test and undone after it."""
+    shell.run_line_magic("load_ext", "stsmagic")  # type: ignore[attr-defined]
+    yield shell
+    shell.run_line_magic("unload_ext", "stsmagic")  # type: ignore[attr-defined]
+    shell.config.pop("StsMagics", None)  # type: ignore[attr-defined]  # left by %config

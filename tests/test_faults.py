@@ -57,16 +57,6 @@ def good(good_response: dict[str, Any], profile: Path) -> Any:
     return stsmagic.sessions.active
 
 
-@pytest.fixture(scope="module")
-def shell() -> Any:
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
-    config = Config()
-    config.HistoryManager.enabled = False
-    return InteractiveShell.instance(config=config)
-
-
 @pytest.fixture
 def ip(shell: Any, profile: Path) -> Iterator[Any]:
     shell.run_line_magic("load_ext", "stsmagic")

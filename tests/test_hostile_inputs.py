@@ -8,7 +8,7 @@ every magic, with wrong values, wrong types, empty and huge values, unicode and 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -304,24 +304,6 @@ def good(good_response: dict[str, Any], aws_profile: Any) -> Any:
     stsmagic.sessions.add(session)
     assert stsmagic.sessions.active == session
     return stsmagic.sessions.active
-
-
-@pytest.fixture(scope="module")
-def shell() -> Any:
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
-    config = Config()
-    config.HistoryManager.enabled = False
-    return InteractiveShell.instance(config=config)
-
-
-@pytest.fixture
-def ip(shell: Any, aws_profile: Any) -> Iterator[Any]:
-    """The shell with `%load_ext stsmagic` done for this test and undone after it."""
-    shell.run_line_magic("load_ext", "stsmagic")
-    yield shell
-    shell.run_line_magic("unload_ext", "stsmagic")
 
 
 def live_access_key() -> str:

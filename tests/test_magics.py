@@ -30,26 +30,12 @@ FEDERATION_POLICY = {
 READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 
 
-@pytest.fixture(scope="module")
-def shell() -> Any:
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
-    config = Config()
-    config.HistoryManager.enabled = False
-    config.HistoryManager.hist_file = ":memory:"
-    return InteractiveShell.instance(config=config)
-
-
 @pytest.fixture
-def ip(shell: Any, aws_profile: Path) -> Iterator[Any]:
-    """The shell with `%load_ext stsmagic` done for this test and undone after it."""
-    shell.run_line_magic("load_ext", "stsmagic")
-    yield shell
-    shell.run_line_magic("unload_ext", "stsmagic")
-    shell.config.pop("StsMagics", None)  # %config StsMagics.x = ... lands here: not for the next
+def ip(ip: Any) -> Iterator[Any]:
+    """conftest's loaded shell, without the variables these tests put in the namespace."""
+    yield ip
     for name in ("tok", "pol", "pol_text", "sso_tok"):
-        shell.user_ns.pop(name, None)
+        ip.user_ns.pop(name, None)
 
 
 def magics_of(shell: Any) -> Any:
