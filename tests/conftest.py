@@ -48,6 +48,21 @@ def reset_stsmagic_state() -> Iterator[None]:
         sys.modules["boto3"].DEFAULT_SESSION = None
 
 
+@pytest.fixture(scope="module")
+def good_response(sandbox: object) -> dict[str, object]:
+    """One real GetSessionToken answer from the sandbox, issued once per test module."""
+    import boto3
+
+    keys = sandbox.source_credentials  # type: ignore[attr-defined]
+    sts = boto3.Session(
+        aws_access_key_id=keys.access_key,
+        aws_secret_access_key=keys.secret_key,
+        region_name="us-east-1",
+    ).client("sts", endpoint_url=sandbox.endpoint_url)  # type: ignore[attr-defined]
+    code = sandbox.mfa_code()  # type: ignore[attr-defined]
+    return dict(sts.get_session_token(SerialNumber=sandbox.mfa_serial, TokenCode=code))  # type: ignore[attr-defined]
+
+
 @pytest.fixture
 def aws_profile(sandbox: object, clean_environ: Path) -> Path:
     """A `default` profile for the sandbox's IAM user, as a user's ~/.aws would hold it."""

@@ -22,21 +22,6 @@ from typing import Any
 import pytest
 
 
-@pytest.fixture(scope="module")
-def good_response(sandbox: Any) -> dict[str, Any]:
-    """One real GetSessionToken answer, issued once: the session every test starts with."""
-    import boto3
-
-    keys = sandbox.source_credentials
-    sts = boto3.Session(
-        aws_access_key_id=keys.access_key,
-        aws_secret_access_key=keys.secret_key,
-        region_name="us-east-1",
-    ).client("sts", endpoint_url=sandbox.endpoint_url)
-    code = sandbox.mfa_code()
-    return dict(sts.get_session_token(SerialNumber=sandbox.mfa_serial, TokenCode=code))
-
-
 @pytest.fixture
 def profile(aws_profile: Path) -> Path:
     """The sandbox user's profile, failing fast: botocore's standard retry mode, 2 attempts."""

@@ -276,22 +276,6 @@ BROKER_CASES: list[Any] = [
 ]
 
 
-@pytest.fixture(scope="module")
-def good_response(sandbox: Any) -> dict[str, Any]:
-    """One real GetSessionToken answer from the sandbox, issued once for the whole table."""
-    import boto3
-
-    keys = sandbox.source_credentials
-    sts = boto3.Session(
-        aws_access_key_id=keys.access_key,
-        aws_secret_access_key=keys.secret_key,
-        region_name="us-east-1",
-    ).client("sts", endpoint_url=sandbox.endpoint_url)
-    return dict(
-        sts.get_session_token(SerialNumber=sandbox.mfa_serial, TokenCode=sandbox.mfa_code())
-    )
-
-
 @pytest.fixture
 def good(good_response: dict[str, Any], aws_profile: Any) -> Any:
     """The good session, active in the kernel's ledger (so live credentials are installed)."""
