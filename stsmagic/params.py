@@ -51,6 +51,18 @@ def _require_str(parameter: str, value: object, limit: str, *, secret: bool = Fa
     raise ParameterError(parameter, f"{shown} is not a string", limit)
 
 
+def _bounded_name(
+    parameter: str, value: object, shortest: int, longest: int, allowed: re.Pattern[str], limit: str
+) -> str:
+    """A string of ``shortest``-``longest`` characters, every one matching ``allowed``."""
+    text = _require_str(parameter, value, limit)
+    if not shortest <= len(text) <= longest:
+        raise ParameterError(parameter, f"{_shown(text)} is {len(text)} characters", limit)
+    if not allowed.fullmatch(text):
+        raise ParameterError(parameter, f"{_shown(text)} has a character not allowed", limit)
+    return text
+
+
 def endpoint_url(value: object, parameter: str = "endpoint_url") -> str:
     """An http(s) URL with a host, as botocore needs it for ``endpoint_url``."""
     limit = "must be an http:// or https:// URL with a host, e.g. http://127.0.0.1:5000"
@@ -80,12 +92,7 @@ def duration_seconds(value: object, parameter: str = "DurationSeconds") -> int:
 
 def serial_number(value: object) -> str:
     limit = "must be 9-256 characters of letters, digits and _+=/:,.@- (an MFA device ARN)"
-    text = _require_str("SerialNumber", value, limit)
-    if not 9 <= len(text) <= 256:
-        raise ParameterError("SerialNumber", f"{_shown(text)} is {len(text)} characters", limit)
-    if not _SERIAL.fullmatch(text):
-        raise ParameterError("SerialNumber", f"{_shown(text)} has a character not allowed", limit)
-    return text
+    return _bounded_name("SerialNumber", value, 9, 256, _SERIAL, limit)
 
 
 def token_code(value: object) -> str:
@@ -106,12 +113,7 @@ def token_code(value: object) -> str:
 
 def federation_name(value: object) -> str:
     limit = "must be 2-32 characters of letters, digits and _+=,.@-"
-    text = _require_str("Name", value, limit)
-    if not 2 <= len(text) <= 32:
-        raise ParameterError("Name", f"{_shown(text)} is {len(text)} characters", limit)
-    if not _NAME.fullmatch(text):
-        raise ParameterError("Name", f"{_shown(text)} has a character not allowed", limit)
-    return text
+    return _bounded_name("Name", value, 2, 32, _NAME, limit)
 
 
 def policy(value: object) -> str:
@@ -248,12 +250,7 @@ def account_id(value: object) -> str:
 
 def role_name(value: object) -> str:
     limit = "must be 1-64 characters of letters, digits and _+=,.@-"
-    text = _require_str("roleName", value, limit)
-    if not 1 <= len(text) <= 64:
-        raise ParameterError("roleName", f"{_shown(text)} is {len(text)} characters", limit)
-    if not _NAME.fullmatch(text):
-        raise ParameterError("roleName", f"{_shown(text)} has a character not allowed", limit)
-    return text
+    return _bounded_name("roleName", value, 1, 64, _NAME, limit)
 
 
 def access_token(value: object) -> str:
