@@ -27,6 +27,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def demo_command(port: int, sandbox_port: int) -> list[str]:
+    """`stsmagic demo` without a browser, JupyterLab and the sandbox on the given ports."""
+    return [
+        *(sys.executable, "-m", "stsmagic.cli", "demo", "--no-browser"),
+        *("--port", str(port), "--sandbox-port", str(sandbox_port)),
+    ]
+
+
 def listening(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
@@ -126,17 +134,7 @@ def test_demo_runs_jupyterlab_and_a_signal_stops_everything(
     scratch = tmp_path / "tmp"  # the demo's TMPDIR: its temp folder must be gone afterwards
     scratch.mkdir()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "stsmagic.cli",
-            "demo",
-            "--no-browser",
-            "--port",
-            str(port),
-            "--sandbox-port",
-            str(sandbox_port),
-        ],
+        demo_command(port, sandbox_port),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -212,17 +210,7 @@ def test_demo_whose_port_is_taken_stops_and_cleans_up(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "stsmagic.cli",
-                "demo",
-                "--no-browser",
-                "--port",
-                str(port),
-                "--sandbox-port",
-                str(sandbox_port),
-            ],
+            demo_command(port, sandbox_port),
             capture_output=True,
             text=True,
             timeout=120,
