@@ -5,19 +5,12 @@ These move the clock, so they use a sandbox of their own, never the shared one.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
+from aws_clients import sandbox_client
 from botocore.exceptions import ClientError
-
-
-@functools.cache
-def _session() -> boto3.session.Session:
-    """One boto3 session for the module: its loader caches botocore's models."""
-    return boto3.session.Session()
 
 
 @pytest.fixture
@@ -29,17 +22,7 @@ def box() -> Iterator[Any]:
 
 
 def client(box: Any, service: str, creds: dict[str, Any] | None = None) -> Any:
-    if creds is None:
-        keys = box.source_credentials
-        creds = {"AccessKeyId": keys.access_key, "SecretAccessKey": keys.secret_key}
-    return _session().client(
-        service,
-        region_name="us-east-1",
-        endpoint_url=box.endpoint_url,
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds.get("SessionToken"),
-    )
+    return sandbox_client(box, service, creds or box.source_credentials)
 
 
 def code_of(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
@@ -93,28 +76,23 @@ def test_trade_in_token_expires(box: Any) -> None:
 
 
 def test_sso_tokens_and_role_credentials_expire(box: Any) -> None:
-    sso = _session().client("sso", region_name="us-east-1", endpoint_url=box.endpoint_url)
+    sso = sandbox_client(box, "sso")
     token = box.sso_access_token(expires_in=600)
     creds = sso.get_role_credentials(
         accountId=box.sso_account_id, roleName=box.sso_role_name, accessToken=token
     )["roleCredentials"]
-    as_sts = {
-        "AccessKeyId": creds["accessKeyId"],
-        "SecretAccessKey": creds["secretAccessKey"],
-        "SessionToken": creds["sessionToken"],
-    }
     box.advance(601)
     with pytest.raises(sso.exceptions.UnauthorizedException):
         sso.list_accounts(accessToken=token)
-    assert client(box, "sts", as_sts).get_caller_identity()["Account"] == box.sso_account_id
+    assert client(box, "sts", creds).get_caller_identity()["Account"] == box.sso_account_id
     box.advance(3600)
     with pytest.raises(ClientError) as excinfo:
-        client(box, "sts", as_sts).get_caller_identity()
+        client(box, "sts", creds).get_caller_identity()
     assert code_of(excinfo) == "ExpiredToken"
 
 
 def test_device_code_expires(box: Any) -> None:
-    oidc = _session().client("sso-oidc", region_name="us-east-1", endpoint_url=box.endpoint_url)
+    oidc = sandbox_client(box, "sso-oidc")
     reg = oidc.register_client(clientName="t", clientType="public")
     ids = {"clientId": reg["clientId"], "clientSecret": reg["clientSecret"]}
     device = oidc.start_device_authorization(startUrl=box.sso_start_url, **ids)

@@ -4,7 +4,6 @@ request counting and fault injection, ``stsmagic sandbox`` and ``AWS_ENDPOINT_UR
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -19,14 +18,9 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_clients import boto3_session, sandbox_client
 from botocore.config import Config
 from botocore.exceptions import ClientError, ReadTimeoutError
-
-
-@functools.cache
-def _session() -> boto3.session.Session:
-    """One boto3 session for the module: its loader caches botocore's models."""
-    return boto3.session.Session()
 
 
 def port_open(port: int) -> bool:
@@ -36,15 +30,7 @@ def port_open(port: int) -> bool:
 
 
 def sts(box: Any, **config: Any) -> Any:
-    keys = box.source_credentials
-    return _session().client(
-        "sts",
-        region_name="us-east-1",
-        endpoint_url=box.endpoint_url,
-        aws_access_key_id=keys.access_key,
-        aws_secret_access_key=keys.secret_key,
-        config=Config(**config) if config else None,
-    )
+    return sandbox_client(box, "sts", box.source_credentials, Config(**config) if config else None)
 
 
 def test_start_and_stop_are_quick_and_leave_nothing(sandbox: Any) -> None:
@@ -105,11 +91,11 @@ def test_connect_plays_the_authenticator(sandbox: Any, monkeypatch: pytest.Monke
     assert token in sandbox.issued_secrets()
     assert sts(sandbox).get_delegated_access_token(TradeInToken=token)["AssumedPrincipal"]
     bearer = remote.sso_access_token()
-    sso = _session().client("sso", region_name="us-east-1")  # AWS_ENDPOINT_URL
+    sso = boto3_session().client("sso", region_name="us-east-1")  # AWS_ENDPOINT_URL
     assert sso.list_accounts(accessToken=bearer)["accountList"][0]["accountId"] == (
         remote.sso_account_id
     )
-    oidc = _session().client("sso-oidc", region_name="us-east-1")
+    oidc = boto3_session().client("sso-oidc", region_name="us-east-1")
     reg = oidc.register_client(clientName="t", clientType="public")
     ids = {"clientId": reg["clientId"], "clientSecret": reg["clientSecret"]}
     device = oidc.start_device_authorization(startUrl=remote.sso_start_url, **ids)
@@ -166,12 +152,8 @@ def test_fail_next_answers_with_the_aws_error(sandbox: Any) -> None:
     assert excinfo.value.response["Error"]["Message"] == "STS is off"
     assert client.get_session_token()["Credentials"]  # only the next one
     sandbox.fail_next("ListAccounts", status=429, code="TooManyRequestsException", times=2)
-    sso = _session().client(
-        "sso",
-        region_name="us-east-1",
-        endpoint_url=sandbox.endpoint_url,
-        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
-    )
+    retries = Config(retries={"mode": "standard", "total_max_attempts": 1})
+    sso = sandbox_client(sandbox, "sso", config=retries)
     token = sandbox.sso_access_token()
     for _ in range(2):
         with pytest.raises(sso.exceptions.TooManyRequestsException):
@@ -283,14 +265,7 @@ def test_cli_help_and_serve_until_a_signal(
 def test_moto_serves_the_rest_without_expect_continue_stalls(sandbox: Any) -> None:
     import io
 
-    keys = sandbox.source_credentials
-    s3 = _session().client(
-        "s3",
-        region_name="us-east-1",
-        endpoint_url=sandbox.endpoint_url,
-        aws_access_key_id=keys.access_key,
-        aws_secret_access_key=keys.secret_key,
-    )
+    s3 = sandbox_client(sandbox, "s3", sandbox.source_credentials)
     s3.create_bucket(Bucket="life-bucket")
     started = time.perf_counter()
     s3.put_object(Bucket="life-bucket", Key="a b/c.txt", Body=io.BytesIO(b"x" * 100_000))

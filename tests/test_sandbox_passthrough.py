@@ -4,20 +4,14 @@
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
+from aws_clients import sandbox_client
 from botocore.exceptions import ClientError
-
-
-@functools.cache
-def _session() -> boto3.session.Session:
-    return boto3.session.Session()
 
 
 @pytest.fixture(scope="module")
@@ -28,26 +22,14 @@ def box() -> Iterator[Any]:
         yield sandbox
 
 
-def make(box: Any, service: str, creds: dict[str, Any]) -> Any:
-    return _session().client(
-        service,
-        region_name="us-east-1",
-        endpoint_url=box.endpoint_url,
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds.get("SessionToken"),
-    )
-
-
 @pytest.fixture(scope="module")
 def creds(box: Any) -> dict[str, Any]:
-    keys = box.source_credentials
-    source = {"AccessKeyId": keys.access_key, "SecretAccessKey": keys.secret_key}
-    return dict(make(box, "sts", source).get_session_token()["Credentials"])
+    source = box.source_credentials
+    return dict(sandbox_client(box, "sts", source).get_session_token()["Credentials"])
 
 
 def test_s3_paths_queries_and_uploads_are_well_checked(box: Any, creds: dict[str, Any]) -> None:
-    s3 = make(box, "s3", creds)
+    s3 = sandbox_client(box, "s3", creds)
     box.reset_requests()
     s3.create_bucket(Bucket="pass-bucket")
     keys = ["plain.txt", "a b/c+d=e~f.txt", "unicodé/ñ.csv", "odd%25name&x=y.txt", "(x)!*'.txt"]
@@ -70,8 +52,8 @@ def test_s3_paths_queries_and_uploads_are_well_checked(box: Any, creds: dict[str
 
 def test_query_and_json_services_are_well_checked(box: Any, creds: dict[str, Any]) -> None:
     box.reset_requests()
-    make(box, "iam", creds).list_users()
-    table = make(box, "dynamodb", creds)
+    sandbox_client(box, "iam", creds).list_users()
+    table = sandbox_client(box, "dynamodb", creds)
     table.create_table(
         TableName="t",
         KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
@@ -79,13 +61,13 @@ def test_query_and_json_services_are_well_checked(box: Any, creds: dict[str, Any
         BillingMode="PAY_PER_REQUEST",
     )
     table.put_item(TableName="t", Item={"k": {"S": "a/b c"}})
-    sqs = make(box, "sqs", creds)
+    sqs = sandbox_client(box, "sqs", creds)
     url = sqs.create_queue(QueueName="q")["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"x": "ü"}))
-    ssm = make(box, "ssm", creds)
+    ssm = sandbox_client(box, "ssm", creds)
     ssm.put_parameter(Name="/a/b c", Value="v", Type="String")
     assert ssm.get_parameter(Name="/a/b c")["Parameter"]["Value"] == "v"
-    secrets = make(box, "secretsmanager", creds)
+    secrets = sandbox_client(box, "secretsmanager", creds)
     secrets.create_secret(Name="s/1", SecretString="x")
     assert box.signature_failures == 0
     assert all(r.status < 300 for r in box.requests), box.requests
@@ -96,21 +78,21 @@ def test_wrong_secret_and_expired_key_are_refused_before_moto(
 ) -> None:
     wrong = dict(creds, SecretAccessKey="w" * 40)
     with pytest.raises(ClientError) as excinfo:
-        make(box, "s3", wrong).list_buckets()
+        sandbox_client(box, "s3", wrong).list_buckets()
     assert excinfo.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
     with pytest.raises(ClientError) as excinfo:
-        make(box, "iam", wrong).list_users()
+        sandbox_client(box, "iam", wrong).list_users()
     assert excinfo.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
     forged = dict(creds, SessionToken="forged")
     with pytest.raises(ClientError) as excinfo:
-        make(box, "s3", forged).list_buckets()
+        sandbox_client(box, "s3", forged).list_buckets()
     assert excinfo.value.response["Error"]["Code"] == "InvalidToken"
     # keys the sandbox never issued go to moto unchecked, as with moto alone
     stranger = {"AccessKeyId": "AKIASTRANGER00000000", "SecretAccessKey": "s" * 40}
-    assert "Buckets" in make(box, "s3", stranger).list_buckets()
+    assert "Buckets" in sandbox_client(box, "s3", stranger).list_buckets()
     box.advance(43201)
     with pytest.raises(ClientError) as excinfo:
-        make(box, "dynamodb", creds).list_tables()
+        sandbox_client(box, "dynamodb", creds).list_tables()
     assert excinfo.value.response["Error"]["Code"] == "ExpiredToken"
 
 
@@ -118,7 +100,7 @@ def test_users_and_mfa_devices_made_through_iam_are_known_to_sts(box: Any) -> No
     import pyotp
 
     keys = box.source_credentials
-    iam = make(box, "iam", {"AccessKeyId": keys.access_key, "SecretAccessKey": keys.secret_key})
+    iam = sandbox_client(box, "iam", keys)
     iam.create_user(UserName="carol")
     access = iam.create_access_key(UserName="carol")["AccessKey"]
     device = iam.create_virtual_mfa_device(VirtualMFADeviceName="carol")["VirtualMFADevice"]
@@ -132,7 +114,7 @@ def test_users_and_mfa_devices_made_through_iam_are_known_to_sts(box: Any) -> No
         AuthenticationCode1=totp.at(box._context.now().timestamp() - 30),
         AuthenticationCode2=totp.at(box._context.now()),
     )
-    sts = make(box, "sts", access)
+    sts = sandbox_client(box, "sts", access)
     assert sts.get_caller_identity()["Arn"].endswith(":user/carol")
     issued = sts.get_session_token(
         SerialNumber=device["SerialNumber"], TokenCode=totp.at(box._context.now())
@@ -159,9 +141,8 @@ def _fetch(url: str, data: bytes | None = None) -> tuple[int, bytes]:
 
 def fresh(box: Any) -> dict[str, Any]:
     """New session keys (an earlier test moved this sandbox's clock past the module's)."""
-    keys = box.source_credentials
-    source = {"AccessKeyId": keys.access_key, "SecretAccessKey": keys.secret_key}
-    return dict(make(box, "sts", source).get_session_token()["Credentials"])
+    source = box.source_credentials
+    return dict(sandbox_client(box, "sts", source).get_session_token()["Credentials"])
 
 
 def test_presigned_get_caller_identity(box: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -169,7 +150,7 @@ def test_presigned_get_caller_identity(box: Any, monkeypatch: pytest.MonkeyPatch
 
     import botocore.auth
 
-    sts = make(box, "sts", fresh(box))
+    sts = sandbox_client(box, "sts", fresh(box))
     url = sts.generate_presigned_url("get_caller_identity", ExpiresIn=60, HttpMethod="GET")
     status, body = _fetch(url)
     assert status == 200
@@ -192,15 +173,7 @@ def test_presigned_s3_urls(box: Any) -> None:
     from botocore.config import Config
 
     creds = fresh(box)
-    s3 = _session().client(
-        "s3",
-        region_name="us-east-1",
-        endpoint_url=box.endpoint_url,
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        config=Config(signature_version="s3v4"),
-    )
+    s3 = sandbox_client(box, "s3", creds, Config(signature_version="s3v4"))
     s3.create_bucket(Bucket="presigned-bucket")
     params = {"Bucket": "presigned-bucket", "Key": "a b/ü.txt"}
     put = s3.generate_presigned_url("put_object", Params=params, ExpiresIn=60)

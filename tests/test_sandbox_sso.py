@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any
 
-import boto3
 import pytest
+from aws_clients import sandbox_client
 from botocore.exceptions import ClientError
-
-
-@functools.cache
-def _session() -> boto3.session.Session:
-    """One boto3 session for the module: its loader caches botocore's models."""
-    return boto3.session.Session()
-
-
-def unsigned(sandbox: Any, service: str) -> Any:
-    return _session().client(service, region_name="us-east-1", endpoint_url=sandbox.endpoint_url)
-
-
-def sts_for(sandbox: Any, creds: dict[str, Any]) -> Any:
-    return _session().client(
-        "sts",
-        region_name="us-east-1",
-        endpoint_url=sandbox.endpoint_url,
-        aws_access_key_id=creds["accessKeyId"],
-        aws_secret_access_key=creds["secretAccessKey"],
-        aws_session_token=creds["sessionToken"],
-    )
 
 
 def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
@@ -48,7 +26,7 @@ def test_role_credentials_for_the_assigned_role(sandbox: Any) -> None:
 
     token = sandbox.sso_access_token()
     assert token in sandbox.issued_secrets()
-    sso = unsigned(sandbox, "sso")
+    sso = sandbox_client(sandbox, "sso")
     before_ms = time.time() * 1000
     creds = sso.get_role_credentials(
         accountId=sandbox.sso_account_id, roleName=sandbox.sso_role_name, accessToken=token
@@ -57,7 +35,7 @@ def test_role_credentials_for_the_assigned_role(sandbox: Any) -> None:
     assert len(creds["secretAccessKey"]) == 40
     # epoch milliseconds, one hour ahead
     assert 3590_000 <= creds["expiration"] - before_ms <= 3610_000
-    who = sts_for(sandbox, creds).get_caller_identity()
+    who = sandbox_client(sandbox, "sts", creds).get_caller_identity()
     assert who["Arn"] == (
         f"arn:aws:sts::{sandbox.sso_account_id}:assumed-role/"
         f"{sandbox.sso_role_name}/{sandbox.user_name}"
@@ -67,7 +45,7 @@ def test_role_credentials_for_the_assigned_role(sandbox: Any) -> None:
 
 def test_accounts_and_roles_are_listed(sandbox: Any) -> None:
     token = sandbox.sso_access_token()
-    sso = unsigned(sandbox, "sso")
+    sso = sandbox_client(sandbox, "sso")
     accounts = sso.list_accounts(accessToken=token)["accountList"]
     assert [a["accountId"] for a in accounts] == [sandbox.sso_account_id]
     roles = sso.list_account_roles(accessToken=token, accountId=sandbox.sso_account_id)["roleList"]
@@ -78,7 +56,7 @@ def test_accounts_and_roles_are_listed(sandbox: Any) -> None:
 
 
 def test_bad_token_is_unauthorized(sandbox: Any) -> None:
-    sso = unsigned(sandbox, "sso")
+    sso = sandbox_client(sandbox, "sso")
     with pytest.raises(sso.exceptions.UnauthorizedException) as excinfo:
         sso.get_role_credentials(
             accountId=sandbox.sso_account_id, roleName=sandbox.sso_role_name, accessToken="nope"
@@ -91,7 +69,7 @@ def test_bad_token_is_unauthorized(sandbox: Any) -> None:
 
 @pytest.mark.parametrize("which", ["role", "account"])
 def test_unassigned_role_or_account_is_forbidden(sandbox: Any, which: str) -> None:
-    sso = unsigned(sandbox, "sso")
+    sso = sandbox_client(sandbox, "sso")
     account = "000000000000" if which == "account" else sandbox.sso_account_id
     role = "Admin" if which == "role" else sandbox.sso_role_name
     with pytest.raises(ClientError) as excinfo:
@@ -104,7 +82,7 @@ def test_unassigned_role_or_account_is_forbidden(sandbox: Any, which: str) -> No
 
 def test_logout_ends_the_token(sandbox: Any) -> None:
     token = sandbox.sso_access_token()
-    sso = unsigned(sandbox, "sso")
+    sso = sandbox_client(sandbox, "sso")
     sso.logout(accessToken=token)
     with pytest.raises(sso.exceptions.UnauthorizedException):
         sso.list_accounts(accessToken=token)
@@ -114,7 +92,7 @@ def test_logout_ends_the_token(sandbox: Any) -> None:
 
 
 def test_device_flow_until_approved_then_refresh(sandbox: Any) -> None:
-    oidc = unsigned(sandbox, "sso-oidc")
+    oidc = sandbox_client(sandbox, "sso-oidc")
     client = oidc.register_client(clientName="stsmagic-test", clientType="public")
     assert client["clientSecret"] in sandbox.issued_secrets()
     assert client["clientSecretExpiresAt"] > client["clientIdIssuedAt"]
@@ -130,7 +108,7 @@ def test_device_flow_until_approved_then_refresh(sandbox: Any) -> None:
     token = oidc.create_token(deviceCode=device["deviceCode"], **grant)
     assert token["tokenType"] == "Bearer"
     assert token["expiresIn"] == 28800
-    accounts = unsigned(sandbox, "sso").list_accounts(accessToken=token["accessToken"])
+    accounts = sandbox_client(sandbox, "sso").list_accounts(accessToken=token["accessToken"])
     assert accounts["accountList"][0]["accountId"] == sandbox.sso_account_id
     with pytest.raises(oidc.exceptions.InvalidGrantException):  # a device code is used once
         oidc.create_token(deviceCode=device["deviceCode"], **grant)
@@ -143,7 +121,7 @@ def test_device_flow_until_approved_then_refresh(sandbox: Any) -> None:
 
 
 def test_device_flow_refusals(sandbox: Any) -> None:
-    oidc = unsigned(sandbox, "sso-oidc")
+    oidc = sandbox_client(sandbox, "sso-oidc")
     client = oidc.register_client(clientName="stsmagic-test", clientType="public")
     ids = {"clientId": client["clientId"], "clientSecret": client["clientSecret"]}
     with pytest.raises(oidc.exceptions.InvalidClientException):
@@ -178,13 +156,7 @@ def federation(sandbox: Any, creds: dict[str, str], **extra: str) -> tuple[int, 
 
 
 def test_signin_token_for_federation_credentials(sandbox: Any) -> None:
-    sts = _session().client(
-        "sts",
-        region_name="us-east-1",
-        endpoint_url=sandbox.endpoint_url,
-        aws_access_key_id=sandbox.source_credentials.access_key,
-        aws_secret_access_key=sandbox.source_credentials.secret_key,
-    )
+    sts = sandbox_client(sandbox, "sts", sandbox.source_credentials)
     fed = sts.get_federation_token(Name="console")["Credentials"]
     status, body = federation(sandbox, fed, SessionDuration="3600")
     assert status == 200

@@ -5,13 +5,12 @@ Every response is parsed by botocore; that is the proof of the wire format.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from typing import Any
 
-import boto3
 import pytest
+from aws_clients import sandbox_client
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -20,29 +19,10 @@ NO_VALIDATION = Config(
 )
 
 
-@functools.cache
-def _session() -> boto3.session.Session:
-    """One boto3 session for the module: its loader caches botocore's models."""
-    return boto3.session.Session()
-
-
 def client(sandbox: Any, keys: Any = None, *, service: str = "sts", **config: Any) -> Any:
     """A client for ``service`` at the sandbox, signing with ``keys`` (default: the IAM user)."""
-    if keys is None:
-        keys = sandbox.source_credentials
-    if isinstance(keys, dict):  # an STS "Credentials" structure
-        triple = (keys["AccessKeyId"], keys["SecretAccessKey"], keys["SessionToken"])
-    else:
-        triple = (keys.access_key, keys.secret_key, keys.token)
-    return _session().client(
-        service,
-        region_name="us-east-1",
-        endpoint_url=sandbox.endpoint_url,
-        aws_access_key_id=triple[0],
-        aws_secret_access_key=triple[1],
-        aws_session_token=triple[2],
-        config=config.pop("config", None),
-    )
+    keys = sandbox.source_credentials if keys is None else keys
+    return sandbox_client(sandbox, service, keys, config.pop("config", None))
 
 
 def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
@@ -364,13 +344,8 @@ def test_delegated_packed_policy_too_large(sandbox: Any) -> None:
 def test_wrong_secret_is_signature_does_not_match(sandbox: Any) -> None:
     keys = sandbox.source_credentials
     before = sandbox.signature_failures
-    sts = _session().client(
-        "sts",
-        region_name="us-east-1",
-        endpoint_url=sandbox.endpoint_url,
-        aws_access_key_id=keys.access_key,
-        aws_secret_access_key="x" * 40,
-    )
+    wrong = {"AccessKeyId": keys.access_key, "SecretAccessKey": "x" * 40}
+    sts = sandbox_client(sandbox, "sts", wrong)
     with pytest.raises(ClientError) as excinfo:
         sts.get_caller_identity()
     code, message, status = error_of(excinfo)
@@ -428,12 +403,7 @@ def test_clock_skew_is_refused(
 def test_unsigned_call_is_missing_authentication_token(sandbox: Any) -> None:
     from botocore import UNSIGNED
 
-    sts = _session().client(
-        "sts",
-        region_name="us-east-1",
-        endpoint_url=sandbox.endpoint_url,
-        config=Config(signature_version=UNSIGNED),
-    )
+    sts = sandbox_client(sandbox, "sts", config=Config(signature_version=UNSIGNED))
     with pytest.raises(ClientError) as excinfo:
         sts.get_caller_identity()
     assert error_of(excinfo) == (
