@@ -151,6 +151,13 @@ def duration_seconds(text: str) -> int:
         ) from None
 
 
+# --duration-seconds, shared by %sts_session and %sts_federation (an argument decorator keeps no
+# state of its own, so one serves both).
+duration_argument = argument(
+    "--duration-seconds", metavar="N", type=duration_seconds, help=DURATION_HELP
+)
+
+
 def parse_tags(items: list[str] | None) -> list[dict[str, str]] | None:
     """``--tags``: each item is AWS CLI shorthand ``Key=k,Value=v`` or plain ``k=v``."""
     if not items:

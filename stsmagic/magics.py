@@ -159,12 +159,7 @@ class StsMagics(Magics, Configurable):
         help="the MFA device's ARN (default: the profile's mfa_serial)",
     )
     @argument("--token-code", metavar="CODE", help="the 6-digit code the MFA device shows now")
-    @argument(
-        "--duration-seconds",
-        metavar="N",
-        type=magic_args.duration_seconds,
-        help=magic_args.DURATION_HELP,
-    )
+    @magic_args.duration_argument
     @magic_args.issuing
     def sts_session(self, line: str) -> Any:
         """Get a session token (STS GetSessionToken) for your IAM user, with MFA if you have it.
@@ -224,12 +219,7 @@ class StsMagics(Magics, Configurable):
         metavar="T",
         help="session tags, each Key=k,Value=v (AWS CLI shorthand) or k=v",
     )
-    @argument(
-        "--duration-seconds",
-        metavar="N",
-        type=magic_args.duration_seconds,
-        help=magic_args.DURATION_HELP,
-    )
+    @magic_args.duration_argument
     @magic_args.issuing
     def sts_federation(self, line: str) -> Any:
         """Get credentials for a federated user (STS GetFederationToken), signed by your IAM user.
