@@ -56,5 +56,5 @@ RENEW_HINTS = {
     "session": "renew it with %sts_session",
     "federation": "renew it with %sts_federation",
     "delegated": "renew it with %sts_delegated and a new trade-in token",
-    "sso": "renew it with %sso_role (after `aws sso login` if the SSO token expired too)",
+    "sso": "renew it with %sso_role (after %sso_login if the SSO token expired too)",
 }

@@ -49,7 +49,7 @@ def describe(session: IssuedSession) -> str:
 @magics_class
 class StsMagics(Magics, Configurable):
     """Short-lived AWS credentials in the notebook: %sts_session, %sts_federation,
-    %sts_delegated, %sso_role, %sts_use, %sts_forget, %sts_panel."""
+    %sts_delegated, %sso_role, %sso_login, %sts_use, %sts_forget, %sts_panel."""
 
     duration_seconds = Int(
         None,
@@ -80,12 +80,19 @@ class StsMagics(Magics, Configurable):
     export_env = Bool(
         False, help="Export every session a magic activates to os.environ, as --env does."
     ).tag(config=True)
+    remember = Bool(
+        False,
+        help="Keep issued sessions in a 0600 file under the user's cache directory "
+        "($XDG_CACHE_HOME/stsmagic, else ~/.cache/stsmagic), so %load_ext in a new kernel "
+        "brings back the unexpired ones. Off: nothing is written; turning it off removes the file.",
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, ledger: SessionLedger | None = None, **kwargs: Any):
         # before the traits are set from the config: their observers clear the cache
         self._brokers: dict[tuple[str | None, str | None, str | None], Broker] = {}
+        self._ledger = ledger  # before the config too: remember = True restores into it
+        self._remembering: Any = None
         super().__init__(shell=shell, **kwargs)
-        self._ledger = ledger
         self._panel: Any = None  # the last %sts_panel: closed by the next (its timer with it)
 
     @validate("duration_seconds")
@@ -116,6 +123,31 @@ class StsMagics(Magics, Configurable):
     @observe("connect_timeout", "read_timeout")
     def _timeouts_changed(self, change: Any) -> None:
         self._brokers.clear()  # their clients were made with the old timeouts
+
+    @observe("remember")
+    def _remember_changed(self, change: Any) -> None:
+        from . import remember
+
+        if change["new"]:
+            if self._remembering is None:
+                self._remembering = remember.Remembering(self.ledger)
+                restored = self._remembering.start()
+                if restored:
+                    active = self.ledger.active
+                    print(
+                        f"Restored {len(restored)} session{'' if len(restored) == 1 else 's'} "
+                        f"from {self._remembering.path}"
+                        + (f"; using {describe(active)}" if active is not None else "")
+                    )
+        else:
+            self.stop_remembering()
+            remember.remove()
+
+    def stop_remembering(self) -> None:
+        """Stop writing the sessions file (it stays; %unload_ext does this)."""
+        if self._remembering is not None:
+            self._remembering.stop()
+            self._remembering = None
 
     @validate("profile", "region")
     def _check_name(self, proposal: Any) -> str | None:
@@ -282,14 +314,15 @@ class StsMagics(Magics, Configurable):
         "--access-token",
         metavar="T",
         help=magic_args.SECRET_HELP.format(what="an SSO access token")
-        + ". Default: the token `aws sso login --profile NAME` cached",
+        + ". Default: the token %sso_login (or `aws sso login`) cached for the profile",
     )
     @magic_args.issuing
     def sso_role(self, line: str) -> Any:
         """Get role credentials from IAM Identity Center (SSO GetRoleCredentials).
 
-        Without --access-token, uses the token `aws sso login --profile NAME` left in
-        ~/.aws/sso/cache for the profile's sso_session (or sso_start_url).
+        Without --access-token, uses the token %sso_login (or `aws sso login --profile NAME`)
+        left in ~/.aws/sso/cache for the profile's sso_session (or sso_start_url), refreshed
+        there first if it expired and has a refresh token.
         Returns the IssuedSession.
 
         Example: %sso_role --account-id 123456789012 --role-name ReadOnly --profile work
@@ -304,7 +337,10 @@ class StsMagics(Magics, Configurable):
             else:
                 from .sso_cache import find_token
 
-                token = find_token(args.profile or self.profile)
+                token = find_token(
+                    args.profile or self.profile,
+                    endpoint_url=args.endpoint_url or self.endpoint_url,
+                )
             with self._hiding(token):
                 session = self.broker(args).get_role_credentials(
                     accountId=args.account_id,
@@ -313,6 +349,40 @@ class StsMagics(Magics, Configurable):
                     label=args.label,
                 )
             return self._keep(session, args)
+
+    @line_magic
+    @magic_arguments()
+    @argument("--profile", help="the profile whose sso_session (or sso_start_url) to log in to")
+    @argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        help="give up after S seconds, at most 3600 (default: when the device code expires)",
+    )
+    def sso_login(self, line: str) -> None:
+        """Log in to IAM Identity Center from the notebook, as `aws sso login` does.
+
+        Shows a link and a code: open the link, check the code, approve. The token is cached
+        where the AWS CLI keeps it (~/.aws/sso/cache), for %sso_role, %sts_profile, boto3 and
+        the AWS CLI. Interrupt the kernel to stop waiting; nothing is written then.
+
+        Example: %sso_login --profile work
+        """
+        with self._errors("sso_login"):
+            args = magic_args.parse_line(self.sso_login, line)
+            from .sso_login import sso_login
+
+            try:
+                done = sso_login(
+                    args.profile or self.profile,
+                    timeout=args.timeout,
+                    endpoint_url=self.endpoint_url,
+                    show=show_device_authorization,
+                )
+            except KeyboardInterrupt:
+                print("%sso_login: interrupted; nothing was cached")
+                return
+            print(done)
 
     # -- managing what was issued ----------------------------------------------------------
 
@@ -459,6 +529,13 @@ class StsMagics(Magics, Configurable):
             raise
 
 
+def show_device_authorization(authorization: Any) -> None:
+    """The SSO login's link and code: a clickable link, and the text where HTML is not shown."""
+    from IPython.display import display
+
+    display({"text/plain": authorization.text(), "text/html": authorization.html()}, raw=True)
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext stsmagic``: install the live credentials and register the magics."""
     try:
@@ -478,6 +555,7 @@ def unload_ipython_extension(ipython: Any) -> None:
     for configurable in ipython.configurables:
         if isinstance(configurable, StsMagics):
             configurable.close_panel()
+            configurable.stop_remembering()
     for table in ipython.magics_manager.magics.values():
         for name, func in list(table.items()):
             if isinstance(getattr(func, "__self__", None), StsMagics):

@@ -1,18 +1,23 @@
-"""The AWS CLI's SSO token cache (``~/.aws/sso/cache/<sha1>.json``), read and written.
+"""The AWS CLI's SSO token cache (``~/.aws/sso/cache/<sha1>.json``), read, refreshed, written.
 
 The file name is the SHA-1 of the profile's ``sso_session`` name, or of its ``sso_start_url``
-for a legacy profile; botocore's ``SSOTokenLoader`` and ``JSONFileCache`` know the format.
+for a legacy profile; botocore's ``SSOTokenLoader`` and ``SSOTokenProvider`` read the same
+files. Whoever reads an expired token that has a refresh token refreshes it (SSO OIDC
+CreateToken, grant ``refresh_token``) and writes it back, as botocore's provider does.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import StsMagicError
+from .errors import RequestRefused, StsMagicError
+from .private_file import write_private
 
 EXPIRES_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -21,65 +26,134 @@ def default_cache_dir() -> Path:
     return Path(os.path.expanduser(os.path.join("~", ".aws", "sso", "cache")))
 
 
-def _login_hint(profile: str | None) -> str:
-    return f"run `aws sso login --profile {profile}`" if profile else "run `aws sso login`"
+def login_hint(profile: str | None) -> str:
+    return f"run %sso_login --profile {profile}" if profile else "run %sso_login"
 
 
-def _profile_sso(profile: str | None) -> tuple[str | None, str | None]:
-    """The profile's (sso_session name, sso_start_url), read by botocore's config loader."""
+@dataclass(frozen=True)
+class SsoSettings:
+    """What a profile says about its SSO login, read by botocore's config loader."""
+
+    profile: str
+    session_name: str | None
+    start_url: str | None
+    region: str | None
+    scopes: tuple[str, ...]
+
+    @property
+    def cache_key(self) -> str:
+        key = self.session_name or self.start_url or ""
+        return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()
+
+
+def sso_settings(profile: str | None) -> SsoSettings:
+    """The profile's ``sso_session`` (or legacy ``sso_start_url``), region and scopes."""
     import botocore.session
     from botocore.exceptions import ProfileNotFound
 
     session = botocore.session.Session(profile=profile)
+    name = profile or session.profile or "default"
     try:
         scoped = session.get_scoped_config()
     except ProfileNotFound:
-        raise StsMagicError(f"profile {profile!r} is not in the AWS config files") from None
-    session_name = scoped.get("sso_session")
+        raise StsMagicError(f"profile {name!r} is not in the AWS config files") from None
+    session_name = scoped.get("sso_session") or None
     start_url = scoped.get("sso_start_url")
+    region = scoped.get("sso_region")
+    scopes = scoped.get("sso_registration_scopes") or ""
     if session_name:
-        sso_sessions = session.full_config.get("sso_sessions", {})
-        start_url = sso_sessions.get(session_name, {}).get("sso_start_url", start_url)
-    return session_name, start_url
+        section = session.full_config.get("sso_sessions", {}).get(session_name, {})
+        start_url = section.get("sso_start_url", start_url)
+        region = section.get("sso_region", region)
+        scopes = section.get("sso_registration_scopes", scopes)
+    words = tuple(s.strip() for s in str(scopes).split(",") if s.strip())
+    return SsoSettings(name, session_name, start_url or None, region or None, words)
 
 
-def find_token(profile: str | None = None, *, cache_dir: Path | None = None) -> str:
-    """The SSO access token the AWS CLI cached for ``profile``; raises when missing or expired."""
+def parse_time(value: object) -> datetime:
+    """A cache file's ``expiresAt`` / ``registrationExpiresAt`` as an aware UTC datetime."""
+    text = str(value)
+    try:
+        return datetime.strptime(text, EXPIRES_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError:
+        # Some writers add fractional seconds or an offset.
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def format_time(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime(EXPIRES_FORMAT)
+
+
+def find_token(
+    profile: str | None = None,
+    *,
+    cache_dir: Path | None = None,
+    endpoint_url: str | None = None,
+    now: datetime | None = None,
+) -> str:
+    """The SSO access token cached for ``profile`` (by ``aws sso login`` or ``%sso_login``).
+
+    An expired token with a refresh token (and an unexpired client registration) is refreshed
+    through SSO OIDC at ``endpoint_url`` (default: the profile's) and written back; otherwise
+    raises, one line, saying to run ``%sso_login``.
+    """
     from botocore.exceptions import SSOTokenLoadError
     from botocore.utils import JSONFileCache, SSOTokenLoader
 
-    name = profile or os.environ.get("AWS_PROFILE") or "default"
-    session_name, start_url = _profile_sso(profile)
-    if not session_name and not start_url:
+    settings = sso_settings(profile)
+    name = settings.profile
+    if not settings.session_name and not settings.start_url:
         raise StsMagicError(
             f"profile {name!r} has no sso_session or sso_start_url; "
             "add one (aws configure sso) or pass --access-token"
         )
-    loader = SSOTokenLoader(cache=JSONFileCache(str(cache_dir or default_cache_dir())))
+    directory = cache_dir or default_cache_dir()
+    loader = SSOTokenLoader(cache=JSONFileCache(str(directory)))
     try:
-        token = loader(start_url or "", session_name=session_name or None)
+        token = loader(settings.start_url or "", session_name=settings.session_name)
+        expires_at = parse_time(token["expiresAt"])
     except SSOTokenLoadError as e:
         missing = "does not exist" in str(e)
         problem = "no SSO token is cached" if missing else "no usable SSO token is cached"
-        raise StsMagicError(f"{problem} for profile {name!r}; {_login_hint(name)}") from None
-    except (KeyError, ValueError):
-        # The file is there but is not JSON.
+        raise StsMagicError(f"{problem} for profile {name!r}; {login_hint(name)}") from None
+    except (KeyError, ValueError, TypeError):
+        # The file is there but is not JSON, or not the CLI's fields.
         raise StsMagicError(
-            f"no usable SSO token is cached for profile {name!r}; {_login_hint(name)}"
+            f"no usable SSO token is cached for profile {name!r}; {login_hint(name)}"
         ) from None
+    now = now or datetime.now(timezone.utc)
+    if expires_at > now:
+        return str(token["accessToken"])
+    expired = f"the SSO token for profile {name!r} expired at {expires_at:%Y-%m-%d %H:%M:%S} UTC"
+    if not _refreshable(token, now):
+        raise StsMagicError(f"{expired}; {login_hint(name)}")
+    from . import sso_oidc
+
+    region = str(token.get("region") or settings.region or "")
     try:
-        expires_at = datetime.strptime(str(token["expiresAt"]), EXPIRES_FORMAT).replace(
-            tzinfo=timezone.utc
-        )
-    except ValueError:
-        # Some writers add fractional seconds or an offset.
-        expires_at = datetime.fromisoformat(str(token["expiresAt"]).replace("Z", "+00:00"))
-    if expires_at <= datetime.now(timezone.utc):
+        answer = sso_oidc.refresh(sso_oidc.client(profile, region, endpoint_url), token)
+    except RequestRefused as e:
         raise StsMagicError(
-            f"the SSO token for profile {name!r} expired at {expires_at:%Y-%m-%d %H:%M:%S} UTC; "
-            f"{_login_hint(name)}"
-        )
-    return str(token["accessToken"])
+            f"{expired} and could not be refreshed ({e.code}); {login_hint(name)}"
+        ) from None
+    refreshed = {
+        **token,
+        "accessToken": answer["accessToken"],
+        "expiresAt": format_time(now + timedelta(seconds=int(answer["expiresIn"]))),
+    }
+    if answer.get("refreshToken"):
+        refreshed["refreshToken"] = answer["refreshToken"]
+    write_private(directory / f"{settings.cache_key}.json", json.dumps(refreshed))
+    return str(answer["accessToken"])
+
+
+def _refreshable(token: dict[str, Any], now: datetime) -> bool:
+    if not all(token.get(k) for k in ("refreshToken", "clientId", "clientSecret")):
+        return False
+    try:
+        return parse_time(token["registrationExpiresAt"]) > now
+    except (KeyError, ValueError):
+        return False
 
 
 def write_token(
@@ -92,28 +166,24 @@ def write_token(
     cache_dir: Path | None = None,
     **extra: Any,
 ) -> Path:
-    """Cache a token as ``aws sso login`` would; returns the file written.
+    """Cache a token as ``aws sso login`` would (0600 from creation); returns the file written.
 
     ``extra`` adds the CLI's other fields (``clientId``, ``clientSecret``,
     ``registrationExpiresAt``, ``refreshToken``) when known.
     """
-    from botocore.utils import JSONFileCache, SSOTokenLoader
-
     directory = cache_dir or default_cache_dir()
-    directory.mkdir(parents=True, exist_ok=True)
     token: dict[str, Any] = {
         "startUrl": start_url,
         "region": region,
         "accessToken": access_token,
-        "expiresAt": expires_at.astimezone(timezone.utc).strftime(EXPIRES_FORMAT),
+        "expiresAt": format_time(expires_at),
         **extra,
     }
-    cache = JSONFileCache(str(directory))
-    loader = SSOTokenLoader(cache=cache)
     try:
-        loader.save_token(start_url, token, session_name=session_name)
-    except ValueError:
-        # botocore's message would hold the token itself.
+        text = json.dumps(token)
+    except (TypeError, ValueError):
         raise StsMagicError("the SSO token's extra fields are not JSON") from None
     key = hashlib.sha1((session_name or start_url).encode(), usedforsecurity=False).hexdigest()
-    return directory / f"{key}.json"
+    path = directory / f"{key}.json"
+    write_private(path, text)
+    return path

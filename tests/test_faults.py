@@ -416,7 +416,7 @@ def test_expired_sso_token_in_the_cli_cache_magic(
     since = len(sandbox.requests)
     line = f"--account-id {sandbox.sso_account_id} --role-name {sandbox.sso_role_name}"
     message = usage_error(sandbox, good, ip, "sso_role", line)
-    assert "aws sso login" in message
+    assert "%sso_login" in message
     assert new_requests(sandbox, since, "GetRoleCredentials") == []
 
 

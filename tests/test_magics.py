@@ -333,7 +333,7 @@ def test_sso_role_with_an_expired_cached_token_says_what_to_run(
     )
     line = f"--account-id {sandbox.sso_account_id} --role-name {sandbox.sso_role_name}"
     message = refused(sandbox, ip, "sso_role", f"{line} --profile work")
-    assert "expired" in message and "aws sso login --profile work" in message
+    assert "expired" in message and "%sso_login --profile work" in message
 
 
 def test_sso_role_without_a_cached_token_says_what_to_run(
@@ -347,7 +347,7 @@ def test_sso_role_without_a_cached_token_says_what_to_run(
         f"--account-id {sandbox.sso_account_id} --role-name {sandbox.sso_role_name} --profile work",
     )
     assert message.startswith("%sso_role: ")
-    assert "aws sso login --profile work" in message
+    assert "%sso_login --profile work" in message
 
 
 # -- the flags every issuing magic takes -----------------------------------------------------------

@@ -46,7 +46,7 @@ def test_written_in_the_cli_format(clean_environ: Path, tmp_path: Path) -> None:
         "expiresAt": "2030-01-02T03:04:05Z",
         "clientId": "cid",
     }
-    assert oct(path.stat().st_mode & 0o777) in ("0o600", "0o644")
+    assert path.stat().st_mode & 0o777 == 0o600
 
 
 def test_found_for_a_profile_with_an_sso_session(clean_environ: Path) -> None:
@@ -81,7 +81,7 @@ def test_legacy_profile_keyed_by_start_url(
 @pytest.mark.parametrize(
     ("setup", "message"),
     [
-        ("none", "no SSO token is cached for profile 'dev'; run `aws sso login --profile dev`"),
+        ("none", "no SSO token is cached for profile 'dev'; run %sso_login --profile dev"),
         ("expired", "the SSO token for profile 'dev' expired at"),
         ("no-sso", "profile 'dev' has no sso_session or sso_start_url"),
         ("garbage", "no usable SSO token is cached for profile 'dev'"),
