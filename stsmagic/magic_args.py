@@ -41,6 +41,7 @@ FLAGS = {
     "accountId": "--account-id",
     "roleName": "--role-name",
     "accessToken": "--access-token",
+    "timeout": "--timeout",
 }
 DURATION_HELP = (
     "how long the credentials last: 900-129600 seconds "
