@@ -100,3 +100,17 @@ def ip(shell: object, aws_profile: Path) -> Iterator[object]:
     yield shell
     shell.run_line_magic("unload_ext", "stsmagic")  # type: ignore[attr-defined]
     shell.config.pop("StsMagics", None)  # type: ignore[attr-defined]  # left by %config
+
+
+@pytest.fixture
+def private_umask(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """umask 000 and no chmod at all: a file is 0600 (a directory 0700) only if made so."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("chmod after creation")
+
+    monkeypatch.setattr(os, "chmod", refuse)
+    monkeypatch.setattr(os, "fchmod", refuse)
+    old = os.umask(0)
+    yield
+    os.umask(old)

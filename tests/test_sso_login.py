@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -42,20 +41,6 @@ def work(sandbox: Any, clean_environ: Path) -> Path:
         f"sso_region = {sandbox.sso_region}\nsso_registration_scopes = sso:account:access\n"
     )
     return default_cache_dir() / (hashlib.sha1(b"corp").hexdigest() + ".json")
-
-
-@pytest.fixture
-def private_umask(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """umask 000 and no chmod at all: a file is 0600 only if it was created so."""
-
-    def refuse(*args: Any, **kwargs: Any) -> None:
-        raise AssertionError("chmod after creation")
-
-    monkeypatch.setattr(os, "chmod", refuse)
-    monkeypatch.setattr(os, "fchmod", refuse)
-    old = os.umask(0)
-    yield
-    os.umask(old)
 
 
 class User:
