@@ -82,7 +82,7 @@ def save(ledger: SessionLedger, path: Path | None = None) -> None:
     kept = [s for s in ledger.sessions if not s.expired_at(now)]
     document = {
         "format": FORMAT,
-        "active": active.label if any(s is active for s in kept) else None,
+        "active": active.label if active is not None and any(s is active for s in kept) else None,
         "sessions": [_record(s) for s in kept],
     }
     write_private(path or default_path(), json.dumps(document))
@@ -109,7 +109,8 @@ def load(
         # the message names the problem only: a record's values are secrets
         log.warning("stsmagic: ignoring %s: not a sessions file (%s)", path, type(e).__name__)
         return [], None
-    return [s for s in sessions if not s.expired_at(now)], active if isinstance(active, str) else None
+    unexpired = [s for s in sessions if not s.expired_at(now)]
+    return unexpired, active if isinstance(active, str) else None
 
 
 def remove(path: Path | None = None) -> None:
@@ -136,9 +137,9 @@ class Remembering:
             if session.label in self.ledger or session.access_key_id in keys:
                 continue
             restored.append(self.ledger.add(session, activate=False))
-        if active is not None and any(s.label == active for s in restored):
-            if self.ledger.active is None:
-                self.ledger.activate(active)
+        wanted = active is not None and any(s.label == active for s in restored)
+        if wanted and active is not None and self.ledger.active is None:
+            self.ledger.activate(active)
         if self._unsubscribe is None:
             self._unsubscribe = self.ledger.subscribe(self._changed)
         self._save()

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from . import params, sso_cache, sso_oidc
 from .errors import ParameterError, RequestRefused, StsMagicError
@@ -81,7 +82,9 @@ def check_timeout(timeout: float | None) -> float | None:
         return None
     if not 0 < timeout <= MAX_TIMEOUT:
         raise ParameterError(
-            "timeout", f"{timeout:g} seconds is out of range", f"must be over 0 and at most {MAX_TIMEOUT:g}"
+            "timeout",
+            f"{timeout:g} seconds is out of range",
+            f"must be over 0 and at most {MAX_TIMEOUT:g}",
         )
     return float(timeout)
 
@@ -168,7 +171,7 @@ def _poll(
     timeout: float | None,
     sleep: Callable[[float], object],
     clock: Callable[[], float],
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """CreateToken every ``interval`` seconds until the user approves."""
     limit = float(authorization.expires_in)
     if timeout is not None and timeout < limit:

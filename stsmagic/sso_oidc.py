@@ -48,7 +48,8 @@ def call(oidc: Any, operation: str, request: dict[str, Any]) -> dict[str, Any]:
     except ClientError as e:
         error = e.response.get("Error", {})
         code = str(error.get("Code") or "Unknown")
-        raise RequestRefused(operation, code, _scrub(str(error.get("Message") or ""), secrets))
+        message = _scrub(str(error.get("Message") or ""), secrets)
+        raise RequestRefused(operation, code, message) from None
     except ResponseParserError:
         raise RequestRefused(
             operation, "ResponseParserError", "the endpoint's answer is not an AWS response"

@@ -110,7 +110,9 @@ def test_login_writes_the_cli_cache_file_botocore_reads(
     ).load_token()
     assert token is not None and token.get_frozen_token().token == cached["accessToken"]
     loader = SSOTokenLoader(cache=JSONFileCache(str(work.parent)))
-    assert loader(sandbox.sso_start_url, session_name="corp")["accessToken"] == cached["accessToken"]
+    assert (
+        loader(sandbox.sso_start_url, session_name="corp")["accessToken"] == cached["accessToken"]
+    )
 
     # and the SSO portal accepts it
     from stsmagic.broker import Broker
