@@ -144,6 +144,18 @@ class Broker:
             region = sso_sessions.get(self._scoped["sso_session"], {}).get("sso_region")
         return region or self._region_name
 
+    def source_credentials(self) -> ReadOnlyCredentials:
+        """The profile's own credentials, frozen (to sign a first AssumeRole of a chain)."""
+        from .session import SecretCredentials
+
+        found = self._session.get_credentials()
+        if found is None:
+            raise RequestRefused(
+                "AssumeRole", "NoCredentialsError", f"profile {self.profile!r} has no credentials"
+            )
+        frozen = found.get_frozen_credentials()
+        return SecretCredentials(frozen.access_key, frozen.secret_key, frozen.token)
+
     # --- clients: one per service, made on first use ------------------------------------------
 
     def client(self, service: str) -> Any:

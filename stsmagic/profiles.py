@@ -131,15 +131,7 @@ def resolve(name: str, session: botocore.session.Session | None = None) -> Profi
             raise ProfileError(
                 f"profile {current!r} has role_arn but neither source_profile nor credential_source"
             )
-        if settings["source_profile"] == current and _has_keys(session, current):
-            # AWS CLI: a profile may be its own source when it also holds keys.
-            return ProfilePlan(name, "keys", current, tuple(hops))
         current = settings["source_profile"]
-
-
-def _has_keys(session: botocore.session.Session, profile: str) -> bool:
-    # full_config holds the credentials file's profiles too, merged in by botocore
-    return bool(_config(session).get(profile, {}).get("aws_access_key_id"))
 
 
 def _source_only(
@@ -211,12 +203,13 @@ def issue(
             f"profile {plan.name!r}: more than one role in its chain asks for MFA; one code "
             "cannot serve two requests"
         )
-    source = broker_for(plan.source_profile)
+    target = broker_for(plan.name)  # region and endpoint as the profile says, as the CLI does
     last = not plan.hops
+    signer: Any
     if plan.source == "sso":
         from .sso_cache import find_token
 
-        signer: Any = source.get_role_credentials(
+        signer = broker_for(plan.source_profile).get_role_credentials(
             accountId=str(plan.sso_account_id),
             roleName=str(plan.sso_role_name),
             accessToken=find_token(plan.source_profile),
@@ -225,28 +218,21 @@ def issue(
     elif plan.source == "environment":
         signer = _environment_credentials(plan)
     elif last:
-        return source.get_session_token(
-            SerialNumber=serial,
-            TokenCode=TokenCode,
-            DurationSeconds=DurationSeconds,
-            label=label,
+        return target.get_session_token(
+            SerialNumber=serial, TokenCode=TokenCode, DurationSeconds=DurationSeconds, label=label
         )
     else:
-        signer = None
-    if last:
-        return signer
+        signer = broker_for(plan.source_profile).source_credentials()
     for index, hop in enumerate(plan.hops):
         final = index == len(plan.hops) - 1
         duration = (
             DurationSeconds if final and DurationSeconds is not None else hop.duration_seconds
         )
-        code = TokenCode if hop.mfa_serial else None
-        broker = source if signer is None else broker_for(hop.profile)
-        signer = broker.assume_role(
+        signer = target.assume_role(
             RoleArn=hop.role_arn,
             RoleSessionName=hop.role_session_name,
             SerialNumber=hop.mfa_serial,
-            TokenCode=code,
+            TokenCode=TokenCode if hop.mfa_serial else None,
             ExternalId=hop.external_id,
             DurationSeconds=duration,
             label=label if final else None,
@@ -266,4 +252,7 @@ def _environment_credentials(plan: ProfilePlan) -> Any:
             f"profile {plan.source_profile!r} has credential_source = Environment, but "
             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set"
         )
-    return found.get_frozen_credentials()
+    from .session import SecretCredentials
+
+    frozen = found.get_frozen_credentials()
+    return SecretCredentials(frozen.access_key, frozen.secret_key, frozen.token)
