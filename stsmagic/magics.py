@@ -450,6 +450,8 @@ class StsMagics(Magics, Configurable):
 
             plan = profiles.resolve(args.name)
             serial = plan.serial_number
+            if args.duration_seconds is not None:  # checked now, not after the code is typed
+                profiles.check_duration(plan, args.duration_seconds)
             broker_for = functools.partial(self.broker_for, args=args)
             if serial and not args.token_code:
                 params.serial_number(serial)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import botocore.session
 
+from . import params
 from .errors import ParameterError, StsMagicError
 
 if TYPE_CHECKING:
@@ -74,11 +75,16 @@ class ProfilePlan:
         return serials[0] if serials else self.mfa_serial
 
     @property
+    def chained(self) -> bool:
+        """Whether the last request is signed by a role session (AWS's 1-hour limit)."""
+        return len(self.hops) > 1 or (bool(self.hops) and self.source == "sso")
+
+    @property
     def durations(self) -> tuple[int, ...]:
         """The durations the last request accepts (for the MFA form)."""
         if not self.hops:
             return (900, 3600, 4 * 3600, 8 * 3600, 12 * 3600, 24 * 3600, 36 * 3600)
-        if len(self.hops) > 1 or self.source == "sso":
+        if self.chained:
             return (900, 1800, 3600)
         return (900, 3600, 4 * 3600, 8 * 3600, 12 * 3600)
 
@@ -239,6 +245,13 @@ def issue(
             signed_by=signer,
         )
     return signer
+
+
+def check_duration(plan: ProfilePlan, seconds: int) -> int:
+    """``seconds`` within the limits of the plan's last request."""
+    if plan.kind == "role":
+        return params.role_duration_seconds(seconds, chained=plan.chained)
+    return params.duration_seconds(seconds)
 
 
 def _environment_credentials(plan: ProfilePlan) -> Any:

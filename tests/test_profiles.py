@@ -120,7 +120,9 @@ def test_chain_of_profiles_is_followed(sandbox: Any, ip: Any, role_profiles: Pat
     assert [s.label for s in stsmagic.sessions.sessions] == ["chained"]  # only the last
 
 
-def test_chained_profile_above_an_hour_is_refused(sandbox: Any, ip: Any, role_profiles: Path) -> None:
+def test_chained_profile_above_an_hour_is_refused(
+    sandbox: Any, ip: Any, role_profiles: Path
+) -> None:
     sandbox.reset_requests()
     with pytest.raises(UsageError) as caught:
         ip.run_line_magic("sts_profile", "chained --duration-seconds 7200")
@@ -217,3 +219,39 @@ def test_resolve_and_issue_again_from_python(sandbox: Any, role_profiles: Path) 
     second = profiles.issue(plan, lambda profile: Broker(profile), label="x")
     assert first.principal == second.principal
     assert first.access_key_id != second.access_key_id
+
+
+def test_role_and_profile_magics_show_no_secret(
+    sandbox: Any,
+    ip: Any,
+    role_profiles: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    shown: list[str] = []
+    for line in (
+        "%sts_role --role-arn " + sandbox.role_arn("plain"),
+        "%sts_role --chain --role-arn " + sandbox.role_arn("plain"),
+        "%sts_profile chained",
+        f"%sts_profile guarded --token-code {sandbox.mfa_code()}",
+        "%sts_profile guarded --label g2",
+        "%sts_profile loop-a",
+        "%sts_role --role-arn " + sandbox.role_arn("external-id"),
+        "%sts_panel",
+    ):
+        result = ip.run_cell(line)
+        value = result.result
+        shown += [repr(value), str(value), getattr(value, "_repr_html_", lambda: "")()]
+    form = ip.run_line_magic("sts_profile", "guarded --label g3")
+    form.token_code.value = sandbox.mfa_code()
+    form.submit.click()
+    shown += [repr(form), form.status.value, repr(form.get_state())]
+    captured = capsys.readouterr()
+    shown += [captured.out, captured.err, stsmagic.sessions.to_frame().to_string()]
+    shown += [r.getMessage() for r in caplog.records] + [repr(r.args) for r in caplog.records]
+    assert len(stsmagic.sessions.sessions) == 5  # role-1, role-2, chained, guarded, g3
+    secrets = [*sandbox.issued_secrets(), sandbox.source_credentials.secret_key]
+    assert [s[:6] for s in secrets if any(s in text for text in shown)] == []

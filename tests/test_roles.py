@@ -61,9 +61,7 @@ def test_chained_broker_signs_with_the_given_session(sandbox: Any, aws_profile: 
     first = broker.assume_role(RoleArn=sandbox.role_arn("plain"), RoleSessionName="first")
     sandbox.reset_requests()
     with pytest.raises(ParameterError) as caught:
-        broker.assume_role(
-            RoleArn=sandbox.role_arn("plain"), DurationSeconds=3601, signed_by=first
-        )
+        broker.assume_role(RoleArn=sandbox.role_arn("plain"), DurationSeconds=3601, signed_by=first)
     assert "3600" in str(caught.value) and "chaining" in str(caught.value)
     assert sandbox.requests == []  # refused before sending
     second = broker.assume_role(

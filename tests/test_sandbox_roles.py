@@ -60,7 +60,8 @@ def test_mfa_role_needs_a_valid_code(sandbox: Any) -> None:
         sts.assume_role(RoleArn=role, RoleSessionName="no-mfa")
     assert error_of(excinfo) == (
         "AccessDenied",
-        f"User: {sandbox.user_arn} is not authorized to perform: sts:AssumeRole on resource: {role}",
+        f"User: {sandbox.user_arn} is not authorized to perform: sts:AssumeRole on resource: "
+        + role,
     )
     wrong = "000000" if sandbox.mfa_code() != "000000" else "111111"
     with pytest.raises(ClientError) as excinfo:
@@ -95,7 +96,8 @@ def test_unknown_role_is_access_denied(sandbox: Any) -> None:
         source_sts(sandbox).assume_role(RoleArn=role, RoleSessionName="nobody")
     assert error_of(excinfo) == (
         "AccessDenied",
-        f"User: {sandbox.user_arn} is not authorized to perform: sts:AssumeRole on resource: {role}",
+        f"User: {sandbox.user_arn} is not authorized to perform: sts:AssumeRole on resource: "
+        + role,
     )
 
 
