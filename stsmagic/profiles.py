@@ -144,8 +144,12 @@ def _source_only(
     name: str, profile: str, settings: Mapping[str, Any], hops: list[RoleHop]
 ) -> ProfilePlan:
     """The end of a chain: a profile without role_arn (SSO, or long-term keys)."""
-    if settings.get("sso_session") or settings.get("sso_start_url"):
-        missing = [s for s in SSO_SETTINGS if not settings.get(s)]
+    # An sso_session alone (no account or role) only configures %sso_role: like botocore, the
+    # profile's keys are then its credentials.
+    if any(settings.get(s) for s in SSO_SETTINGS):
+        missing = [s for s in (*SSO_SETTINGS, "sso_session") if not settings.get(s)]
+        if missing == ["sso_session"] and settings.get("sso_start_url"):
+            missing = []
         if missing:
             raise ProfileError(
                 f"profile {profile!r} is an SSO profile without {' and '.join(missing)}"
