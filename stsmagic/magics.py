@@ -459,7 +459,7 @@ class StsMagics(Magics, Configurable):
                 return self._mfa_form(
                     broker_for(plan.source_profile),
                     serial,
-                    args.duration_seconds,
+                    args.duration_seconds or plan.duration_seconds,
                     args,
                     action=action,
                     action_name="Assume role" if plan.kind == "role" else "Get session token",

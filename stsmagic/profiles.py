@@ -75,6 +75,11 @@ class ProfilePlan:
         return serials[0] if serials else self.mfa_serial
 
     @property
+    def duration_seconds(self) -> int | None:
+        """The last role's ``duration_seconds`` from its profile, if it sets one."""
+        return self.hops[-1].duration_seconds if self.hops else None
+
+    @property
     def chained(self) -> bool:
         """Whether the last request is signed by a role session (AWS's 1-hour limit)."""
         return len(self.hops) > 1 or (bool(self.hops) and self.source == "sso")

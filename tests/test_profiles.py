@@ -31,6 +31,7 @@ duration_seconds = 900
 role_arn = {mfa}
 source_profile = default
 mfa_serial = {sandbox.mfa_serial}
+duration_seconds = 7200
 
 [profile partner]
 role_arn = {xid}
@@ -135,9 +136,11 @@ def test_mfa_profile_with_code_and_form(sandbox: Any, ip: Any, role_profiles: Pa
     form = ip.run_line_magic("sts_profile", "guarded")
     assert form.submit.description == "Assume role"
     assert form.serial_number.value == sandbox.mfa_serial
+    assert form.duration.value == 7200  # the profile's duration_seconds
     form.token_code.value = sandbox.mfa_code()
     form.submit.click()
     assert form.error is None and form.session is not None
+    assert 7100 < form.session.remaining.total_seconds() <= 7200
     assert form.session.label == "guarded" and "/stsmagic-mfa/" in str(form.session.principal)
     ip.run_line_magic("sts_forget", "--all")
     session = ip.run_line_magic("sts_profile", f"guarded --token-code {sandbox.mfa_code()}")
