@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Iterable
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import botocore.session
 from botocore import UNSIGNED
@@ -27,7 +27,13 @@ from .live import SourceEnviron
 from .redact import redact_wire_logs
 from .session import IssuedSession
 
+if TYPE_CHECKING:
+    from botocore.credentials import ReadOnlyCredentials
+
 log = logging.getLogger(__name__)
+
+# Sessions that are themselves a role's: assuming a role with one is role chaining (1 hour).
+ROLE_SESSION_KINDS = frozenset({"role", "sso", "delegated"})
 
 # GetSessionToken and GetFederationToken are global; STS answers in us-east-1 when no region
 # is configured, as the AWS CLI does.
@@ -39,6 +45,18 @@ def _one_line(text: str, secrets: Iterable[str]) -> str:
         if secret:
             text = text.replace(secret, "***")
     return " ".join(text.split())
+
+
+def default_role_session_name() -> str:
+    """``stsmagic-<user>`` (the OS user, within AssumeRole's limits), else ``stsmagic-<time>``."""
+    import getpass
+    import re
+
+    try:
+        user = re.sub(r"[^\w+=,.@-]", "-", getpass.getuser(), flags=re.ASCII)
+    except (OSError, KeyError, ImportError):
+        user = ""
+    return f"stsmagic-{user or int(datetime.now(timezone.utc).timestamp())}"[:64]
 
 
 class Broker:
@@ -125,6 +143,18 @@ class Broker:
             sso_sessions = self._session.full_config.get("sso_sessions", {})
             region = sso_sessions.get(self._scoped["sso_session"], {}).get("sso_region")
         return region or self._region_name
+
+    def source_credentials(self) -> ReadOnlyCredentials:
+        """The profile's own credentials, frozen (to sign a first AssumeRole of a chain)."""
+        from .session import SecretCredentials
+
+        found = self._session.get_credentials()
+        if found is None:
+            raise RequestRefused(
+                "AssumeRole", "NoCredentialsError", f"profile {self.profile!r} has no credentials"
+            )
+        frozen = found.get_frozen_credentials()
+        return SecretCredentials(frozen.access_key, frozen.secret_key, frozen.token)
 
     # --- clients: one per service, made on first use ------------------------------------------
 
@@ -221,6 +251,62 @@ class Broker:
         log.info("issued %s credentials %s", session.kind, session.masked_access_key)
         return session
 
+    def assume_role(
+        self,
+        RoleArn: str,
+        RoleSessionName: str | None = None,
+        SerialNumber: str | None = None,
+        TokenCode: str | None = None,
+        ExternalId: str | None = None,
+        Policy: Any = None,
+        PolicyArns: Any = None,
+        Tags: Any = None,
+        TransitiveTagKeys: Any = None,
+        SourceIdentity: str | None = None,
+        DurationSeconds: int | None = None,
+        *,
+        label: str | None = None,
+        signed_by: IssuedSession | ReadOnlyCredentials | None = None,
+    ) -> IssuedSession:
+        """STS AssumeRole, signed by the profile's source credentials, or by ``signed_by``.
+
+        ``signed_by`` (an ``IssuedSession``, e.g. the ledger's active one, or botocore
+        credentials) is role chaining when it is a role session: DurationSeconds is then at
+        most 3600. Without DurationSeconds none is sent (AWS's default, 3600). Without
+        RoleSessionName, ``default_role_session_name()``.
+        """
+        chained = isinstance(signed_by, IssuedSession) and signed_by.kind in ROLE_SESSION_KINDS
+        request = params.assume_role_request(
+            RoleArn,
+            default_role_session_name() if RoleSessionName is None else RoleSessionName,
+            SerialNumber,
+            TokenCode,
+            ExternalId,
+            Policy,
+            PolicyArns,
+            Tags,
+            TransitiveTagKeys,
+            SourceIdentity,
+            DurationSeconds,
+            chained=chained,
+        )
+        client = None if signed_by is None else self._signed_client(signed_by)
+        return self._issue_sts("role", "AssumeRole", request, label, (), client=client)
+
+    def _signed_client(self, signer: IssuedSession | ReadOnlyCredentials) -> Any:
+        """An STS client signing with ``signer``'s keys, not the source chain's (not cached:
+        the keys are the caller's, for one request)."""
+        creds = signer.credentials if isinstance(signer, IssuedSession) else signer
+        return self._session.create_client(
+            "sts",
+            region_name=self._region_name or DEFAULT_STS_REGION,
+            endpoint_url=self._endpoint_url,
+            config=self._config,
+            aws_access_key_id=creds.access_key,
+            aws_secret_access_key=creds.secret_key,
+            aws_session_token=creds.token,
+        )
+
     # --- sending --------------------------------------------------------------------------------
 
     def _issue_sts(
@@ -230,10 +316,12 @@ class Broker:
         request: dict[str, Any],
         label: str | None,
         secrets: tuple[str, ...],
+        *,
+        client: Any = None,
     ) -> IssuedSession:
         issued_at = datetime.now(timezone.utc)
         log.debug("%s (profile %s)", operation, self._profile)
-        response = self._call("sts", operation, request, secrets)
+        response = self._call("sts", operation, request, secrets, client=client)
         session = IssuedSession.from_sts(
             kind,
             response,
@@ -246,11 +334,17 @@ class Broker:
         return session
 
     def _call(
-        self, service: str, operation: str, request: dict[str, Any], secrets: tuple[str, ...]
+        self,
+        service: str,
+        operation: str,
+        request: dict[str, Any],
+        secrets: tuple[str, ...],
+        *,
+        client: Any = None,
     ) -> Any:
         method = botocore.xform_name(operation)
         try:
-            client = self.client(service)
+            client = client or self.client(service)
             return getattr(client, method)(**request)
         except ClientError as e:
             error = e.response.get("Error", {})

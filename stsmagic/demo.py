@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from .sandbox import Sandbox
 
 DEMO_PROFILE = "demo"
+# Role profiles over the demo's keys, as a user's ~/.aws/config would have them.
+ROLE_PROFILES = ("demo-role", "demo-mfa-role", "demo-partner")
 SSO_SESSION = "stsmagic-demo"
 # The sandbox's SSO tokens last 8 hours, like IAM Identity Center's default session.
 SSO_TOKEN_SECONDS = 8 * 3600
@@ -40,7 +42,8 @@ JUPYTER_STOP_SECONDS = 15.0
 
 
 def write_demo_config(directory: Path, box: Sandbox, *, home: Path | None = None) -> dict[str, str]:
-    """Write a ``demo`` profile for ``box`` into ``directory``; return the environment to use it.
+    """Write a ``demo`` profile (and role profiles over it: ``ROLE_PROFILES``) for ``box`` into
+    ``directory``; return the environment to use it.
 
     ``directory`` gets ``config`` and ``credentials``, as ``~/.aws`` would hold them. The SSO
     token goes where the AWS CLI caches it, ``<home>/.aws/sso/cache`` (``home`` defaults to
@@ -65,6 +68,25 @@ def write_demo_config(directory: Path, box: Sandbox, *, home: Path | None = None
         f"mfa_serial = {box.mfa_serial}\n"
         f"endpoint_url = {box.endpoint_url}\n"
         f"sso_session = {SSO_SESSION}\n"
+        "\n"
+        "[profile demo-role]\n"
+        f"region = {box.sso_region}\n"
+        f"role_arn = {box.role_arn('plain')}\n"
+        f"source_profile = {DEMO_PROFILE}\n"
+        "role_session_name = demo\n"
+        "\n"
+        "[profile demo-mfa-role]\n"
+        f"region = {box.sso_region}\n"
+        f"role_arn = {box.role_arn('mfa')}\n"
+        f"source_profile = {DEMO_PROFILE}\n"
+        f"mfa_serial = {box.mfa_serial}\n"
+        "duration_seconds = 7200\n"
+        "\n"
+        "[profile demo-partner]\n"
+        f"region = {box.sso_region}\n"
+        f"role_arn = {box.role_arn('external-id')}\n"
+        f"source_profile = {DEMO_PROFILE}\n"
+        f"external_id = {box.external_id}\n"
         "\n"
         f"[sso-session {SSO_SESSION}]\n"
         f"sso_start_url = {box.sso_start_url}\n"

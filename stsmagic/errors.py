@@ -56,5 +56,6 @@ RENEW_HINTS = {
     "session": "renew it with %sts_session",
     "federation": "renew it with %sts_federation",
     "delegated": "renew it with %sts_delegated and a new trade-in token",
+    "role": "renew it with %sts_role (or %sts_profile)",
     "sso": "renew it with %sso_role (after %sso_login if the SSO token expired too)",
 }

@@ -42,6 +42,11 @@ FLAGS = {
     "roleName": "--role-name",
     "accessToken": "--access-token",
     "timeout": "--timeout",
+    "RoleArn": "--role-arn",
+    "RoleSessionName": "--role-session-name",
+    "ExternalId": "--external-id",
+    "SourceIdentity": "--source-identity",
+    "TransitiveTagKeys": "--transitive-tag-keys",
 }
 DURATION_HELP = (
     "how long the credentials last: 900-129600 seconds "
@@ -156,6 +161,24 @@ def duration_seconds(text: str) -> int:
 # state of its own, so one serves both).
 duration_argument = argument(
     "--duration-seconds", metavar="N", type=duration_seconds, help=DURATION_HELP
+)
+
+
+def role_duration_seconds(text: str) -> int:
+    """argparse type for ``%sts_role --duration-seconds``: whole seconds (the broker checks
+    AssumeRole's limits, which depend on who signs)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
+
+
+role_duration_argument = argument(
+    "--duration-seconds",
+    metavar="N",
+    type=role_duration_seconds,
+    help="how long the role session lasts: 900-43200 seconds, at most 3600 with --chain "
+    "(default: none sent, so AWS's 3600; %sts_profile: the profile's duration_seconds)",
 )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 from collections.abc import Iterator
 from datetime import timedelta
@@ -23,7 +24,7 @@ from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 from traitlets.config import Configurable
 
 from . import live, magic_args, params
-from .broker import Broker
+from .broker import ROLE_SESSION_KINDS, Broker
 from .errors import ParameterError, SessionExpired, StsMagicError
 
 if TYPE_CHECKING:
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from .session import IssuedSession
 
 OPTIONAL = ("ipywidgets", "pandas")
+ROLE_DURATIONS = (900, 3600, 4 * 3600, 8 * 3600, 12 * 3600)
+CHAINED_DURATIONS = (900, 1800, 3600)
 WIDGETS_MISSING = "needs ipywidgets and pandas: pip install 'stsmagic[widgets]'"
 
 
@@ -49,7 +52,8 @@ def describe(session: IssuedSession) -> str:
 @magics_class
 class StsMagics(Magics, Configurable):
     """Short-lived AWS credentials in the notebook: %sts_session, %sts_federation,
-    %sts_delegated, %sso_role, %sso_login, %sts_use, %sts_forget, %sts_panel."""
+    %sts_delegated, %sso_role, %sso_login, %sts_role, %sts_profile, %sts_use, %sts_forget,
+    %sts_panel."""
 
     duration_seconds = Int(
         None,
@@ -167,9 +171,14 @@ class StsMagics(Magics, Configurable):
 
     def broker(self, args: argparse.Namespace) -> Broker:
         """The Broker for the flags (or traits): one per (profile, region, endpoint_url)."""
+        # AWS_PROFILE named here, so the key (and any error) says which profile is meant
+        profile = args.profile or self.profile or os.environ.get("AWS_PROFILE") or None
+        return self.broker_for(profile, args)
+
+    def broker_for(self, profile: str | None, args: argparse.Namespace) -> Broker:
+        """The Broker of ``profile`` with the flags' (or traits') region and endpoint."""
         key = (
-            # AWS_PROFILE named here, so the key (and any error) says which profile is meant
-            args.profile or self.profile or os.environ.get("AWS_PROFILE") or None,
+            profile,
             args.region or self.region,
             args.endpoint_url or self.endpoint_url,
         )
@@ -384,6 +393,160 @@ class StsMagics(Magics, Configurable):
                 return
             print(done)
 
+    @line_magic
+    @magic_arguments()
+    @argument("--role-arn", required=True, metavar="ARN", help="the role to assume")
+    @argument(
+        "--role-session-name",
+        metavar="N",
+        help="2-64 letters, digits or _+=,.@- (default: stsmagic-<your user name>)",
+    )
+    @argument(
+        "--serial-number",
+        metavar="ARN",
+        help="your MFA device, when the role's trust asks for MFA; without --token-code "
+        "shows the MFA form",
+    )
+    @argument("--token-code", metavar="CODE", help="the 6-digit code the MFA device shows now")
+    @argument("--external-id", metavar="ID", help="the ExternalId the role's trust asks for")
+    @argument(
+        "--policy",
+        metavar="P",
+        help="inline session policy: JSON text, @file.json, or a variable's name (dict or text)",
+    )
+    @argument("--policy-arns", nargs="+", metavar="ARN", help="managed policies (at most 10)")
+    @argument("--tags", nargs="+", metavar="T", help="session tags, Key=k,Value=v or k=v")
+    @argument(
+        "--transitive-tag-keys",
+        nargs="+",
+        metavar="K",
+        help="tag keys that pass on to roles this session assumes (each one of --tags)",
+    )
+    @argument("--source-identity", metavar="S", help="2-64 letters, digits or _+=,.@-")
+    @magic_args.role_duration_argument
+    @argument(
+        "--chain",
+        action="store_true",
+        help="sign with the active session instead of the profile (role chaining: 1 hour at most)",
+    )
+    @magic_args.issuing
+    def sts_role(self, line: str) -> Any:
+        """Assume an IAM role (STS AssumeRole), signed by your profile or, with --chain, by the
+        active session. The role session becomes active. Returns the IssuedSession, or the MFA
+        form when --serial-number is given without --token-code.
+
+        Example: %sts_role --role-arn arn:aws:iam::123456789012:role/Analyst --duration-seconds 3600
+        """
+        with self._errors("sts_role"):
+            args = magic_args.parse_line(self.sts_role, line, secret_flags=True)
+            self._check_issuing(args)
+            broker = self.broker(args)
+            signer = None
+            if args.chain:
+                signer = self.ledger.active
+                if signer is None:
+                    raise UsageError(
+                        "--chain signs with the active session, and none is active; issue one "
+                        "first or leave out --chain"
+                    )
+                if signer.expired:
+                    raise SessionExpired(signer.label or "?", signer.kind, signer.expiration)
+            request: dict[str, Any] = {
+                "RoleArn": args.role_arn,
+                "RoleSessionName": args.role_session_name,
+                "ExternalId": args.external_id,
+                "Policy": magic_args.resolve_policy(args.policy, self._user_ns),
+                "PolicyArns": magic_args.parse_policy_arns(args.policy_arns),
+                "Tags": magic_args.parse_tags(args.tags),
+                "TransitiveTagKeys": args.transitive_tag_keys,
+                "SourceIdentity": args.source_identity,
+            }
+            if args.token_code and not args.serial_number:
+                raise UsageError("--token-code needs the MFA device: give --serial-number ARN")
+            if args.serial_number and not args.token_code:
+                # everything else is checked now, not after the code is typed
+                chained = signer is not None and signer.kind in ROLE_SESSION_KINDS
+                params.assume_role_request(
+                    **{**request, "RoleSessionName": request["RoleSessionName"] or "checked"},
+                    SerialNumber=args.serial_number,
+                    TokenCode="000000",
+                    DurationSeconds=args.duration_seconds,
+                    chained=chained,
+                )
+                action = functools.partial(broker.assume_role, **request, signed_by=signer)
+                return self._mfa_form(
+                    broker,
+                    args.serial_number,
+                    args.duration_seconds,
+                    args,
+                    action=action,
+                    action_name="Assume role",
+                    durations=CHAINED_DURATIONS if chained else ROLE_DURATIONS,
+                )
+            session = broker.assume_role(
+                **request,
+                SerialNumber=args.serial_number,
+                TokenCode=args.token_code,
+                DurationSeconds=args.duration_seconds,
+                label=args.label,
+                signed_by=signer,
+            )
+            return self._keep(session, args)
+
+    @line_magic
+    @magic_arguments()
+    @argument("name", metavar="NAME", help="the profile in your AWS config")
+    @argument(
+        "--token-code",
+        metavar="CODE",
+        help="the 6-digit code for the profile's mfa_serial (without it: the MFA form)",
+    )
+    @magic_args.role_duration_argument
+    @magic_args.issuing
+    def sts_profile(self, line: str) -> Any:
+        """The session the AWS CLI would make for profile NAME: role_arn with source_profile
+        (chains followed) or credential_source = Environment, mfa_serial, external_id,
+        role_session_name, duration_seconds; SSO profiles through the CLI's cache; a profile
+        with keys (and mfa_serial) only: GetSessionToken. Label: the profile's name.
+
+        Example: %sts_profile analyst --token-code 123456
+        """
+        with self._errors("sts_profile"):
+            args = magic_args.parse_line(self.sts_profile, line, secret_flags=True)
+            if args.profile:
+                raise UsageError("--profile: give the profile as NAME (%sts_profile NAME)")
+            args.label = args.label or args.name
+            self._check_issuing(args)
+            from . import profiles
+
+            plan = profiles.resolve(args.name)
+            serial = plan.serial_number
+            if args.duration_seconds is not None:  # checked now, not after the code is typed
+                profiles.check_duration(plan, args.duration_seconds)
+            broker_for = functools.partial(self.broker_for, args=args)
+            if serial and not args.token_code:
+                params.serial_number(serial)
+                action = functools.partial(profiles.issue, plan, broker_for)
+                return self._mfa_form(
+                    broker_for(plan.source_profile),
+                    serial,
+                    args.duration_seconds or plan.duration_seconds,
+                    args,
+                    action=action,
+                    action_name="Assume role" if plan.kind == "role" else "Get session token",
+                    durations=plan.durations,
+                )
+            if args.token_code and not serial:
+                raise UsageError(f"--token-code: profile {args.name!r} names no mfa_serial")
+            session = profiles.issue(
+                plan,
+                broker_for,
+                TokenCode=args.token_code,
+                DurationSeconds=args.duration_seconds,
+                label=args.label,
+            )
+            return self._keep(session, args)
+
     # -- managing what was issued ----------------------------------------------------------
 
     @line_magic
@@ -485,7 +648,12 @@ class StsMagics(Magics, Configurable):
         return kept
 
     def _mfa_form(
-        self, broker: Broker, serial: str, duration: int | None, args: argparse.Namespace
+        self,
+        broker: Broker,
+        serial: str,
+        duration: int | None,
+        args: argparse.Namespace,
+        **action: Any,
     ) -> Any:
         try:
             from .widgets.mfa_form import MfaForm
@@ -493,7 +661,8 @@ class StsMagics(Magics, Configurable):
             if e.name not in OPTIONAL:
                 raise
             raise UsageError(
-                f"%sts_session without --token-code shows a form, which {WIDGETS_MISSING}"
+                "without --token-code a form is shown, which "
+                f"{WIDGETS_MISSING}"
                 " (or give --token-code)"
             ) from e
         return MfaForm(
@@ -504,6 +673,7 @@ class StsMagics(Magics, Configurable):
             label=args.label,
             activate=not args.no_activate,
             export_env=bool(args.env or self.export_env) and not args.no_activate,
+            **action,
         )
 
     @contextlib.contextmanager

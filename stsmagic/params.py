@@ -24,11 +24,14 @@ ARN_MIN, ARN_MAX = 20, 2048
 TAGS_MAX = 50
 TAG_KEY_MAX = 128
 TAG_VALUE_MAX = 256
+ROLE_DURATION_MAX = 43_200
+CHAINED_DURATION_MAX = 3600
 
 _SERIAL = re.compile(r"[\w+=/:,.@-]+", re.ASCII)
 _NAME = re.compile(r"[\w+=,.@-]+", re.ASCII)
 _TOKEN_CODE = re.compile(r"[0-9]{6}")
 _ACCOUNT_ID = re.compile(r"[0-9]{12}")
+_EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]+", re.ASCII)
 _POLICY_CHARS = re.compile(r"[\t\n\r\u0020-\u00ff]*")
 _TAG_PUNCTUATION = frozenset("_.:/=+-@")
 
@@ -230,6 +233,69 @@ def tags(value: object) -> list[dict[str, str]]:
     return result
 
 
+def role_arn(value: object) -> str:
+    limit = (
+        f"must be a role ARN of {ARN_MIN}-{ARN_MAX} characters, "
+        "e.g. arn:aws:iam::123456789012:role/NAME"
+    )
+    text = _require_str("RoleArn", value, limit)
+    if not ARN_MIN <= len(text) <= ARN_MAX:
+        raise ParameterError("RoleArn", f"{_shown(text)} is {len(text)} characters", limit)
+    if not text.startswith("arn:") or any(c.isspace() for c in text):
+        raise ParameterError("RoleArn", f"{_shown(text)} is not an ARN", limit)
+    return text
+
+
+def role_session_name(value: object) -> str:
+    limit = "must be 2-64 characters of letters, digits and _+=,.@-"
+    return _bounded_name("RoleSessionName", value, 2, 64, _NAME, limit)
+
+
+def external_id(value: object) -> str:
+    limit = "must be 2-1224 characters of letters, digits and _+=,.@:/-"
+    return _bounded_name("ExternalId", value, 2, 1224, _EXTERNAL_ID, limit)
+
+
+def source_identity(value: object) -> str:
+    limit = "must be 2-64 characters of letters, digits and _+=,.@-"
+    return _bounded_name("SourceIdentity", value, 2, 64, _NAME, limit)
+
+
+def role_duration_seconds(value: object, *, chained: bool = False) -> int:
+    """AssumeRole's DurationSeconds: 900-43200, and at most 3600 when a role session signs."""
+    longest = CHAINED_DURATION_MAX if chained else ROLE_DURATION_MAX
+    limit = f"must be a whole number of seconds from {DURATION_MIN} to {longest}"
+    if chained:
+        limit += " (a role session assuming a role: AWS's 1-hour limit on role chaining)"
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParameterError(
+            "DurationSeconds", f"{_shown(value)} ({_type_name(value)}) is not an int", limit
+        )
+    if value < DURATION_MIN:
+        raise ParameterError("DurationSeconds", f"{value} is too short", limit)
+    if value > longest:
+        raise ParameterError("DurationSeconds", f"{value} is too long", limit)
+    return value
+
+
+def transitive_tag_keys(value: object, tag_list: Sequence[Mapping[str, str]]) -> list[str]:
+    """TransitiveTagKeys: each one of the session tags' keys (ignoring case, as AWS does)."""
+    limit = "must be a list of keys, each one of the session tags (--tags) given with it"
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
+        raise ParameterError("TransitiveTagKeys", f"{_type_name(value)} is not a list", limit)
+    if len(value) > TAGS_MAX:
+        raise ParameterError("TransitiveTagKeys", f"has {len(value)} keys", limit)
+    known = {tag["Key"].casefold() for tag in tag_list}
+    result = []
+    for key in value:
+        if not isinstance(key, str):
+            raise ParameterError("TransitiveTagKeys", f"{_shown(key)} is not a string", limit)
+        if key.casefold() not in known:
+            raise ParameterError("TransitiveTagKeys", f"{_shown(key)} is not a tag key", limit)
+        result.append(key)
+    return result
+
+
 def trade_in_token(value: object) -> str:
     limit = "must be the non-empty trade-in token text you were given"
     text = _require_str("TradeInToken", value, limit, secret=True)
@@ -322,3 +388,47 @@ def role_credentials_request(
         "roleName": role_name(roleName),
         "accessToken": access_token(accessToken),
     }
+
+
+def assume_role_request(
+    RoleArn: object,
+    RoleSessionName: object,
+    SerialNumber: object = None,
+    TokenCode: object = None,
+    ExternalId: object = None,
+    Policy: object = None,
+    PolicyArns: object = None,
+    Tags: object = None,
+    TransitiveTagKeys: object = None,
+    SourceIdentity: object = None,
+    DurationSeconds: object = None,
+    *,
+    chained: bool = False,
+) -> dict[str, Any]:
+    """AssumeRole's keyword arguments; ``chained``: a role session signs (1-hour limit)."""
+    request: dict[str, Any] = {
+        "RoleArn": role_arn(RoleArn),
+        "RoleSessionName": role_session_name(RoleSessionName),
+    }
+    if DurationSeconds is not None:
+        request["DurationSeconds"] = role_duration_seconds(DurationSeconds, chained=chained)
+    mfa = session_token_request(SerialNumber, TokenCode)
+    request.update(mfa)
+    if ExternalId is not None:
+        request["ExternalId"] = external_id(ExternalId)
+    if SourceIdentity is not None:
+        request["SourceIdentity"] = source_identity(SourceIdentity)
+    if Policy is not None:
+        request["Policy"] = policy(Policy)
+    if PolicyArns is not None:
+        arns = policy_arns(PolicyArns)
+        if arns:
+            request["PolicyArns"] = arns
+    tag_list = tags(Tags) if Tags is not None else []
+    if tag_list:
+        request["Tags"] = tag_list
+    if TransitiveTagKeys is not None:
+        keys = transitive_tag_keys(TransitiveTagKeys, tag_list)
+        if keys:
+            request["TransitiveTagKeys"] = keys
+    return request

@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.credentials import ReadOnlyCredentials
 
-KINDS = ("session", "federation", "delegated", "sso")
+KINDS = ("session", "federation", "delegated", "sso", "role")
 
 _ZERO = timedelta(0)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -104,12 +104,15 @@ class IssuedSession:
         profile: str | None = None,
         region: str | None = None,
     ) -> IssuedSession:
-        """From a GetSessionToken, GetFederationToken or GetDelegatedAccessToken response."""
+        """From a GetSessionToken, GetFederationToken, GetDelegatedAccessToken or AssumeRole
+        response."""
         creds = response["Credentials"]
         if kind == "federation":
             principal = response.get("FederatedUser", {}).get("Arn")
         elif kind == "delegated":
             principal = response.get("AssumedPrincipal")
+        elif kind == "role":
+            principal = response.get("AssumedRoleUser", {}).get("Arn")
         else:
             # GetSessionToken names no principal; asking GetCallerIdentity would cost a round trip.
             principal = None

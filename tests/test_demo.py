@@ -247,3 +247,27 @@ def test_execute_reruns_a_notebook_in_place_against_a_fresh_sandbox(tmp_path: Pa
         r"'arn:aws:iam::\d{12}:user/stsmagic-user(-\d+)?'", cell.outputs[1]["data"]["text/plain"]
     )
     assert "execution" not in cell.metadata  # no timings to churn the diff
+
+
+def test_demo_role_profiles_work_for_boto3_and_sts_profile(
+    sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stsmagic import profiles
+    from stsmagic.broker import Broker
+    from stsmagic.demo import ROLE_PROFILES
+
+    env = write_demo_config(tmp_path / "demo", sandbox)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    import boto3
+
+    # botocore's own assume-role provider reads the profile as the AWS CLI would
+    arn = boto3.session.Session(profile_name="demo-partner").client("sts").get_caller_identity()
+    assert ":assumed-role/stsmagic-external-id/" in arn["Arn"]
+    plans = {name: profiles.resolve(name) for name in ROLE_PROFILES}
+    assert plans["demo-mfa-role"].serial_number == sandbox.mfa_serial
+    assert plans["demo-mfa-role"].hops[0].duration_seconds == 7200
+    session = profiles.issue(plans["demo-role"], Broker, label="demo-role")
+    assert session.principal == (
+        f"arn:aws:sts::{sandbox.account_id}:assumed-role/stsmagic-plain/demo"
+    )

@@ -158,6 +158,51 @@ API_CASES: list[tuple[str, dict[str, Any], str]] = [
     ),
 ]
 
+ROLE = ARN_PREFIX + "role/r"
+# AssumeRole: every parameter, each past its limit
+API_CASES += [
+    ("assume_role", {"RoleArn": "arn:aws:iam::1:r"}, "RoleArn"),
+    ("assume_role", {"RoleArn": "arn:" + "x" * 2045}, "RoleArn"),
+    ("assume_role", {"RoleArn": "not-an-arn-but-long-enough"}, "RoleArn"),
+    ("assume_role", {"RoleArn": 42}, "RoleArn"),
+    ("assume_role", {"RoleArn": ROLE, "RoleSessionName": "a"}, "RoleSessionName"),
+    ("assume_role", {"RoleArn": ROLE, "RoleSessionName": "x" * 65}, "RoleSessionName"),
+    ("assume_role", {"RoleArn": ROLE, "RoleSessionName": "bad name"}, "RoleSessionName"),
+    ("assume_role", {"RoleArn": ROLE, "ExternalId": "a"}, "ExternalId"),
+    ("assume_role", {"RoleArn": ROLE, "ExternalId": "x" * 1225}, "ExternalId"),
+    ("assume_role", {"RoleArn": ROLE, "ExternalId": "bad id"}, "ExternalId"),
+    ("assume_role", {"RoleArn": ROLE, "SourceIdentity": "a"}, "SourceIdentity"),
+    ("assume_role", {"RoleArn": ROLE, "SourceIdentity": "x" * 65}, "SourceIdentity"),
+    ("assume_role", {"RoleArn": ROLE, "SourceIdentity": "a:b"}, "SourceIdentity"),
+    ("assume_role", {"RoleArn": ROLE, "DurationSeconds": 899}, "DurationSeconds"),
+    ("assume_role", {"RoleArn": ROLE, "DurationSeconds": 43201}, "DurationSeconds"),
+    ("assume_role", {"RoleArn": ROLE, "DurationSeconds": "1h"}, "DurationSeconds"),
+    (
+        "assume_role",
+        {"RoleArn": ROLE, "SerialNumber": "short", "TokenCode": "123456"},
+        "SerialNumber",
+    ),
+    ("assume_role", {"RoleArn": ROLE, "SerialNumber": ARN_PREFIX + "mfa/u"}, "TokenCode"),
+    ("assume_role", {"RoleArn": ROLE, "TokenCode": "12345"}, "TokenCode"),
+    ("assume_role", {"RoleArn": ROLE, "TokenCode": "123456"}, "SerialNumber"),
+    ("assume_role", {"RoleArn": ROLE, "Policy": "{not json"}, "Policy"),
+    ("assume_role", {"RoleArn": ROLE, "Policy": "{" + " " * 3000 + "}"}, "Policy"),
+    ("assume_role", {"RoleArn": ROLE, "PolicyArns": [{"arn": "nope"}]}, "PolicyArns"),
+    (
+        "assume_role",
+        {"RoleArn": ROLE, "PolicyArns": [f"{ARN_PREFIX}policy/p{i}" for i in range(11)]},
+        "PolicyArns",
+    ),
+    ("assume_role", {"RoleArn": ROLE, "Tags": {f"k{i}": "v" for i in range(51)}}, "Tags"),
+    ("assume_role", {"RoleArn": ROLE, "Tags": {"Team": "a", "team": "b"}}, "Tags"),
+    ("assume_role", {"RoleArn": ROLE, "TransitiveTagKeys": ["team"]}, "TransitiveTagKeys"),
+    (
+        "assume_role",
+        {"RoleArn": ROLE, "Tags": {"team": "a"}, "TransitiveTagKeys": "team"},
+        "TransitiveTagKeys",
+    ),
+]
+
 # (params.py function, the value, the AWS parameter named): the pure checks the broker uses
 PARAMS_CASES: list[tuple[str, object, str]] = [
     ("duration_seconds", None, "DurationSeconds"),
@@ -257,6 +302,25 @@ MAGIC_CASES: list[tuple[str, str, tuple[str, ...]]] = [
     ("sts_use", "", ("LABEL", "--source")),
     ("sts_use", "good --source", ("LABEL", "--source")),
     ("sts_forget", "", ("LABEL", "--all")),
+    ("sts_role", "", ("--role-arn",)),
+    ("sts_role", "--role-arn not-an-arn-at-all-here", ("--role-arn", "RoleArn")),
+    ("sts_role", f"--role-arn {ROLE} --role-session-name a", ("--role-session-name",)),
+    ("sts_role", f"--role-arn {ROLE} --external-id 'a b'", ("--external-id", "ExternalId")),
+    ("sts_role", f"--role-arn {ROLE} --source-identity a", ("--source-identity",)),
+    ("sts_role", f"--role-arn {ROLE} --duration-seconds 43201", ("--duration-seconds",)),
+    ("sts_role", f"--role-arn {ROLE} --duration-seconds ten", ("--duration-seconds",)),
+    ("sts_role", f"--role-arn {ROLE} --token-code 123456", ("--serial-number",)),
+    ("sts_role", f"--role-arn {ROLE} --serial-number x --token-code 1", ("--serial-number",)),
+    ("sts_role", f"--role-arn {ROLE} --policy {{oops", ("--policy", "Policy")),
+    ("sts_role", f"--role-arn {ROLE} --tags novalue", ("--tags",)),
+    ("sts_role", f"--role-arn {ROLE} --transitive-tag-keys k", ("--transitive-tag-keys",)),
+    ("sts_role", f"--role-arn {ROLE} --chain --duration-seconds 100", ("--duration-seconds",)),
+    ("sts_role", f"--role-arn {ROLE} --bogus", ("--bogus",)),
+    ("sts_profile", "", ("NAME", "name")),
+    ("sts_profile", "no-such-profile", ("no-such-profile",)),
+    ("sts_profile", "default --token-code 12345", ("--token-code", "TokenCode")),
+    ("sts_profile", "default --profile other", ("--profile",)),
+    ("sts_profile", "default --duration-seconds 60", ("--duration-seconds",)),
 ]
 
 # (Broker(...) keyword arguments, a name the message must contain): the source of credentials.
@@ -343,7 +407,7 @@ def test_broker_refuses_before_sending(
     message = refused(sandbox, good, attempt, stsmagic.ParameterError)
     assert parameter in message
     if parameter in SECRET_PARAMETERS:  # a secret's value is never echoed, not even a bad one
-        value = kwargs[parameter]
+        value = kwargs.get(parameter)
         assert not (isinstance(value, str) and len(value) > 2 and value in message), message
 
 

@@ -68,7 +68,14 @@ def test_no_secret_becomes_text(
         broker.get_role_credentials(
             accountId=sandbox.sso_account_id, roleName=sandbox.sso_role_name, accessToken=bearer
         ),
+        broker.assume_role(
+            RoleArn=sandbox.role_arn("mfa"),
+            SerialNumber=sandbox.mfa_serial,
+            TokenCode=sandbox.mfa_code(),
+        ),
     ]
+    # role chaining: the request is signed with the last session's keys, not the source's
+    issued.append(broker.assume_role(RoleArn=sandbox.role_arn("plain"), signed_by=issued[-1]))
     live.export_environ(True)
     for s in issued:
         s = stsmagic.sessions.add(s)
@@ -101,7 +108,17 @@ def test_no_secret_becomes_text(
             accountId="12", roleName=sandbox.sso_role_name, accessToken=bearer
         )
     )
-    assert len(errors) == 6
+    refused(
+        lambda: broker.assume_role(
+            RoleArn=sandbox.role_arn("external-id"), signed_by=issued[-1]
+        )  # AccessDenied
+    )
+    refused(
+        lambda: broker.assume_role(
+            RoleArn=sandbox.role_arn("plain"), signed_by=issued[-1], DurationSeconds=7200
+        )  # chained: over an hour
+    )
+    assert len(errors) == 8
 
     frame = stsmagic.sessions.to_frame()
     texts += [
@@ -112,6 +129,7 @@ def test_no_secret_becomes_text(
         repr(live.credentials()),
         repr(broker),
         repr(stsmagic.sessions.sessions),
+        repr(broker.source_credentials()),
     ]
     texts += [str(e) for e in errors] + [repr(e) for e in errors] + [repr(e.args) for e in errors]
 

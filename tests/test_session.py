@@ -116,10 +116,10 @@ def test_naive_times_and_unknown_kinds_are_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         dataclasses.replace(s, expiration=datetime(2026, 1, 1))
     with pytest.raises(ValueError, match="kind must be one of"):
-        dataclasses.replace(s, kind="role")
+        dataclasses.replace(s, kind="no-such-kind")
 
 
-@pytest.mark.parametrize("kind", ["session", "federation", "delegated", "sso"])
+@pytest.mark.parametrize("kind", ["session", "federation", "delegated", "sso", "role"])
 def test_no_secret_in_any_rendering(kind: str) -> None:
     if kind == "sso":
         s = IssuedSession.from_sso(

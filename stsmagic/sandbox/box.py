@@ -16,6 +16,7 @@ from botocore.credentials import ReadOnlyCredentials
 
 from . import moto_backend, oidc
 from .context import SandboxContext, SsoAssignment
+from .roles import EXTERNAL_ID, ROLE_NAMES, seeded_roles
 from .seed import seed_user
 from .server import FrontApp, ThreadingWSGIServer, make_server
 from .state import Fault, IssuedKey, RecordedRequest
@@ -98,6 +99,7 @@ class Sandbox:
         context.sso_assignments = [
             SsoAssignment(context.account_id, "stsmagic-sandbox", "sandbox@example.com", SSO_ROLES)
         ]
+        context.roles = seeded_roles(context.account_id)
         self._source = ReadOnlyCredentials(user.access_key_id, user.secret_access_key, None)
 
     def stop(self) -> None:
@@ -181,6 +183,18 @@ class Sandbox:
     @property
     def sso_role_name(self) -> str:
         return self._context.info()["sso_role_name"]
+
+    def role_arn(self, which: str = "plain") -> str:
+        """The ARN of a seeded role: ``"plain"``, ``"mfa"`` (its trust demands MFA) or
+        ``"external-id"`` (it demands ``external_id``)."""
+        if which not in ROLE_NAMES:
+            raise ValueError(f"no seeded role {which!r}; choose one of {', '.join(ROLE_NAMES)}")
+        return f"arn:aws:iam::{self.account_id}:role/{ROLE_NAMES[which]}"
+
+    @property
+    def external_id(self) -> str:
+        """The ExternalId the ``external-id`` role's trust policy demands."""
+        return EXTERNAL_ID
 
     def info(self) -> dict[str, str]:
         """What ``GET /_sandbox/info`` serves."""

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import pyotp
 
 from . import moto_backend, tokens
+from .roles import EXTERNAL_ID, ROLE_NAMES, Role, moto_role
 from .state import IssuedKey, SandboxState, TradeIn
 
 
@@ -32,6 +33,7 @@ class SandboxContext:
     sso_region: str = "us-east-1"
     sso_session_seconds: int = 3600
     sso_assignments: list[SsoAssignment] = field(default_factory=list)
+    roles: dict[str, Role] = field(default_factory=dict)  # by ARN
     state: SandboxState = field(default_factory=SandboxState, repr=False)
 
     def now(self) -> datetime:
@@ -54,6 +56,9 @@ class SandboxContext:
         with self.state.lock:
             known = self.state.mfa_seeds.get(serial_number)
         return known or moto_backend.find_mfa_seed(serial_number, self.account_id)
+
+    def find_role(self, arn: str) -> Role | None:
+        return self.roles.get(arn) or moto_role(arn, self.account_id)
 
     def issue_key(self, kind: str, arn: str, user_id: str, seconds: int) -> IssuedKey:
         key = IssuedKey(
@@ -111,4 +116,9 @@ class SandboxContext:
             "sso_region": self.sso_region,
             "sso_account_id": self.sso_assignments[0].account_id if self.sso_assignments else "",
             "sso_role_name": self.sso_assignments[0].roles[0] if self.sso_assignments else "",
+            **{
+                f"role_arn_{which.replace('-', '_')}": f"arn:aws:iam::{self.account_id}:role/{name}"
+                for which, name in ROLE_NAMES.items()
+            },
+            "external_id": EXTERNAL_ID,
         }

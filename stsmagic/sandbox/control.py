@@ -107,6 +107,7 @@ class SandboxClient:
     sso_region: str
     sso_account_id: str
     sso_role_name: str
+    external_id: str
 
     def __init__(self, endpoint_url: str) -> None:
         self.endpoint_url = endpoint_url.rstrip("/")
@@ -133,6 +134,13 @@ class SandboxClient:
 
     def mfa_code(self) -> str:
         return str(self._call("GET", "mfa-code")["code"])
+
+    def role_arn(self, which: str = "plain") -> str:
+        """The ARN of a seeded role: ``"plain"``, ``"mfa"`` or ``"external-id"``."""
+        arn = getattr(self, f"role_arn_{which.replace('-', '_')}", None)
+        if arn is None:
+            raise ValueError(f"no seeded role {which!r}; choose plain, mfa or external-id")
+        return str(arn)
 
     def mint_trade_in_token(
         self, principal_arn: str | None = None, expires_in: float = 300, **extra: Any

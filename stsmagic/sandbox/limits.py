@@ -192,3 +192,53 @@ def too_large(size: int) -> None:
             f"Packed policy consumes {size}% of allotted "
             "space, please use smaller policy for user.",
         )
+
+
+ROLE_DURATION_MAX = 43200
+CHAINED_DURATION_MAX = 3600
+_EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]*", re.ASCII)
+
+
+def role_duration(raw: str | None, violations: Violations) -> int:
+    """AssumeRole's DurationSeconds: 900-43200, AWS's default 3600."""
+    if raw is None or raw == "":
+        return CHAINED_DURATION_MAX
+    try:
+        seconds = int(raw)
+    except ValueError:
+        violations.add(raw, "durationSeconds", "be an integer")
+        return CHAINED_DURATION_MAX
+    if seconds < DURATION_MIN:
+        violations.add(
+            seconds, "durationSeconds", f"have value greater than or equal to {DURATION_MIN}"
+        )
+    if seconds > ROLE_DURATION_MAX:
+        violations.add(
+            seconds, "durationSeconds", f"have value less than or equal to {ROLE_DURATION_MAX}"
+        )
+    return seconds
+
+
+def bounded(
+    value: str | None,
+    field: str,
+    low: int,
+    high: int,
+    pattern: re.Pattern[str] | None,
+    violations: Violations,
+    *,
+    required: bool = False,
+) -> str | None:
+    """A string parameter's length and pattern, as STS reports them."""
+    if value is None:
+        if required:
+            violations.add(None, field, "not be null")
+        return None
+    violations.length(value, field, low, high)
+    if pattern is not None and not pattern.fullmatch(value):
+        violations.add(value, field, f"satisfy regular expression pattern: {pattern.pattern}")
+    return value
+
+
+NAME_PATTERN = _NAME
+EXTERNAL_ID_PATTERN = _EXTERNAL_ID

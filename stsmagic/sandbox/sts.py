@@ -1,5 +1,5 @@
 """STS operations moto lacks or fakes: GetSessionToken, GetFederationToken,
-GetDelegatedAccessToken and GetCallerIdentity. Every other STS action goes on to moto.
+GetDelegatedAccessToken, AssumeRole and GetCallerIdentity. Every other STS action goes on to moto.
 """
 
 from __future__ import annotations
@@ -142,6 +142,118 @@ def get_delegated_access_token(request: Request, context: SandboxContext) -> Res
     )
 
 
+# Credentials that are themselves a role session: assuming a role with them is role chaining.
+ROLE_SESSION_KINDS = {"role", "delegated", "sso", "moto"}
+CHAINED_TOO_LONG = (
+    "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by "
+    "role chaining."
+)
+ROLE_MAX_EXCEEDED = (
+    "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+)
+
+
+def _not_authorized(caller: IssuedKey, role_arn: str) -> AwsError:
+    return AwsError(
+        "AccessDenied",
+        f"User: {caller.arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+        403,
+    )
+
+
+def _mfa_present(
+    serial: str | None, code: str | None, caller: IssuedKey, context: SandboxContext
+) -> bool:
+    """aws:MultiFactorAuthPresent: a valid code of the caller's own device came with the call."""
+    if serial is None and code is None:
+        return False
+    if not serial or not code:
+        raise AwsError("AccessDenied", MFA_INCOMPLETE, 403)
+    device = context.find_mfa_seed(serial)
+    if device is None or device[1] not in (caller.arn, _user_of(caller, context)):
+        raise AwsError("AccessDenied", MFA_UNKNOWN, 403)
+    if not pyotp.TOTP(device[0]).verify(code, for_time=context.now(), valid_window=1):
+        raise AwsError("AccessDenied", MFA_INVALID, 403)
+    return True
+
+
+def _user_of(caller: IssuedKey, context: SandboxContext) -> str:
+    # GetSessionToken keys stand for the IAM user who asked for them (same ARN).
+    return caller.arn if caller.kind in ("user", "session") else ""
+
+
+def assume_role(request: Request, context: SandboxContext) -> Response:
+    caller = authenticate(request, context)
+    if caller.kind == "federation":
+        raise AwsError(
+            "AccessDenied", "Cannot call AssumeRole with federated user credentials", 403
+        )
+    params = request.form
+    violations = limits.Violations()
+    role_arn = limits.bounded(
+        params.get("RoleArn"), "roleArn", 20, 2048, None, violations, required=True
+    )
+    session_name = limits.bounded(
+        params.get("RoleSessionName"),
+        "roleSessionName",
+        2,
+        64,
+        limits.NAME_PATTERN,
+        violations,
+        required=True,
+    )
+    external_id = limits.bounded(
+        params.get("ExternalId"), "externalId", 2, 1224, limits.EXTERNAL_ID_PATTERN, violations
+    )
+    source_identity = limits.bounded(
+        params.get("SourceIdentity"), "sourceIdentity", 2, 64, limits.NAME_PATTERN, violations
+    )
+    seconds = limits.role_duration(params.get("DurationSeconds"), violations)
+    serial, code = params.get("SerialNumber"), params.get("TokenCode")
+    limits.serial_and_code(serial, code, violations)
+    policy = params.get("Policy")
+    limits.policy_text(policy, violations)
+    arns = [arn for (arn,) in _members(params, "PolicyArns", ("arn",))]
+    limits.policy_arns(arns, violations)
+    pairs = [(k, v) for k, v in _members(params, "Tags", ("Key", "Value"))]
+    limits.tags(pairs, violations)
+    violations.raise_any()
+    limits.unique_tag_keys(pairs)
+    transitive = [key for (key,) in _members(params, "TransitiveTagKeys", ("",))]
+    if not {k.lower() for k in transitive} <= {k.lower() for k, _ in pairs}:
+        raise AwsError(
+            "InvalidParameterValue",
+            "The specified transitive tag key must be included in the requested tags.",
+        )
+    assert role_arn is not None and session_name is not None
+    role = context.find_role(role_arn)
+    if role is None:
+        raise _not_authorized(caller, role_arn)
+    mfa = _mfa_present(serial, code, caller, context)
+    if role.requires_mfa and not mfa:
+        raise _not_authorized(caller, role_arn)
+    if role.external_id is not None and external_id != role.external_id:
+        raise _not_authorized(caller, role_arn)
+    if caller.kind in ROLE_SESSION_KINDS and seconds > limits.CHAINED_DURATION_MAX:
+        raise AwsError("ValidationError", CHAINED_TOO_LONG)
+    if seconds > role.max_session_duration:
+        raise AwsError("ValidationError", ROLE_MAX_EXCEEDED)
+    document = limits.parse_policy(policy) if policy is not None else None
+    size = limits.packed_policy_size(document, arns, pairs)
+    limits.too_large(size)
+    arn = f"arn:aws:sts::{context.account_id}:assumed-role/{role.name}/{session_name}"
+    role_id = f"{role.role_id}:{session_name}"
+    issued = context.issue_key("role", arn, role_id, seconds)
+    result: dict[str, Any] = {
+        "Credentials": _credentials(issued, context),
+        "AssumedRoleUser": {"AssumedRoleId": role_id, "Arn": arn},
+        "PackedPolicySize": size,
+    }
+    if source_identity is not None:
+        result["SourceIdentity"] = source_identity
+    return query_result("AssumeRole", result)
+
+
 def get_caller_identity(request: Request, context: SandboxContext) -> Response:
     caller = authenticate(request, context)
     return query_result(
@@ -158,6 +270,7 @@ HANDLERS: dict[str, Callable[[Request, SandboxContext], Response]] = {
     "GetSessionToken": get_session_token,
     "GetFederationToken": get_federation_token,
     "GetDelegatedAccessToken": get_delegated_access_token,
+    "AssumeRole": assume_role,
     "GetCallerIdentity": get_caller_identity,
 }
 # STS actions that AWS serves without a signature; moto answers them as they come.

@@ -1,9 +1,11 @@
-"""``MfaForm``: type the authenticator's code, get an STS session token, make it live."""
+"""``MfaForm``: type the authenticator's code, get an STS session token (or assume a role, or
+whatever ``action`` is given), make it live."""
 
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
     from ..session import IssuedSession
 
 DEFAULT_DURATION = 43200
+ROLE_DEFAULT_DURATION = 3600  # AssumeRole's default, and the most a chained role may have
 SIX_DIGITS = re.compile(r"[0-9]{6}")  # ASCII only: \d matches any Unicode digit
 
 # GetSessionToken accepts 900-129600 seconds; these are the usual choices within that range.
@@ -31,9 +34,9 @@ def duration_label(seconds: int) -> str:
     return f"{seconds} s"
 
 
-def duration_options(default: int) -> list[tuple[str, int]]:
+def duration_options(default: int, durations: Sequence[int] = DURATIONS) -> list[tuple[str, int]]:
     """The dropdown's (label, seconds) pairs, with ``default`` among them even if unusual."""
-    seconds = sorted({*DURATIONS, default})
+    seconds = sorted({*durations, default})
     return [(duration_label(s), s) for s in seconds]
 
 
@@ -57,8 +60,14 @@ class MfaForm(widgets.VBox):
         label: str | None = None,
         activate: bool = True,
         export_env: bool = False,
+        action: Callable[..., IssuedSession] | None = None,
+        action_name: str = "Get session token",
+        durations: Sequence[int] = DURATIONS,
         **kwargs: Any,
     ) -> None:
+        """``action`` (default: ``broker.get_session_token``) is called with ``SerialNumber``,
+        ``TokenCode``, ``DurationSeconds`` and ``label``; ``action_name`` is the button's words
+        ("Assume role"); ``durations`` the dropdown's choices in seconds."""
         if broker is None:
             from ..broker import Broker
 
@@ -69,13 +78,19 @@ class MfaForm(widgets.VBox):
             ledger = sessions
         self.broker = broker
         self.ledger = ledger
+        self.action = action or broker.get_session_token
+        self.action_name = action_name
         self.label = label
         self.activate = activate
         self.export_env = export_env
         self.session: IssuedSession | None = None
         self.error: str | None = None
 
-        default = duration_seconds or broker.duration_seconds or DEFAULT_DURATION
+        default = duration_seconds or (
+            (broker.duration_seconds or DEFAULT_DURATION)
+            if action is None
+            else ROLE_DEFAULT_DURATION
+        )
         self.serial_number = widgets.Text(
             value=serial_number or broker.mfa_serial or "",
             description="MFA device",
@@ -91,18 +106,18 @@ class MfaForm(widgets.VBox):
             style={"description_width": "7em"},
         )
         self.duration = widgets.Dropdown(
-            options=duration_options(default),
+            options=duration_options(default, durations),
             value=default,
             description="Duration",
             layout=widgets.Layout(width="16em"),
             style={"description_width": "7em"},
         )
         self.submit = widgets.Button(
-            description="Get session token",
+            description=action_name,
             button_style="primary",
             icon="key",
             disabled=True,
-            tooltip="GetSessionToken with this MFA code",
+            tooltip=f"{action_name} with this MFA code",
             layout=widgets.Layout(width="auto"),
         )
         self.status = widgets.HTML(value="Enter the 6-digit code from your MFA device.")
@@ -133,7 +148,11 @@ class MfaForm(widgets.VBox):
         if SIX_DIGITS.fullmatch(code) is None:  # a click that raced the code field
             return
         self.submit.disabled = True
-        self.status.value = "Requesting a session token…"
+        self.status.value = (
+            "Requesting a session token…"
+            if self.action_name == "Get session token"
+            else f"Requesting: {self.action_name}…"
+        )
         with self.out:
             try:
                 self._request(code)
@@ -144,7 +163,7 @@ class MfaForm(widgets.VBox):
 
     def _request(self, code: str) -> None:
         try:
-            issued = self.broker.get_session_token(
+            issued = self.action(
                 SerialNumber=self.serial_number.value.strip() or None,
                 TokenCode=code,
                 DurationSeconds=self.duration.value,
