@@ -3,8 +3,8 @@
 A local sandbox, a throwaway AWS config for a ``demo`` profile (source keys, an MFA device, an
 SSO session with a cached token, the sandbox as endpoint), and JupyterLab on a working copy of
 the example notebooks with that environment (the checkout's ``notebooks/`` stay untouched).
-Files holding a secret are created 0600. Ctrl-C or SIGTERM stops JupyterLab and the sandbox and removes
-every file the demo wrote.
+Files holding a secret are created 0600. Ctrl-C or SIGTERM stops JupyterLab and the sandbox
+and removes every file the demo wrote.
 
 ``python -m stsmagic.demo sandbox DIR`` is the same minus JupyterLab, for ``binder/start``: it
 writes the config and an ``env.sh`` into DIR, then serves until its parent process ends.
