@@ -74,7 +74,7 @@ def _closed(request: Request, context: SandboxContext) -> Response:
 def route(request: Request) -> Route:
     path, method = request.path, request.method
     signed = request.header("Authorization") is not None
-    if path.lstrip("/").startswith(MOTO_API):
+    if path.lstrip("/").split("/", 1)[0] == MOTO_API:  # moto serves it, bucket or not
         return Route(MOTO_API, f"{method} {path}", _closed, json_error)
     if path in sso.PATHS and not signed:
         operation = sso.PATHS[path]
