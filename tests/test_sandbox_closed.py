@@ -226,3 +226,20 @@ def test_head_answers_have_no_body(sandbox: Any, head_bucket: Any, case: str) ->
     assert body == b""
     if case == "present":  # HEAD still tells the object's size
         assert b"content-length: 5" in headers.lower()
+
+
+def test_s3fs_reads_a_head_refusal_once_and_as_it_is(sandbox: Any, head_bucket: Any) -> None:
+    """A body after a HEAD made s3fs drop the connection and retry, and then see another answer."""
+    s3fs = pytest.importorskip("s3fs")
+    keys = sandbox.source_credentials
+    fs = s3fs.S3FileSystem(
+        key=keys.access_key,
+        secret=keys.secret_key,
+        endpoint_url=sandbox.endpoint_url,
+        skip_instance_cache=True,
+    )
+    sandbox.reset_requests()
+    sandbox.fail_next("HEAD /head-bucket/locked.csv", status=403, code="AccessDenied")
+    with pytest.raises(PermissionError):
+        fs.info("head-bucket/locked.csv")
+    assert sandbox.count("HEAD /head-bucket/locked.csv") == 1
