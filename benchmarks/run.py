@@ -14,8 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import issue_latency
 import issue_overhead
 import ledger_scale
+import load_ext_ratio
 import load_ext_time
 import role_overhead
 import signing_overhead
@@ -82,8 +84,10 @@ def main(argv: list[str]) -> int:
         os.environ.update(env)
         pycache = str(Path(tmp) / "pycache")
         report(lambda: load_ext_time.measure(env, pycache), "load_ext stsmagic", missed)
+        report(lambda: load_ext_ratio.measure(env, pycache), "load_ext / import boto3", missed)
         shell = shell_with_extension()
         report(lambda: issue_overhead.measure(sandbox, shell), "issue overhead", missed)
+        report(lambda: issue_latency.measure(sandbox, shell), "issue overhead, 20 ms RTT", missed)
 
         def signing() -> list[Figure]:
             import stsmagic

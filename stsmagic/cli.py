@@ -29,7 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start a sandbox, write a throwaway AWS config (a 'demo' profile), and run "
         "JupyterLab on the example notebooks. Ctrl-C stops everything.",
     )
-    demo.add_argument("--port", type=int, default=8888, help="JupyterLab's port (default 8888)")
+    demo.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="JupyterLab's port (default 8888, or a free one when 8888 is taken)",
+    )
     demo.add_argument(
         "--sandbox-port", type=int, default=0, help="the sandbox's port (default: a free one)"
     )

@@ -1,9 +1,10 @@
 """``stsmagic demo``: the whole product offline, in one command.
 
 A local sandbox, a throwaway AWS config for a ``demo`` profile (source keys, an MFA device, an
-SSO session with a cached token, the sandbox as endpoint), and JupyterLab on the example
-notebooks with that environment. Ctrl-C or SIGTERM stops JupyterLab and the sandbox and removes
-every file the demo wrote.
+SSO session with a cached token, the sandbox as endpoint), and JupyterLab on a working copy of
+the example notebooks with that environment (the checkout's ``notebooks/`` stay untouched).
+Files holding a secret are created 0600. Ctrl-C or SIGTERM stops JupyterLab and the sandbox
+and removes every file the demo wrote.
 
 ``python -m stsmagic.demo sandbox DIR`` is the same minus JupyterLab, for ``binder/start``: it
 writes the config and an ``env.sh`` into DIR, then serves until its parent process ends.
@@ -39,6 +40,7 @@ SSO_SESSION = "stsmagic-demo"
 # The sandbox's SSO tokens last 8 hours, like IAM Identity Center's default session.
 SSO_TOKEN_SECONDS = 8 * 3600
 JUPYTER_STOP_SECONDS = 15.0
+DEFAULT_PORT = 8888
 
 
 def write_demo_config(directory: Path, box: Sandbox, *, home: Path | None = None) -> dict[str, str]:
@@ -50,18 +52,19 @@ def write_demo_config(directory: Path, box: Sandbox, *, home: Path | None = None
     ``directory / "home"``, which the returned environment makes ``HOME``; pass the real home
     to leave ``HOME`` alone, as binder does).
     """
+    from .private_file import write_private
     from .sso_cache import write_token
 
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     keys = box.source_credentials
     credentials = directory / "credentials"
     config = directory / "config"
-    credentials.write_text(
+    write_private(
+        credentials,
         f"[{DEMO_PROFILE}]\n"
         f"aws_access_key_id = {keys.access_key}\n"
-        f"aws_secret_access_key = {keys.secret_key}\n"
+        f"aws_secret_access_key = {keys.secret_key}\n",
     )
-    credentials.chmod(0o600)
     config.write_text(
         f"[profile {DEMO_PROFILE}]\n"
         f"region = {box.sso_region}\n"
@@ -129,6 +132,49 @@ def bundled_notebooks() -> Path | None:
     """The repository checkout's ``notebooks/`` folder, when stsmagic runs from one."""
     folder = Path(__file__).resolve().parent.parent / "notebooks"
     return folder if folder.is_dir() else None
+
+
+def working_copy(source: Path, folder: Path) -> Path:
+    """A copy of the example notebooks in the demo's temporary ``folder``: what JupyterLab
+    serves, so File > New, autosave and checkpoints never touch the checkout."""
+    copy = folder / "notebooks"
+    shutil.copytree(source, copy, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    return copy
+
+
+class PortTaken(Exception):
+    """The port asked for is in use; the message is the one line to print."""
+
+
+def _bindable(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        # As tornado binds: a port in TIME_WAIT is free, one with a listener is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def choose_port(requested: int | None) -> int:
+    """JupyterLab's port: ``requested`` if free (else PortTaken), or 8888 if free, or any."""
+    import socket
+
+    if requested is not None:
+        if not _bindable(requested):
+            raise PortTaken(
+                f"stsmagic demo: port {requested} on 127.0.0.1 is in use; pass another --port, "
+                "or none to pick a free one"
+            )
+        return requested
+    if _bindable(DEFAULT_PORT):
+        return DEFAULT_PORT
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @contextmanager
@@ -200,16 +246,21 @@ def _stop_process(process: subprocess.Popen[bytes]) -> None:
 
 
 def run_demo(
-    port: int = 8888,
+    port: int | None = None,
     sandbox_port: int = 0,
     notebooks: str | None = None,
     open_browser: bool = True,
 ) -> int:
-    """``stsmagic demo``: sandbox + demo config + JupyterLab until Ctrl-C; 0 on a clean stop."""
+    """``stsmagic demo``: sandbox + demo config + JupyterLab until Ctrl-C; 0 on a clean stop.
+
+    ``notebooks`` (a folder of the user's) is served as it is; the bundled examples are served
+    from a working copy in the demo's temporary folder. ``port`` None: 8888, or a free port
+    when 8888 is taken.
+    """
     import secrets
 
-    root = Path(notebooks).resolve() if notebooks else bundled_notebooks()
-    if root is None or not root.is_dir():
+    source = Path(notebooks).resolve() if notebooks else bundled_notebooks()
+    if source is None or not source.is_dir():
         where = notebooks or "the stsmagic checkout"
         print(
             f"stsmagic demo: no notebooks folder in {where}; pass --notebooks FOLDER",
@@ -221,9 +272,15 @@ def run_demo(
     except ImportError:
         print("stsmagic demo needs JupyterLab: pip install 'stsmagic[demo]'", file=sys.stderr)
         return 2
+    try:
+        port = choose_port(port)
+    except PortTaken as taken:
+        print(taken, file=sys.stderr)
+        return 2
 
     token = secrets.token_hex(24)
     with _Stop() as stop, demo_environment(sandbox_port) as (box, folder, env):
+        root = source if notebooks else working_copy(source, folder)
         child_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         child_env.update(env)
         child_env["STSMAGIC_DEMO_DIR"] = str(folder)
@@ -239,6 +296,10 @@ def run_demo(
             start_new_session=True,
         )
         print(f"stsmagic demo: sandbox at {box.endpoint_url}, AWS config in {folder}", flush=True)
+        if root != source:
+            print(
+                f"stsmagic demo: serving a working copy of {source} (removed on exit)", flush=True
+            )
         print(f"stsmagic demo: JupyterLab at http://127.0.0.1:{port}/lab?token={token}", flush=True)
         print("stsmagic demo: press Ctrl-C to stop everything", flush=True)
         try:

@@ -170,6 +170,17 @@ def test_demo_runs_jupyterlab_and_a_signal_stops_everything(
 
             names = {item["name"] for item in json.loads(response.read())["content"]}
         assert "01-quick-start.ipynb" in names
+        # File > New writes into the demo's working copy, never into the checkout.
+        request = urllib.request.Request(
+            contents_url,
+            data=b'{"type": "notebook"}',
+            method="POST",
+            headers={"Authorization": f"token {token}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            created = json.loads(response.read())["path"]
+        assert (folder / "notebooks" / created).is_file()
+        assert not (ROOT / "notebooks" / created).exists()
         # A kernel, as a user opening a notebook starts one: it must be stopped too.
         kernels_url = f"http://127.0.0.1:{port}/api/kernels"
         request = urllib.request.Request(
@@ -201,7 +212,7 @@ def test_demo_runs_jupyterlab_and_a_signal_stops_everything(
     assert processes_with_env("STSMAGIC_DEMO_DIR", str(folder)) == []
 
 
-def test_demo_whose_port_is_taken_stops_and_cleans_up(tmp_path: Path) -> None:
+def test_demo_whose_port_is_taken_says_so_in_one_line(tmp_path: Path) -> None:
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     sandbox_port = free_port()
@@ -216,11 +227,76 @@ def test_demo_whose_port_is_taken_stops_and_cleans_up(tmp_path: Path) -> None:
             timeout=120,
             env={**os.environ, "TMPDIR": str(scratch)},
         )
-    assert result.returncode != 0
-    assert "JupyterLab exited with code" in result.stdout
-    assert "sandbox and temporary files removed" in result.stdout
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"stsmagic demo: port {port} on 127.0.0.1 is in use; pass another --port, "
+        "or none to pick a free one"
+    ]
+    assert "JupyterLab at" not in result.stdout  # no URL that would not answer
     assert not listening(sandbox_port)
     assert list(scratch.iterdir()) == []
+
+
+def test_without_a_port_the_demo_takes_8888_or_a_free_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import stsmagic.demo as demo
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        monkeypatch.setattr(demo, "DEFAULT_PORT", busy)
+        chosen = demo.choose_port(None)
+        assert chosen != busy
+        with socket.socket() as probe:  # the port chosen is one JupyterLab can bind
+            probe.bind(("127.0.0.1", chosen))
+        with pytest.raises(demo.PortTaken, match=rf"^stsmagic demo: port {busy} on 127"):
+            demo.choose_port(busy)
+    free = free_port()
+    monkeypatch.setattr(demo, "DEFAULT_PORT", free)
+    assert demo.choose_port(None) == free
+    assert demo.choose_port(free) == free
+
+
+def test_demo_files_holding_a_secret_are_born_0600(
+    sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under umask 000, with chmod made a no-op, so a file chmod-ed after creation shows."""
+    from stsmagic.sandbox.serve import write_profile
+
+    for name in ("chmod", "fchmod", "lchmod"):
+        monkeypatch.setattr(os, name, lambda *a, **k: None, raising=False)
+    monkeypatch.setattr(Path, "chmod", lambda *a, **k: None)
+    previous = os.umask(0)
+    try:
+        write_demo_config(tmp_path / "demo", sandbox)
+        (tmp_path / "serve").mkdir()
+        write_profile(tmp_path / "serve", sandbox)
+    finally:
+        os.umask(previous)
+    secrets = [*sandbox.issued_secrets(), sandbox.source_credentials.secret_key]
+    holding = []
+    for path in sorted(p for p in tmp_path.rglob("*") if p.is_file()):
+        text = path.read_text(errors="replace")
+        if any(secret in text for secret in secrets):
+            holding.append(path.relative_to(tmp_path).as_posix())
+            assert oct(path.stat().st_mode & 0o777) == oct(0o600), path
+    assert "demo/credentials" in holding and "serve/credentials" in holding
+    assert any(name.startswith("demo/home/.aws/sso/cache/") for name in holding)
+
+
+def test_the_demo_serves_a_working_copy_of_the_notebooks(tmp_path: Path) -> None:
+    from stsmagic.demo import working_copy
+
+    source = bundled_notebooks()
+    assert source is not None
+    copy = working_copy(source, tmp_path)
+    assert copy.parent == tmp_path
+    assert sorted(p.name for p in copy.glob("*.ipynb")) == sorted(
+        p.name for p in source.glob("*.ipynb")
+    )
+    assert (copy / "01-quick-start.ipynb").read_bytes() == (
+        source / "01-quick-start.ipynb"
+    ).read_bytes()
 
 
 def test_execute_reruns_a_notebook_in_place_against_a_fresh_sandbox(tmp_path: Path) -> None:

@@ -16,7 +16,24 @@ from stsmagic.demo import write_demo_config
 from stsmagic.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def shipped_notebooks(root: Path) -> list[Path]:
+    """The notebooks the repository ships: git-tracked ones in a checkout (an ``Untitled.ipynb``
+    left by File > New is not one), every ``notebooks/*.ipynb`` outside git (an sdist)."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--", "notebooks/*.ipynb"],
+            cwd=root,
+            capture_output=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return sorted((root / "notebooks").glob("*.ipynb"))
+    return sorted(root / name for name in listed.decode().split("\0") if name)
+
+
+NOTEBOOKS = shipped_notebooks(ROOT)
 EXPECTED = [
     "01-quick-start.ipynb",
     "02-federation.ipynb",
@@ -63,6 +80,15 @@ def leaks(text: str) -> list[str]:
 
 def test_the_example_notebooks_are_there() -> None:
     assert [p.name for p in NOTEBOOKS] == EXPECTED
+
+
+def test_a_stray_notebook_is_not_one_the_repo_ships(tmp_path: Path) -> None:
+    (tmp_path / "notebooks").mkdir()
+    for name in ("01-a.ipynb", "Untitled.ipynb"):
+        (tmp_path / "notebooks" / name).write_text("{}")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "add", "notebooks/01-a.ipynb"], cwd=tmp_path, check=True)
+    assert shipped_notebooks(tmp_path) == [tmp_path / "notebooks" / "01-a.ipynb"]
 
 
 def test_leak_scan_finds_a_planted_secret() -> None:
@@ -118,7 +144,7 @@ def nbval_run(tmp_path_factory: pytest.TempPathFactory) -> NbvalRun:
                 "-m",
                 "pytest",
                 "--nbval",
-                "notebooks/",
+                *(str(p.relative_to(ROOT)) for p in NOTEBOOKS),
                 "--nbval-sanitize-with",
                 "tests/nbval_sanitize.cfg",
                 "--nbval-cell-timeout",

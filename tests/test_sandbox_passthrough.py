@@ -1,5 +1,6 @@
 """moto behind the front door: many services, signed with sandbox-issued keys, are checked
 (signature, token, expiry) and then answered by moto; nothing well-signed is refused.
+What must not reach moto (unsigned, made-up keys, ``/moto-api/``) is in test_sandbox_closed.py.
 """
 
 from __future__ import annotations
@@ -87,9 +88,11 @@ def test_wrong_secret_and_expired_key_are_refused_before_moto(
     with pytest.raises(ClientError) as excinfo:
         sandbox_client(box, "s3", forged).list_buckets()
     assert excinfo.value.response["Error"]["Code"] == "InvalidToken"
-    # keys the sandbox never issued go to moto unchecked, as with moto alone
+    # keys the sandbox never issued never reach moto
     stranger = {"AccessKeyId": "AKIASTRANGER00000000", "SecretAccessKey": "s" * 40}
-    assert "Buckets" in sandbox_client(box, "s3", stranger).list_buckets()
+    with pytest.raises(ClientError) as excinfo:
+        sandbox_client(box, "s3", stranger).list_buckets()
+    assert excinfo.value.response["Error"]["Code"] == "InvalidAccessKeyId"
     box.advance(43201)
     with pytest.raises(ClientError) as excinfo:
         sandbox_client(box, "dynamodb", creds).list_tables()

@@ -17,11 +17,20 @@ How it behaves, where AWS leaves a choice:
   account or role ``ForbiddenException`` ("No access"), an unknown account in
   ListAccountRoles ``ResourceNotFoundException``; a bad or expired bearer token
   ``UnauthorizedException``.
-- Keys: STS calls must be signed by a key the sandbox (or moto) issued. Calls passed on to
-  moto are checked (signature, token, expiry) when their key is known, and go through
-  unchecked otherwise, as with moto alone.
-- Requests are counted on arrival (``requests``; ``status`` is 0 until answered), except the
-  control API's.
+- Keys: every call of every service must be signed (SigV4, header or presigned URL) by a
+  key the sandbox or moto's IAM issued, and its signature, token and expiry must check out;
+  an unsigned call or one with a made-up key never reaches moto (``MissingAuthenticationToken``
+  / ``InvalidClientTokenId``; S3: ``AccessDenied`` / ``InvalidAccessKeyId``), and SigV2 is
+  refused. Unsigned by design: the SSO portal (bearer token), SSO OIDC, console sign-in, the
+  STS calls AWS takes unsigned, and the control API. ``/moto-api/`` is not served.
+- IAM: a known user may create access keys, as on AWS; the new key works at once (the sandbox
+  finds it in moto's IAM) and its secret joins ``issued_secrets()``. A virtual MFA device's
+  seed is shown only by ``CreateVirtualMFADevice``, to its creator; every other IAM answer
+  (``ListVirtualMFADevices``, ...) goes out without it, and no answer carries the seeded
+  user's secret key or seed.
+- HEAD answers never have a body.
+- Requests are counted on arrival (``requests``; ``status`` is 0 until answered; ``signers``
+  names the key of each), except the control API's.
 - moto's state is process-wide: the first sandbox in a process resets it; sandboxes running
   at the same time share moto, each with its own IAM user, keys, tokens, clock and requests.
 """

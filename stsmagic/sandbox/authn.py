@@ -1,8 +1,11 @@
 """Who signed a request: the key's identity, after its signature, token and expiry check out.
 
-STS requests must be signed by a key the sandbox knows. Requests passed on to moto are
-checked the same way when their key is one the sandbox (or moto) issued; moto itself accepts
-any key, so unknown keys still pass, as with moto alone.
+Every request the sandbox passes on to moto, of any service, must be signed (SigV4, in a
+header or a presigned query) by a key the sandbox (or moto's IAM) issued, and its signature,
+token and expiry must check out: moto itself accepts any key and answers anyone, so nothing
+unsigned or signed with a made-up key ever reaches it. The sandbox's own unsigned endpoints
+(SSO portal, SSO OIDC, console sign-in, the STS calls AWS takes unsigned, its control API) are
+routed before this.
 """
 
 from __future__ import annotations
@@ -15,11 +18,17 @@ from .wire import AwsError
 
 INVALID_TOKEN = "The security token included in the request is invalid."
 EXPIRED_TOKEN = "The security token included in the request is expired"
+SIGV2_REFUSED = (
+    "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
+)
 
 
 def authenticate(request: Request, context: SandboxContext) -> IssuedKey:
     """The signer's key; AWS's error for a missing, unknown, mis-signed or expired one."""
-    if not request.header("Authorization") and not request.presigned:
+    authorization = request.header("Authorization") or ""
+    if authorization.startswith("AWS ") or "AWSAccessKeyId" in request.query:  # SigV2
+        raise AwsError("InvalidRequest", SIGV2_REFUSED, 400)
+    if not authorization and not request.presigned:
         raise AwsError("MissingAuthenticationToken", "Request is missing Authentication Token", 403)
     if request.access_key_id is None:
         raise AwsError(
@@ -33,20 +42,23 @@ def authenticate(request: Request, context: SandboxContext) -> IssuedKey:
     return key
 
 
-def check_passthrough(request: Request, context: SandboxContext) -> None:
-    """Signature, token and expiry of a request for moto signed with a key we know."""
-    key_id = request.access_key_id
-    if key_id is None:
-        return  # unsigned, SigV2 or presigned: moto's business
-    key = context.find_key(key_id)
-    if key is None:
-        return
+def check_passthrough(request: Request, context: SandboxContext) -> IssuedKey:
+    """The signer of a request for moto: refused unless signed by a key we know, well."""
     try:
-        _check(request, context, key)
+        return authenticate(request, context)
     except AwsError as error:
-        if request.signing_service == "s3":
-            raise _as_s3(error) from None
+        if looks_like_s3(request):
+            raise _as_s3(
+                error, known=context.find_key(request.access_key_id or "") is not None
+            ) from None
         raise
+
+
+def looks_like_s3(request: Request) -> bool:
+    """Signed for S3, or unsigned with no query ``Action`` nor JSON target: S3's REST face."""
+    if request.scope is not None:
+        return request.signing_service == "s3"
+    return "Action" not in request.form and request.header("X-Amz-Target") is None
 
 
 def _check(request: Request, context: SandboxContext, key: IssuedKey | None) -> None:
@@ -65,8 +77,16 @@ def _check(request: Request, context: SandboxContext, key: IssuedKey | None) -> 
         raise AwsError("ExpiredToken", EXPIRED_TOKEN, 400)
 
 
-def _as_s3(error: AwsError) -> AwsError:
+def _as_s3(error: AwsError, *, known: bool) -> AwsError:
     """S3 words the same refusals its own way."""
+    if error.code == "MissingAuthenticationToken":
+        return AwsError("AccessDenied", "Access Denied", 403)
+    if error.code == "InvalidClientTokenId" and not known:
+        return AwsError(
+            "InvalidAccessKeyId",
+            "The AWS Access Key Id you provided does not exist in our records.",
+            403,
+        )
     if error.code == "ExpiredToken":
         return AwsError("ExpiredToken", "The provided token has expired.", 400)
     if error.code == "InvalidClientTokenId":

@@ -245,6 +245,11 @@ class Sandbox:
         """How many requests for ``operation`` the sandbox answered since the last reset."""
         return sum(1 for r in self.requests if r.operation == operation)
 
+    def signers(self, operation: str) -> list[str | None]:
+        """The access key id that signed each request for ``operation`` since the last reset,
+        in order (None: unsigned), whatever the service: "who signed this S3 GET?"."""
+        return [r.access_key_id for r in self.requests if r.operation == operation]
+
     def fail_next(
         self,
         operation: str,

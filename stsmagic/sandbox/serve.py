@@ -17,6 +17,8 @@ from typing import Any
 
 def write_profile(folder: Path, box: Any) -> tuple[Path, Path]:
     """``config`` and ``credentials`` files with a ``sandbox`` profile for the IAM user."""
+    from ..private_file import write_private
+
     keys = box.source_credentials
     config, credentials = folder / "config", folder / "credentials"
     config.write_text(
@@ -30,12 +32,12 @@ def write_profile(folder: Path, box: Any) -> tuple[Path, Path]:
         f"sso_region = {box.sso_region}\n"
         "sso_registration_scopes = sso:account:access\n"
     )
-    credentials.write_text(
+    write_private(
+        credentials,
         "[sandbox]\n"
         f"aws_access_key_id = {keys.access_key}\n"
-        f"aws_secret_access_key = {keys.secret_key}\n"
+        f"aws_secret_access_key = {keys.secret_key}\n",
     )
-    credentials.chmod(0o600)
     return config, credentials
 
 

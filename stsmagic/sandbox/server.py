@@ -3,6 +3,10 @@ handlers or on to moto, records it, and injects faults; served by a threaded wsg
 
 wsgiref, not werkzeug: werkzeug drops header names with ``_``, and the SSO portal's bearer
 token travels in ``x-amz-sso_bearer_token``.
+
+Nothing reaches moto unless ``authn`` knows its signer (moto answers anyone, and its
+``/moto-api/`` serves its whole state, secrets included: closed here). IAM's answers pass
+through ``withhold``. A HEAD answer never has a body (s3fs retries a body after a HEAD).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
-from . import authn, control, moto_backend, oidc, signin, sso, sts
+from . import authn, control, moto_backend, oidc, signin, sso, sts, withhold
 from .context import SandboxContext
 from .request import RAW_PATH, Request
 from .state import RecordedRequest
@@ -53,16 +57,25 @@ class Route:
 
 
 def _passthrough_renderer(request: Request) -> Callable[[AwsError], Response]:
-    if request.signing_service == "s3":
+    if authn.looks_like_s3(request):
         return s3_error
     if "Action" in request.form:
         return query_error
     return json_error
 
 
+MOTO_API = "moto-api"
+
+
+def _closed(request: Request, context: SandboxContext) -> Response:
+    raise AwsError("NotFound", "moto's own API is not served by the stsmagic sandbox.", 404)
+
+
 def route(request: Request) -> Route:
     path, method = request.path, request.method
     signed = request.header("Authorization") is not None
+    if path.lstrip("/").split("/", 1)[0] == MOTO_API:  # moto serves it, bucket or not
+        return Route(MOTO_API, f"{method} {path}", _closed, json_error)
     if path in sso.PATHS and not signed:
         operation = sso.PATHS[path]
         return Route("sso", operation, sso.HANDLERS[operation], json_error)
@@ -95,6 +108,10 @@ class FrontApp:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         request = Request.from_environ(environ)
+        answer = self._route(request, start_response)
+        return _without_body(answer) if request.method == "HEAD" else answer
+
+    def _route(self, request: Request, start_response: StartResponse) -> Iterable[bytes]:
         if request.path.startswith(control.PREFIX):
             return self._send(control.handle(request, self.context), start_response)
         where = route(request)
@@ -122,25 +139,72 @@ class FrontApp:
         try:
             if where.handler is not None:
                 return self._send(where.handler(request, self.context), start_response)
-            if where.service == "sts" and request.header("Authorization"):
-                authn.authenticate(request, self.context)
-            else:
+            if not _unsigned_sts(request, where):
                 authn.check_passthrough(request, self.context)
+            if where.service == "iam":
+                return self._iam(request, where, start_response)
         except AwsError as error:
             return self._send(where.render(error), start_response)
         except Exception:  # a sandbox bug still answers as AWS would, and is not a secret leak
             failure = AwsError("InternalFailure", "The sandbox failed to handle the request.", 500)
             return self._send(where.render(failure), start_response)
-        environ = dict(request.environ)
-        environ["wsgi.input"] = io.BytesIO(request.body)
-        environ["CONTENT_LENGTH"] = str(len(request.body))
-        return self.moto(environ, start_response)
+        return self.moto(_moto_environ(request), start_response)
+
+    def _iam(self, request: Request, where: Route, start_response: StartResponse) -> list[bytes]:
+        """moto's IAM answer, read whole and stripped of what IAM must not show."""
+        answer: list[Any] = []
+
+        def keep(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+            answer[:] = [status, headers]
+            return lambda data: None
+
+        chunks = self.moto(_moto_environ(request), keep)
+        try:
+            body = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        body = withhold.iam_answer(where.operation, body, self.context)
+        status, headers = answer
+        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        start_response(status, [*headers, ("Content-Length", str(len(body)))])
+        return [body]
 
     @staticmethod
     def _send(response: Response, start_response: StartResponse) -> list[bytes]:
         headers = [*response.headers, ("Content-Length", str(len(response.body)))]
         start_response(f"{response.status} {_REASONS.get(response.status, 'Error')}", headers)
         return [response.body]
+
+
+def _unsigned_sts(request: Request, where: Route) -> bool:
+    """An STS call AWS takes unsigned (AssumeRoleWithWebIdentity, ...), sent unsigned."""
+    return (
+        where.service == "sts"
+        and where.operation in sts.UNSIGNED
+        and not request.header("Authorization")
+        and not request.presigned
+    )
+
+
+def _moto_environ(request: Request) -> dict[str, Any]:
+    environ = dict(request.environ)
+    environ["wsgi.input"] = io.BytesIO(request.body)
+    environ["CONTENT_LENGTH"] = str(len(request.body))
+    return environ
+
+
+def _without_body(answer: Iterable[bytes]) -> list[bytes]:
+    """A HEAD answer: the headers only (the body is read and dropped)."""
+    try:
+        for _chunk in answer:
+            pass
+    finally:
+        close = getattr(answer, "close", None)
+        if close is not None:
+            close()
+    return []
 
 
 class _QuietHandler(WSGIRequestHandler):
