@@ -67,19 +67,43 @@ def find_token(profile: str | None = None, *, cache_dir: Path | None = None) -> 
         raise StsMagicError(
             f"no usable SSO token is cached for profile {name!r}; {_login_hint(name)}"
         ) from None
-    try:
-        expires_at = datetime.strptime(str(token["expiresAt"]), EXPIRES_FORMAT).replace(
-            tzinfo=timezone.utc
+    expires_at = _expires_at(token.get("expiresAt"))
+    access_token = token.get("accessToken")
+    del token  # it holds the refresh token and client secret: out of this frame from here on
+    if expires_at is None or not isinstance(access_token, str) or not access_token:
+        path = cache_file(session_name or start_url or "", cache_dir)
+        raise StsMagicError(
+            f"the SSO token cached in {str(path)!r} has no accessToken or an expiresAt that is "
+            f"not an ISO 8601 time; {_login_hint(name)}"
         )
-    except ValueError:
-        # Some writers add fractional seconds or an offset.
-        expires_at = datetime.fromisoformat(str(token["expiresAt"]).replace("Z", "+00:00"))
     if expires_at <= datetime.now(timezone.utc):
         raise StsMagicError(
             f"the SSO token for profile {name!r} expired at {expires_at:%Y-%m-%d %H:%M:%S} UTC; "
             f"{_login_hint(name)}"
         )
-    return str(token["accessToken"])
+    return access_token
+
+
+def cache_file(key: str, cache_dir: Path | None = None) -> Path:
+    """The AWS CLI's cache file for an ``sso_session`` name (or a legacy start URL)."""
+    digest = hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()
+    return (cache_dir or default_cache_dir()) / f"{digest}.json"
+
+
+def _expires_at(value: object) -> datetime | None:
+    """The cache's ``expiresAt`` as an aware UTC datetime; None when it is not ISO 8601."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.strptime(value, EXPIRES_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError:
+        try:  # some writers add fractional seconds or an offset
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
 
 
 def write_token(

@@ -375,14 +375,14 @@ def test_region_and_endpoint_flags_choose_the_broker_and_brokers_are_cached(
     line = f"--profile bare --region eu-west-1 --endpoint-url {sandbox.endpoint_url}"
     session = ip.run_line_magic("sts_delegated", f"--trade-in-token tok {line}")
     assert session.region == "eu-west-1"
-    first = magics_of(ip)._brokers[("bare", "eu-west-1", sandbox.endpoint_url)]
+    first = magics_of(ip)._brokers[("bare", "eu-west-1", sandbox.endpoint_url, False)]
     ip.user_ns["tok"] = sandbox.mint_trade_in_token()
     ip.run_line_magic("sts_delegated", f"--trade-in-token tok {line}")
-    assert magics_of(ip)._brokers[("bare", "eu-west-1", sandbox.endpoint_url)] is first
+    assert magics_of(ip)._brokers[("bare", "eu-west-1", sandbox.endpoint_url, False)] is first
     ip.run_line_magic("sts_session", f"--token-code {sandbox.mfa_code()}")
     brokers = magics_of(ip)._brokers
-    assert set(brokers) == {("bare", "eu-west-1", sandbox.endpoint_url), (None, None, None)}
-    assert brokers[("bare", "eu-west-1", sandbox.endpoint_url)].region_name == "eu-west-1"
+    assert set(brokers) == {("bare", "eu-west-1", sandbox.endpoint_url, False), (None, None, None, False)}
+    assert brokers[("bare", "eu-west-1", sandbox.endpoint_url, False)].region_name == "eu-west-1"
 
 
 # -- using and forgetting ------------------------------------------------------------------------
@@ -426,7 +426,7 @@ def test_sts_use_and_sts_forget_print_one_line_each(
         ("sts_use", "nope", "label: no session is labelled 'nope'; known: a"),
         ("sts_forget", "", "give either LABEL or --all"),
         ("sts_forget", "nope", "label: no session is labelled 'nope'; known: a"),
-        ("sts_panel", "--bogus", "unrecognized arguments: '--bogus';"),
+        ("sts_panel", "--bogus", "unrecognized argument --bogus;"),
     ],
 )
 def test_use_forget_and_panel_refusals(
@@ -556,7 +556,7 @@ def test_ipython_config_reaches_the_magics(sandbox: Any, shell: Any, clean_envir
         session = shell.run_line_magic("sts_session", "")
         assert session.region == "us-west-2"
         assert timedelta(minutes=44) < session.remaining <= timedelta(minutes=45)
-        assert set(magics._brokers) == {("bare", "us-west-2", sandbox.endpoint_url)}
+        assert set(magics._brokers) == {("bare", "us-west-2", sandbox.endpoint_url, False)}
         assert magics.read_timeout == 12.5
         (broker,) = magics._brokers.values()
         assert broker.client("sts").meta.config.read_timeout == 12.5
