@@ -80,5 +80,7 @@ def check_sso(operation: str, response: object, now: datetime | None = None) -> 
     try:
         expiration = datetime.fromtimestamp(raw / 1000, tz=timezone.utc)
     except (ValueError, OverflowError, OSError):
-        raise _refuse(operation, "has a roleCredentials.expiration out of any date's range") from None
+        raise _refuse(
+            operation, "has a roleCredentials.expiration out of any date's range"
+        ) from None
     _check_fresh(operation, expiration, now)

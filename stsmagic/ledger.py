@@ -142,7 +142,9 @@ class SessionLedger:
         holder = self._reserved.get(label)
         if holder is not None and holder != threading.get_ident():
             raise ParameterError(
-                "label", f"{label!r} is taken by a session being issued now", "labels must be unique"
+                "label",
+                f"{label!r} is taken by a session being issued now",
+                "labels must be unique",
             )
 
     @contextlib.contextmanager

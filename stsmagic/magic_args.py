@@ -178,7 +178,7 @@ def plain_help(magics: type) -> None:
             func = getattr(magics, name, None)
             doc = getattr(func, "__doc__", None)
             if doc and doc.startswith("::\n\n"):
-                func.__doc__ = "\n".join(  # type: ignore[union-attr]
+                func.__doc__ = "\n".join(
                     line[2:] if line.startswith("  ") else line
                     for line in doc[len("::\n\n") :].split("\n")
                 )

@@ -130,7 +130,9 @@ def policy(value: object) -> str:
         try:
             text = json.dumps(value, separators=(",", ":"))
         except RecursionError:
-            raise ParameterError("Policy", "the dict is nested too deeply for JSON", limit) from None
+            raise ParameterError(
+                "Policy", "the dict is nested too deeply for JSON", limit
+            ) from None
         except (TypeError, ValueError) as e:
             raise ParameterError(
                 "Policy", f"the dict cannot be written as JSON ({e})", limit

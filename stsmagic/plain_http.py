@@ -32,7 +32,6 @@ def check(url: str | None, allow_http: bool, parameter: str = "endpoint_url") ->
         return
     raise ParameterError(
         parameter,
-        f"http://{parts.hostname} would carry tokens, signatures and the issued keys in clear "
-        "text",
+        f"http://{parts.hostname} would carry tokens, signatures and the issued keys in clear text",
         f"use https:// (or, on a network you trust, allow it with {OPT_IN})",
     )

@@ -6,7 +6,7 @@ import dataclasses
 import html
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.credentials import ReadOnlyCredentials
 
@@ -77,9 +77,12 @@ class IssuedSession:
     # Not a field: an InitVar, kept in ``_credentials`` and read through the ``credentials``
     # property set below the class. Its default only lets ``dataclasses.replace`` read the
     # current value from the property; a session without credentials is refused.
-    credentials: dataclasses.InitVar[ReadOnlyCredentials | None] = None
+    if TYPE_CHECKING:  # what a reader of the class gets: the credentials, read-only
+        credentials: ReadOnlyCredentials
+    else:
+        credentials: dataclasses.InitVar[ReadOnlyCredentials | None] = None
 
-    def __post_init__(self, credentials: ReadOnlyCredentials | None) -> None:
+    def __post_init__(self, credentials: ReadOnlyCredentials | None) -> None:  # type: ignore[override]
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
         if self.expiration.tzinfo is None or self.issued_at.tzinfo is None:
@@ -246,8 +249,8 @@ class IssuedSession:
 
 def _credentials(session: IssuedSession) -> SecretCredentials:
     """The (access_key, secret_key, token) triple botocore signs with; its repr is masked."""
-    return session._credentials  # type: ignore[attr-defined,no-any-return]
+    return session._credentials  # type: ignore[attr-defined]
 
 
 # After the dataclass is made: the class attribute of the same name was the InitVar's default.
-IssuedSession.credentials = property(_credentials)  # type: ignore[assignment,method-assign]
+IssuedSession.credentials = property(_credentials)

@@ -381,7 +381,10 @@ def test_region_and_endpoint_flags_choose_the_broker_and_brokers_are_cached(
     assert magics_of(ip)._brokers[("bare", "eu-west-1", sandbox.endpoint_url, False)] is first
     ip.run_line_magic("sts_session", f"--token-code {sandbox.mfa_code()}")
     brokers = magics_of(ip)._brokers
-    assert set(brokers) == {("bare", "eu-west-1", sandbox.endpoint_url, False), (None, None, None, False)}
+    assert set(brokers) == {
+        ("bare", "eu-west-1", sandbox.endpoint_url, False),
+        (None, None, None, False),
+    }
     assert brokers[("bare", "eu-west-1", sandbox.endpoint_url, False)].region_name == "eu-west-1"
 
 
