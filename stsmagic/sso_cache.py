@@ -59,13 +59,21 @@ def find_token(profile: str | None = None, *, cache_dir: Path | None = None) -> 
     try:
         token = loader(start_url or "", session_name=session_name or None)
     except SSOTokenLoadError as e:
-        missing = "does not exist" in str(e)
-        problem = "no SSO token is cached" if missing else "no usable SSO token is cached"
-        raise StsMagicError(f"{problem} for profile {name!r}; {_login_hint(name)}") from None
-    except (KeyError, ValueError):
-        # The file is there but is not JSON.
+        if "does not exist" in str(e):
+            raise StsMagicError(
+                f"no SSO token is cached for profile {name!r}; {_login_hint(name)}"
+            ) from None
+        path = cache_file(session_name or start_url or "", cache_dir)
         raise StsMagicError(
-            f"no usable SSO token is cached for profile {name!r}; {_login_hint(name)}"
+            f"the SSO token cached in {str(path)!r} has no accessToken or expiresAt; "
+            f"{_login_hint(name)}"
+        ) from None
+    except (KeyError, ValueError):
+        # The file is there but is not JSON, or botocore misses a field it needs.
+        path = cache_file(session_name or start_url or "", cache_dir)
+        raise StsMagicError(
+            f"the SSO token cached in {str(path)!r} is not JSON or has no accessToken or "
+            f"expiresAt; {_login_hint(name)}"
         ) from None
     expires_at = _expires_at(token.get("expiresAt"))
     access_token = token.get("accessToken")

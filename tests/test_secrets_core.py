@@ -163,3 +163,43 @@ def test_redact(text: str, expected: str) -> None:
     from stsmagic.redact import redact
 
     assert redact(text) == expected
+
+
+def test_refusals_under_verbose_show_no_secret(sandbox: Any, aws_profile: Path) -> None:
+    """Every refusal of the Python API, rendered as %xmode Verbose prints it: no frame shows
+    the trade-in token, the bearer token, a secret key or the source's secret."""
+    from verbose import leaked, verbose_traceback
+
+    broker = Broker()
+    trade_in = sandbox.mint_trade_in_token()
+    broker.get_delegated_access_token(TradeInToken=trade_in)  # used up from here on
+    bearer = sandbox.sso_access_token()
+    wrong = "000000" if sandbox.mfa_code() != "000000" else "111111"
+    attempts = {
+        "wrong MFA code": lambda: broker.get_session_token(TokenCode=wrong),
+        "used trade-in token": lambda: broker.get_delegated_access_token(TradeInToken=trade_in),
+        "trade-in token of a wrong type": lambda: broker.get_delegated_access_token(
+            TradeInToken=[trade_in]
+        ),
+        "bad bearer": lambda: broker.get_role_credentials(
+            accountId=sandbox.sso_account_id,
+            roleName=sandbox.sso_role_name,
+            accessToken=bearer + "x",
+        ),
+        "bad account": lambda: broker.get_role_credentials(
+            accountId="12", roleName=sandbox.sso_role_name, accessToken=bearer
+        ),
+        "unknown role": lambda: broker.get_role_credentials(
+            accountId=sandbox.sso_account_id, roleName="NoSuchRole", accessToken=bearer
+        ),
+    }
+    secrets = sandbox.issued_secrets()
+    assert trade_in in secrets and bearer in secrets
+    for what, attempt in attempts.items():
+        with pytest.raises(StsMagicError) as caught:
+            attempt()
+        error = caught.value
+        assert error.__cause__ is None, what
+        text = verbose_traceback(error)
+        assert leaked(text, secrets) == [], (what, text[-2000:])
+        assert text.count("\n") < 60, (what, "not a short traceback")
