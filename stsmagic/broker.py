@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
@@ -107,8 +108,11 @@ class Broker:
         self._region_name = region_name or self._session.get_config_variable("region")
         self._endpoint_url = None if endpoint_url is None else params.endpoint_url(endpoint_url)
         self._allow_http = bool(allow_http)
+        # refused at once when the URL is known now; client() checks the one botocore picks
         plain_http.check(
-            self._endpoint_url or self._session.get_config_variable("endpoint_url"),
+            self._endpoint_url
+            or os.environ.get("AWS_ENDPOINT_URL")
+            or self._scoped.get("endpoint_url"),
             self._allow_http,
         )
         base = Config(user_agent_extra=f"stsmagic/{__version__}")

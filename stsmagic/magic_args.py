@@ -31,6 +31,7 @@ LITERAL_SECRET_MIN_LENGTH = 32
 # The AWS parameter each flag carries, so an error names the flag the user typed.
 FLAGS = {
     "profile": "--profile",
+    "endpoint_url": "--endpoint-url",
     "SerialNumber": "--serial-number",
     "TokenCode": "--token-code",
     "DurationSeconds": "--duration-seconds",
@@ -291,9 +292,10 @@ def read_policy_file(path: Path) -> str:
             f"{where} cannot be read ({e.strerror or type(e).__name__}); "
             "give @file.json of an existing file"
         ) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UsageError(f"{where} is not a regular file; give @file.json of a policy file")
     with os.fdopen(fd, "rb") as file:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise UsageError(f"{where} is not a regular file; give @file.json of a policy file")
         try:
             data = file.read(POLICY_FILE_MAX + 1)
         except OSError as e:
