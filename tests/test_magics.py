@@ -728,3 +728,40 @@ def test_a_missing_aws_profile_is_named(
     monkeypatch.setenv("AWS_PROFILE", "elsewhere")
     message = refused(sandbox, ip, "sts_session", "--token-code 123456")
     assert "--profile (profile): 'elsewhere' is not in the AWS config files" in message
+
+
+def test_two_threads_with_one_label_redeem_one_trade_in_token(sandbox: Any, ip: Any) -> None:
+    """Issue 12 item 11: the label is held before sending; the second thread sends nothing and
+    its single-use trade-in token is not spent."""
+    import threading
+
+    from IPython.core.error import UsageError
+
+    ip.user_ns["tok1"] = sandbox.mint_trade_in_token()
+    ip.user_ns["tok2"] = sandbox.mint_trade_in_token()
+    before = [r for r in sandbox.requests if r.operation == "GetDelegatedAccessToken"]
+    start = threading.Barrier(2)
+    errors: list[str] = []
+
+    def redeem(name: str) -> None:
+        start.wait()
+        try:
+            ip.run_line_magic("sts_delegated", f"--trade-in-token {name} --label same")
+        except UsageError as e:
+            errors.append(str(e))
+
+    threads = [threading.Thread(target=redeem, args=(n,)) for n in ("tok1", "tok2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    after = [r for r in sandbox.requests if r.operation == "GetDelegatedAccessToken"]
+    assert len(after) - len(before) == 1, "both threads sent a trade-in token"
+    assert len(errors) == 1 and "'same'" in errors[0], errors
+    assert stsmagic_labels() == ("same",)
+
+
+def stsmagic_labels() -> tuple[str, ...]:
+    import stsmagic
+
+    return stsmagic.sessions.labels
