@@ -765,3 +765,16 @@ def stsmagic_labels() -> tuple[str, ...]:
     import stsmagic
 
     return stsmagic.sessions.labels
+
+
+def test_help_starts_with_the_usage_line(ip: Any) -> None:
+    """Issue 12 item 18: `%sts_session?` starts with the usage, not a stray `::`."""
+    from stsmagic.magics import StsMagics
+
+    names = sorted(StsMagics.magics["line"])
+    assert "sts_session" in names
+    for name in names:
+        doc = ip.find_line_magic(name).__doc__
+        assert doc.startswith(f"%{name}"), (name, doc[:40])
+        assert "::" not in doc.split("\n\n")[0]
+    assert "\n  %" not in ip.find_line_magic("sts_session").__doc__.split("\n\n")[0]
