@@ -8,7 +8,6 @@ value of a secret flag (``--trade-in-token``, ``--access-token``) into a message
 from __future__ import annotations
 
 import argparse
-import difflib
 import re
 import shlex
 from collections.abc import Callable, Mapping
@@ -166,6 +165,8 @@ def _without_values(text: str) -> str:
 
 def nearest_flag(parser: argparse.ArgumentParser, typed: str) -> str | None:
     """The parser's flag closest to ``typed`` (``--token_code`` -> ``--token-code``), or None."""
+    import difflib  # only for a mistyped flag
+
     names = [f[2:] for f in parser._option_string_actions if f.startswith("--")]
     wanted = typed.lstrip("-").replace("_", "-").lower()
     close = difflib.get_close_matches(wanted, names, n=1, cutoff=0.7)

@@ -6,7 +6,6 @@ credentials in the answer all cross the network in clear text.
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import urlsplit
 
 from .errors import ParameterError
@@ -17,6 +16,8 @@ OPT_IN = "--allow-http, StsMagics.allow_http or Broker(allow_http=True)"
 def is_loopback(host: str) -> bool:
     if host.lower() == "localhost" or host.lower().endswith(".localhost"):
         return True
+    import ipaddress  # only when an http:// URL is checked
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
