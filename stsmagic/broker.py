@@ -8,11 +8,13 @@ stsmagic replaces with the issued ones (STS refuses session credentials for GetS
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import botocore.session
 from botocore import UNSIGNED
@@ -21,8 +23,8 @@ from botocore.credentials import EnvProvider
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError, ProfileNotFound
 from botocore.parsers import ResponseParserError
 
-from . import __version__, params
-from .errors import ParameterError, RequestRefused
+from . import __version__, answers, params, plain_http
+from .errors import ParameterError, RequestRefused, StsMagicError
 from .live import SourceEnviron
 from .redact import redact_wire_logs
 from .session import IssuedSession
@@ -38,6 +40,29 @@ ROLE_SESSION_KINDS = frozenset({"role", "sso", "delegated"})
 # GetSessionToken and GetFederationToken are global; STS answers in us-east-1 when no region
 # is configured, as the AWS CLI does.
 DEFAULT_STS_REGION = "us-east-1"
+
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def _refusal_without_frames(method: Method) -> Method:
+    """Raise a method's refusal from its caller's side: no frame below, no chained cause.
+
+    Under ``%xmode Verbose`` every frame of a traceback prints its arguments and the variables
+    of its line: the trade-in token, the SSO bearer token, the parsed answer. The refusal's one
+    line says everything; the frames that held secrets are dropped.
+    """
+
+    @functools.wraps(method)
+    def refusing(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except StsMagicError as e:
+            refusal = e
+        args, kwargs = (), {}  # they may hold a token: not shown in this frame either
+        raise refusal.with_traceback(None) from None
+
+    return refusing  # type: ignore[return-value]
 
 
 def _one_line(text: str, secrets: Iterable[str]) -> str:
@@ -65,7 +90,8 @@ class Broker:
     ``profile`` (default: ``AWS_PROFILE`` or ``default``) gives the source credentials,
     ``region``, ``mfa_serial``, ``duration_seconds``, ``endpoint_url`` and the SSO settings.
     ``region_name`` and ``endpoint_url`` override the profile's. ``config`` is a
-    ``botocore.config.Config`` (timeouts, ``retries={"mode": "standard"}``).
+    ``botocore.config.Config`` (timeouts, ``retries={"mode": "standard"}``). A plain ``http://``
+    endpoint that is not loopback is refused unless ``allow_http=True``.
     """
 
     def __init__(
@@ -75,6 +101,7 @@ class Broker:
         endpoint_url: str | None = None,
         *,
         config: Config | None = None,
+        allow_http: bool = False,
     ) -> None:
         redact_wire_logs()
         self._session = botocore.session.Session(profile=profile)
@@ -98,6 +125,14 @@ class Broker:
         self._profile = profile or self._session.profile or "default"
         self._region_name = region_name or self._session.get_config_variable("region")
         self._endpoint_url = None if endpoint_url is None else params.endpoint_url(endpoint_url)
+        self._allow_http = bool(allow_http)
+        # refused at once when the URL is known now; client() checks the one botocore picks
+        plain_http.check(
+            self._endpoint_url
+            or os.environ.get("AWS_ENDPOINT_URL")
+            or self._scoped.get("endpoint_url"),
+            self._allow_http,
+        )
         base = Config(user_agent_extra=f"stsmagic/{__version__}")
         self._config = base.merge(config) if config is not None else base
         self._clients: dict[str, Any] = {}
@@ -176,11 +211,14 @@ class Broker:
                 client = self._session.create_client(
                     service, region_name=region, endpoint_url=self._endpoint_url, config=config
                 )
+                # the endpoint botocore chose, AWS_ENDPOINT_URL_<SERVICE> included
+                plain_http.check(client.meta.endpoint_url, self._allow_http)
                 self._clients[service] = client
         return client
 
     # --- the four requests ----------------------------------------------------------------------
 
+    @_refusal_without_frames
     def get_session_token(
         self,
         SerialNumber: str | None = None,
@@ -197,6 +235,7 @@ class Broker:
         request = params.session_token_request(SerialNumber, TokenCode, DurationSeconds)
         return self._issue_sts("session", "GetSessionToken", request, label, ())
 
+    @_refusal_without_frames
     def get_federation_token(
         self,
         Name: str,
@@ -217,20 +256,24 @@ class Broker:
         request = params.federation_token_request(Name, Policy, PolicyArns, Tags, DurationSeconds)
         return self._issue_sts("federation", "GetFederationToken", request, label, ())
 
+    @_refusal_without_frames
     def get_delegated_access_token(
         self, TradeInToken: str, *, label: str | None = None
     ) -> IssuedSession:
         """STS GetDelegatedAccessToken: trade a one-time token for credentials."""
         request = params.delegated_access_token_request(TradeInToken)
+        del TradeInToken  # the request holds it; one reference fewer for a frame to show
         return self._issue_sts(
             "delegated", "GetDelegatedAccessToken", request, label, (request["TradeInToken"],)
         )
 
+    @_refusal_without_frames
     def get_role_credentials(
         self, accountId: str, roleName: str, accessToken: str, *, label: str | None = None
     ) -> IssuedSession:
         """SSO GetRoleCredentials with an IAM Identity Center access token."""
         request = params.role_credentials_request(accountId, roleName, accessToken)
+        del accessToken  # the request holds it; one reference fewer for a frame to show
         issued_at = datetime.now(timezone.utc)
         log.debug(
             "GetRoleCredentials for %s in %s (profile %s)",
@@ -239,6 +282,7 @@ class Broker:
             self.profile,
         )
         response = self._call("sso", "GetRoleCredentials", request, (request["accessToken"],))
+        answers.check_sso("GetRoleCredentials", response)
         session = IssuedSession.from_sso(
             response,
             account_id=request["accountId"],
@@ -251,6 +295,7 @@ class Broker:
         log.info("issued %s credentials %s", session.kind, session.masked_access_key)
         return session
 
+    @_refusal_without_frames
     def assume_role(
         self,
         RoleArn: str,
@@ -322,6 +367,7 @@ class Broker:
         issued_at = datetime.now(timezone.utc)
         log.debug("%s (profile %s)", operation, self._profile)
         response = self._call("sts", operation, request, secrets, client=client)
+        answers.check_sts(operation, response)
         session = IssuedSession.from_sts(
             kind,
             response,
@@ -350,7 +396,7 @@ class Broker:
             error = e.response.get("Error", {})
             code = str(error.get("Code") or "Unknown")
             message = _one_line(str(error.get("Message") or ""), secrets)
-            raise RequestRefused(operation, code, message) from e
+            raise RequestRefused(operation, code, message) from None
         except ParamValidationError as e:
             # params.py checks first; this is botocore's own model catching what it missed.
             raise ParameterError(
@@ -363,9 +409,16 @@ class Broker:
             ) from None
         except BotoCoreError as e:
             raise RequestRefused(operation, type(e).__name__, _one_line(str(e), secrets)) from None
+        except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
+            # botocore's parser on a 200 answer it cannot read (a timestamp that is not one);
+            # its message quotes the answer.
+            raise RequestRefused(
+                operation, answers.INVALID, "the endpoint's answer could not be read"
+            ) from None
 
     def __repr__(self) -> str:
         return (
             f"Broker(profile={self.profile!r}, region_name={self._region_name!r}, "
-            f"endpoint_url={self._endpoint_url!r})"
+            f"endpoint_url={self._endpoint_url!r}"
+            + (", allow_http=True)" if self._allow_http else ")")
         )

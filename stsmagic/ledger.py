@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
@@ -62,6 +63,8 @@ class SessionLedger:
         self._active: IssuedSession | None = None
         self._count = 0
         self._subscribers: list[Callback] = []
+        # labels held while their session is being issued: label -> the holding thread's id
+        self._reserved: dict[str, int] = {}
         self._installs_live = installs_live
 
     # --- reading --------------------------------------------------------------------------------
@@ -132,8 +135,42 @@ class SessionLedger:
         return session
 
     def _check_free(self, label: str | None) -> None:
-        if label is not None and label in self._sessions:
+        if label is None:
+            return
+        if label in self._sessions:
             raise ParameterError("label", f"{label!r} is already taken", "labels must be unique")
+        holder = self._reserved.get(label)
+        if holder is not None and holder != threading.get_ident():
+            raise ParameterError(
+                "label",
+                f"{label!r} is taken by a session being issued now",
+                "labels must be unique",
+            )
+
+    @contextlib.contextmanager
+    def reserve(self, label: str | None) -> Iterator[None]:
+        """Hold ``label`` while its session is being issued, so nothing is sent for a label
+        that is taken: ``with sessions.reserve("x"): sessions.add(broker.get_...(label="x"))``.
+
+        Refused (``ParameterError``) when the label is taken or held; released when the block
+        ends, issued or not. Only the holding thread can ``add`` under a held label. ``None``
+        (a label made at ``add``) holds nothing.
+        """
+        if label is None:
+            yield
+            return
+        with self._lock:
+            self._check_free(label)
+            if label in self._reserved:  # held by this very thread, in an outer block
+                raise ParameterError(
+                    "label", f"{label!r} is already held by this thread", "labels must be unique"
+                )
+            self._reserved[label] = threading.get_ident()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._reserved.pop(label, None)
 
     def activate(self, label: str) -> IssuedSession:
         """Make the session labelled ``label`` the one every boto3 request signs with."""

@@ -30,6 +30,7 @@ LITERAL_SECRET_MIN_LENGTH = 32
 # The AWS parameter each flag carries, so an error names the flag the user typed.
 FLAGS = {
     "profile": "--profile",
+    "endpoint_url": "--endpoint-url",
     "SerialNumber": "--serial-number",
     "TokenCode": "--token-code",
     "DurationSeconds": "--duration-seconds",
@@ -76,6 +77,12 @@ def issuing(func: Callable[..., Any]) -> Callable[..., Any]:
         argument("--endpoint-url", type=endpoint_url, help="send the request to this URL"),
         argument("--label", help="name for the session (default: <kind>-<n>, e.g. session-1)"),
         argument("--no-activate", action="store_true", help="keep the current active session"),
+        argument(
+            "--allow-http",
+            action="store_true",
+            help="allow a plain http:// --endpoint-url that is not loopback (tokens and keys "
+            "then cross the network in clear text; default: StsMagics.allow_http)",
+        ),
         argument(
             "--env",
             action="store_true",
@@ -134,16 +141,55 @@ def parse_line(magic: Callable[..., Any], line: str, *, secret_flags: bool = Fal
     try:
         args, extra = parser.parse_known_args(argv)
     except UsageError as e:
-        raise UsageError(f"%{name}: {one_line(str(e))}; see %{name}?") from e
+        # argparse quotes `--acc=VALUE` whole in "ambiguous option": never show a flag's value
+        raise UsageError(f"%{name}: {_without_values(one_line(str(e)))}; see %{name}?") from None
     if extra:
-        flags = [word for word in extra if word.startswith("-")]
-        hidden = len(extra) - len(flags) if secret_flags else 0
-        shown = ", ".join(repr(word) for word in (flags if secret_flags else extra))
-        if hidden:
-            more = f"{hidden} word{'s' if hidden > 1 else ''} (not shown: it may be a secret)"
-            shown = f"{shown}, {more}" if shown else more
+        flags = [word.split("=", 1)[0] for word in extra if word.startswith("-")]
+        if flags:
+            unknown = ", ".join(flags)
+            hint = nearest_flag(parser, flags[0])
+            hint = f" (did you mean {hint}?)" if hint else ""
+            word = "argument" if len(flags) == 1 else "arguments"
+            raise UsageError(f"%{name}: unrecognized {word} {unknown}{hint}; see %{name}?")
+        if secret_flags:  # a value with no flag may be a token typed in the wrong place
+            raise UsageError(
+                f"%{name}: a value without its flag (not shown); write each value after its "
+                f"flag; see %{name}?"
+            )
+        shown = ", ".join(repr(word) for word in extra)
         raise UsageError(f"%{name}: unrecognized arguments: {shown}; see %{name}?")
     return args
+
+
+_FLAG_VALUE = re.compile(r"(--?[\w-]+)=\S*")
+
+
+def _without_values(text: str) -> str:
+    """``--flag=VALUE`` -> ``--flag=…`` everywhere in ``text``."""
+    return _FLAG_VALUE.sub(r"\1=…", text)
+
+
+def nearest_flag(parser: argparse.ArgumentParser, typed: str) -> str | None:
+    """The parser's flag closest to ``typed`` (``--token_code`` -> ``--token-code``), or None."""
+    import difflib  # only for a mistyped flag
+
+    names = [f[2:] for f in parser._option_string_actions if f.startswith("--")]
+    wanted = typed.lstrip("-").replace("_", "-").lower()
+    close = difflib.get_close_matches(wanted, names, n=1, cutoff=0.7)
+    return f"--{close[0]}" if close else None
+
+
+def plain_help(magics: type) -> None:
+    """``%magic?`` starts with the usage, not the reStructuredText ``::`` IPython puts there."""
+    for names in magics.magics.values():  # type: ignore[attr-defined]
+        for name in names.values():
+            func = getattr(magics, name, None)
+            doc = getattr(func, "__doc__", None)
+            if doc and doc.startswith("::\n\n"):
+                func.__doc__ = "\n".join(
+                    line[2:] if line.startswith("  ") else line
+                    for line in doc[len("::\n\n") :].split("\n")
+                )
 
 
 def duration_seconds(text: str) -> int:
@@ -232,14 +278,7 @@ def resolve_policy(value: str | None, user_ns: Mapping[str, Any]) -> object:
     if value is None:
         return None
     if value.startswith("@"):
-        path = Path(value[1:]).expanduser()
-        try:
-            return path.read_text(encoding="utf-8")
-        except OSError as e:
-            raise UsageError(
-                f"--policy: cannot read {str(path)!r} ({e.strerror or type(e).__name__}); "
-                "give @file.json of an existing file"
-            ) from e
+        return read_policy_file(Path(value[1:]).expanduser())
     name = _NAME.fullmatch(value)
     if name is None:
         return value
@@ -255,6 +294,48 @@ def resolve_policy(value: str | None, user_ns: Mapping[str, Any]) -> object:
             "dict or JSON text"
         )
     return held
+
+
+# A policy is at most POLICY_MAX characters, each at most 2 bytes in UTF-8 (U+0000-U+00FF).
+POLICY_FILE_MAX = 2 * params.POLICY_MAX
+
+
+def read_policy_file(path: Path) -> str:
+    """``--policy @FILE``: a regular file's text, reading at most one byte over the limit.
+
+    Opened without blocking (a FIFO would wait for a writer for ever) and refused unless it is
+    a regular file (``/dev/zero`` never ends); a sparse giant costs one read of a few KB.
+    """
+    import os
+    import stat
+
+    where = f"--policy: {str(path)!r}"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as e:
+        raise UsageError(
+            f"{where} cannot be read ({e.strerror or type(e).__name__}); "
+            "give @file.json of an existing file"
+        ) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UsageError(f"{where} is not a regular file; give @file.json of a policy file")
+    with os.fdopen(fd, "rb") as file:
+        try:
+            data = file.read(POLICY_FILE_MAX + 1)
+        except OSError as e:
+            raise UsageError(f"{where} cannot be read ({e.strerror or type(e).__name__})") from None
+    if len(data) > POLICY_FILE_MAX:
+        raise UsageError(
+            f"{where} is over {POLICY_FILE_MAX:,} bytes; a policy is at most "
+            f"{params.POLICY_MAX:,} characters"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UsageError(
+            f"{where} is not UTF-8 text (byte {e.start}); give a JSON policy file"
+        ) from None
 
 
 def resolve_secret(flag: str, value: str, user_ns: Mapping[str, Any]) -> str:

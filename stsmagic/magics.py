@@ -84,6 +84,11 @@ class StsMagics(Magics, Configurable):
     export_env = Bool(
         False, help="Export every session a magic activates to os.environ, as --env does."
     ).tag(config=True)
+    allow_http = Bool(
+        False,
+        help="Send requests to a plain http:// endpoint that is not loopback, as --allow-http "
+        "does (tokens, signatures and the issued keys then cross the network in clear text).",
+    ).tag(config=True)
     remember = Bool(
         False,
         help="Keep issued sessions in a 0600 file under the user's cache directory "
@@ -93,7 +98,7 @@ class StsMagics(Magics, Configurable):
 
     def __init__(self, shell: Any = None, ledger: SessionLedger | None = None, **kwargs: Any):
         # before the traits are set from the config: their observers clear the cache
-        self._brokers: dict[tuple[str | None, str | None, str | None], Broker] = {}
+        self._brokers: dict[tuple[str | None, str | None, str | None, bool], Broker] = {}
         self._ledger = ledger  # before the config too: remember = True restores into it
         self._remembering: Any = None
         super().__init__(shell=shell, **kwargs)
@@ -124,7 +129,7 @@ class StsMagics(Magics, Configurable):
             )
         return float(value)
 
-    @observe("connect_timeout", "read_timeout")
+    @observe("connect_timeout", "read_timeout", "allow_http")
     def _timeouts_changed(self, change: Any) -> None:
         self._brokers.clear()  # their clients were made with the old timeouts
 
@@ -181,12 +186,17 @@ class StsMagics(Magics, Configurable):
             profile,
             args.region or self.region,
             args.endpoint_url or self.endpoint_url,
+            bool(getattr(args, "allow_http", False) or self.allow_http),
         )
         if key not in self._brokers:
             # retries stay the profile's (retry_mode, max_attempts), as botocore reads them
             config = Config(connect_timeout=self.connect_timeout, read_timeout=self.read_timeout)
             self._brokers[key] = Broker(
-                profile=key[0], region_name=key[1], endpoint_url=key[2], config=config
+                profile=key[0],
+                region_name=key[1],
+                endpoint_url=key[2],
+                config=config,
+                allow_http=key[3],
             )
         return self._brokers[key]
 
@@ -226,13 +236,14 @@ class StsMagics(Magics, Configurable):
                     "--token-code needs an MFA device: give --serial-number ARN or set "
                     "mfa_serial in the profile"
                 )
-            session = broker.get_session_token(
-                SerialNumber=serial,
-                TokenCode=args.token_code,
-                DurationSeconds=duration,
-                label=args.label,
-            )
-            return self._keep(session, args)
+            with self.ledger.reserve(args.label):
+                session = broker.get_session_token(
+                    SerialNumber=serial,
+                    TokenCode=args.token_code,
+                    DurationSeconds=duration,
+                    label=args.label,
+                )
+                return self._keep(session, args)
 
     @line_magic
     @no_var_expand
@@ -277,15 +288,16 @@ class StsMagics(Magics, Configurable):
             policy = magic_args.resolve_policy(args.policy, self._user_ns)
             arns = magic_args.parse_policy_arns(args.policy_arns)
             tags = magic_args.parse_tags(args.tags)
-            session = self.broker(args).get_federation_token(
-                Name=args.name,
-                Policy=policy,
-                PolicyArns=arns,
-                Tags=tags,
-                DurationSeconds=self._duration(args),
-                label=args.label,
-            )
-            return self._keep(session, args)
+            with self.ledger.reserve(args.label):
+                session = self.broker(args).get_federation_token(
+                    Name=args.name,
+                    Policy=policy,
+                    PolicyArns=arns,
+                    Tags=tags,
+                    DurationSeconds=self._duration(args),
+                    label=args.label,
+                )
+                return self._keep(session, args)
 
     @line_magic
     @magic_arguments()
@@ -309,11 +321,12 @@ class StsMagics(Magics, Configurable):
             token = magic_args.resolve_secret(
                 "--trade-in-token", args.trade_in_token, self._user_ns
             )
-            with self._hiding(token):
+            with self.ledger.reserve(args.label), self._hiding(token):
                 session = self.broker(args).get_delegated_access_token(
                     TradeInToken=token, label=args.label
                 )
-            return self._keep(session, args)
+                del token  # only the broker needed it
+                return self._keep(session, args)
 
     @line_magic
     @magic_arguments()
@@ -350,14 +363,15 @@ class StsMagics(Magics, Configurable):
                     args.profile or self.profile,
                     endpoint_url=args.endpoint_url or self.endpoint_url,
                 )
-            with self._hiding(token):
+            with self.ledger.reserve(args.label), self._hiding(token):
                 session = self.broker(args).get_role_credentials(
                     accountId=args.account_id,
                     roleName=args.role_name,
                     accessToken=token,
                     label=args.label,
                 )
-            return self._keep(session, args)
+                del token  # only the broker needed it
+                return self._keep(session, args)
 
     @line_magic
     @magic_arguments()
@@ -483,15 +497,16 @@ class StsMagics(Magics, Configurable):
                     action_name="Assume role",
                     durations=CHAINED_DURATIONS if chained else ROLE_DURATIONS,
                 )
-            session = broker.assume_role(
-                **request,
-                SerialNumber=args.serial_number,
-                TokenCode=args.token_code,
-                DurationSeconds=args.duration_seconds,
-                label=args.label,
-                signed_by=signer,
-            )
-            return self._keep(session, args)
+            with self.ledger.reserve(args.label):
+                session = broker.assume_role(
+                    **request,
+                    SerialNumber=args.serial_number,
+                    TokenCode=args.token_code,
+                    DurationSeconds=args.duration_seconds,
+                    label=args.label,
+                    signed_by=signer,
+                )
+                return self._keep(session, args)
 
     @line_magic
     @magic_arguments()
@@ -538,14 +553,15 @@ class StsMagics(Magics, Configurable):
                 )
             if args.token_code and not serial:
                 raise UsageError(f"--token-code: profile {args.name!r} names no mfa_serial")
-            session = profiles.issue(
-                plan,
-                broker_for,
-                TokenCode=args.token_code,
-                DurationSeconds=args.duration_seconds,
-                label=args.label,
-            )
-            return self._keep(session, args)
+            with self.ledger.reserve(args.label):
+                session = profiles.issue(
+                    plan,
+                    broker_for,
+                    TokenCode=args.token_code,
+                    DurationSeconds=args.duration_seconds,
+                    label=args.label,
+                )
+                return self._keep(session, args)
 
     # -- managing what was issued ----------------------------------------------------------
 
@@ -684,9 +700,10 @@ class StsMagics(Magics, Configurable):
         except UsageError as e:
             text = magic_args.one_line(str(e))
             prefix = "" if text.startswith("%") else f"%{magic}: "
-            raise UsageError(prefix + text) from e
+            # from None: the cause's frames hold the line and the tokens; the message says all
+            raise UsageError(prefix + text) from None
         except (StsMagicError, BotoCoreError) as e:
-            raise UsageError(f"%{magic}: {magic_args.explain(e)}") from e
+            raise UsageError(f"%{magic}: {magic_args.explain(e)}") from None
 
     @contextlib.contextmanager
     def _hiding(self, secret: str) -> Iterator[None]:
@@ -732,3 +749,6 @@ def unload_ipython_extension(ipython: Any) -> None:
                 del table[name]
     ipython.magics_manager.registry.pop(StsMagics.__name__, None)
     ipython.configurables[:] = [c for c in ipython.configurables if not isinstance(c, StsMagics)]
+
+
+magic_args.plain_help(StsMagics)

@@ -42,6 +42,10 @@ def _shown(value: object, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _characters(n: int) -> str:
+    return "1 character" if n == 1 else f"{n} characters"
+
+
 def _type_name(value: object) -> str:
     name = type(value).__name__
     return f"an {name}" if name[0] in "aeiou" else f"a {name}"
@@ -60,7 +64,7 @@ def _bounded_name(
     """A string of ``shortest``-``longest`` characters, every one matching ``allowed``."""
     text = _require_str(parameter, value, limit)
     if not shortest <= len(text) <= longest:
-        raise ParameterError(parameter, f"{_shown(text)} is {len(text)} characters", limit)
+        raise ParameterError(parameter, f"{_shown(text)} is {_characters(len(text))}", limit)
     if not allowed.fullmatch(text):
         raise ParameterError(parameter, f"{_shown(text)} has a character not allowed", limit)
     return text
@@ -106,7 +110,7 @@ def token_code(value: object) -> str:
         raise ParameterError("TokenCode", "is empty", limit)
     if not _TOKEN_CODE.fullmatch(text):
         problem = (
-            f"is {len(text)} characters"
+            f"is {_characters(len(text))}"
             if len(text) != 6
             else "has a character that is not a digit"
         )
@@ -128,6 +132,10 @@ def policy(value: object) -> str:
     if isinstance(value, Mapping):
         try:
             text = json.dumps(value, separators=(",", ":"))
+        except RecursionError:
+            raise ParameterError(
+                "Policy", "the dict is nested too deeply for JSON", limit
+            ) from None
         except (TypeError, ValueError) as e:
             raise ParameterError(
                 "Policy", f"the dict cannot be written as JSON ({e})", limit
@@ -136,8 +144,12 @@ def policy(value: object) -> str:
         text = _require_str("Policy", value, limit)
         if not text.strip():
             raise ParameterError("Policy", "is empty", limit)
+        if len(text) > POLICY_MAX:  # before parsing: no time spent on what is refused anyway
+            raise ParameterError("Policy", f"is {_characters(len(text))}", limit)
         try:
             document = json.loads(text)
+        except RecursionError:
+            raise ParameterError("Policy", "is JSON nested too deeply", limit) from None
         except ValueError as e:
             raise ParameterError("Policy", f"is not valid JSON ({e})", limit) from None
         if not isinstance(document, dict):
@@ -145,7 +157,7 @@ def policy(value: object) -> str:
                 "Policy", f"is JSON, but {_type_name(document)}, not an object", limit
             )
     if len(text) > POLICY_MAX:
-        raise ParameterError("Policy", f"is {len(text)} characters", limit)
+        raise ParameterError("Policy", f"is {_characters(len(text))}", limit)
     if not _POLICY_CHARS.fullmatch(text):
         bad = next(c for c in text if not _POLICY_CHARS.fullmatch(c))
         raise ParameterError("Policy", f"has the character U+{ord(bad):04X}", limit)

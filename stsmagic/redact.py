@@ -11,8 +11,8 @@ _SECRET_NAMES = (
     "|aws_secret_access_key|aws_session_token"
 )
 _SECRET_PATTERNS = (
-    # XML bodies: <SecretAccessKey>...</SecretAccessKey>
-    (re.compile(rf"<({_SECRET_NAMES})>[^<]*</\1>"), r"<\1>***</\1>"),
+    # XML bodies: <SecretAccessKey>...</SecretAccessKey>, or a body cut off before the closing tag
+    (re.compile(rf"<({_SECRET_NAMES})>[^<]*"), r"<\1>***"),
     # dicts, JSON and header reprs: 'TradeInToken': '...', "sessionToken": "...", b'...'
     (
         re.compile(rf"""(["']({_SECRET_NAMES})["']\s*:\s*b?["'])[^"']*""", re.IGNORECASE),

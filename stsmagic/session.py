@@ -6,7 +6,7 @@ import dataclasses
 import html
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.credentials import ReadOnlyCredentials
 
@@ -59,8 +59,10 @@ def _format_remaining(remaining: timedelta) -> str:
 class IssuedSession:
     """Short-lived credentials as AWS issued them, with the secret parts kept out of sight.
 
-    ``credentials`` holds the secret key and session token; it takes no part in ``repr`` or
-    comparisons, and its own repr is masked too.
+    ``credentials`` (botocore's ``ReadOnlyCredentials`` triple) holds the secret key and session
+    token. It is given to the constructor but is not a dataclass field, so ``dataclasses.asdict``,
+    ``repr`` and comparisons never see it, and its own repr is masked too. A session refuses to be
+    pickled (``%store``, a file on disk); ``copy`` returns the same immutable session.
     """
 
     label: str | None
@@ -72,9 +74,15 @@ class IssuedSession:
     packed_policy_size: int | None
     profile: str | None
     region: str | None
-    credentials: ReadOnlyCredentials = dataclasses.field(repr=False, compare=False)
+    # Not a field: an InitVar, kept in ``_credentials`` and read through the ``credentials``
+    # property set below the class. Its default only lets ``dataclasses.replace`` read the
+    # current value from the property; a session without credentials is refused.
+    if TYPE_CHECKING:  # what a reader of the class gets: the credentials, read-only
+        credentials: ReadOnlyCredentials
+    else:
+        credentials: dataclasses.InitVar[ReadOnlyCredentials | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, credentials: ReadOnlyCredentials | None) -> None:  # type: ignore[override]
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
         if self.expiration.tzinfo is None or self.issued_at.tzinfo is None:
@@ -83,13 +91,27 @@ class IssuedSession:
         object.__setattr__(self, "_masked", mask_access_key(self.access_key_id))
         object.__setattr__(self, "_issued_us", (self.issued_at - _EPOCH) // _MICRO)
         object.__setattr__(self, "_expiration_us", (self.expiration - _EPOCH) // _MICRO)
-        if not isinstance(self.credentials, SecretCredentials):
-            creds = self.credentials
-            object.__setattr__(
-                self,
-                "credentials",
-                SecretCredentials(creds.access_key, creds.secret_key, creds.token),
+        if credentials is None:
+            raise TypeError("IssuedSession needs credentials (access key, secret key, token)")
+        if not isinstance(credentials, SecretCredentials):
+            credentials = SecretCredentials(
+                credentials.access_key, credentials.secret_key, credentials.token
             )
+        object.__setattr__(self, "_credentials", credentials)
+
+    # --- never serialised -----------------------------------------------------------------------
+
+    def __reduce_ex__(self, protocol: object) -> Any:
+        raise TypeError(
+            "an IssuedSession holds a secret key and is not pickled (nor kept by %store); "
+            "issue a new one in each kernel"
+        )
+
+    def __copy__(self) -> IssuedSession:
+        return self  # immutable: a copy would be the same session
+
+    def __deepcopy__(self, memo: object) -> IssuedSession:
+        return self
 
     # --- constructors -------------------------------------------------------------------------
 
@@ -226,3 +248,12 @@ class IssuedSession:
             for name, value in rows
         )
         return f"<table class='stsmagic-session'>{body}</table>"
+
+
+def _credentials(session: IssuedSession) -> SecretCredentials:
+    """The (access_key, secret_key, token) triple botocore signs with; its repr is masked."""
+    return session._credentials  # type: ignore[attr-defined]
+
+
+# After the dataclass is made: the class attribute of the same name was the InitVar's default.
+IssuedSession.credentials = property(_credentials)

@@ -108,24 +108,40 @@ def find_token(
             "add one (aws configure sso) or pass --access-token"
         )
     directory = cache_dir or default_cache_dir()
+    path = directory / f"{settings.cache_key}.json"
     loader = SSOTokenLoader(cache=JSONFileCache(str(directory)))
     try:
         token = loader(settings.start_url or "", session_name=settings.session_name)
-        expires_at = parse_time(token["expiresAt"])
     except SSOTokenLoadError as e:
-        missing = "does not exist" in str(e)
-        problem = "no SSO token is cached" if missing else "no usable SSO token is cached"
-        raise StsMagicError(f"{problem} for profile {name!r}; {login_hint(name)}") from None
-    except (KeyError, ValueError, TypeError):
-        # The file is there but is not JSON, or not the CLI's fields.
+        if "does not exist" in str(e):
+            raise StsMagicError(
+                f"no SSO token is cached for profile {name!r}; {login_hint(name)}"
+            ) from None
         raise StsMagicError(
-            f"no usable SSO token is cached for profile {name!r}; {login_hint(name)}"
+            f"the SSO token cached in {str(path)!r} has no accessToken or expiresAt; "
+            f"{login_hint(name)}"
         ) from None
+    except (KeyError, ValueError, TypeError):
+        # The file is there but is not JSON, or botocore misses a field it needs.
+        raise StsMagicError(
+            f"the SSO token cached in {str(path)!r} is not JSON or has no accessToken or "
+            f"expiresAt; {login_hint(name)}"
+        ) from None
+    expires_at = _expires_at(token.get("expiresAt"))
+    access_token = token.get("accessToken")
+    if expires_at is None or not isinstance(access_token, str) or not access_token:
+        del token, access_token  # the bearer, refresh token and client secret: out of the frame
+        raise StsMagicError(
+            f"the SSO token cached in {str(path)!r} has no accessToken or an expiresAt that is "
+            f"not an ISO 8601 time; {login_hint(name)}"
+        )
     now = now or datetime.now(timezone.utc)
     if expires_at > now:
-        return str(token["accessToken"])
+        return access_token
+    del access_token
     expired = f"the SSO token for profile {name!r} expired at {expires_at:%Y-%m-%d %H:%M:%S} UTC"
     if not _refreshable(token, now):
+        del token
         raise StsMagicError(f"{expired}; {login_hint(name)}")
     from . import sso_oidc
 
@@ -133,6 +149,7 @@ def find_token(
     try:
         answer = sso_oidc.refresh(sso_oidc.client(profile, region, endpoint_url), token)
     except RequestRefused as e:
+        del token
         raise StsMagicError(
             f"{expired} and could not be refreshed ({e.code}); {login_hint(name)}"
         ) from None
@@ -143,17 +160,24 @@ def find_token(
     }
     if answer.get("refreshToken"):
         refreshed["refreshToken"] = answer["refreshToken"]
-    write_private(directory / f"{settings.cache_key}.json", json.dumps(refreshed))
+    write_private(path, json.dumps(refreshed))
     return str(answer["accessToken"])
 
 
 def _refreshable(token: dict[str, Any], now: datetime) -> bool:
     if not all(token.get(k) for k in ("refreshToken", "clientId", "clientSecret")):
         return False
+    return (_expires_at(token.get("registrationExpiresAt")) or now) > now
+
+
+def _expires_at(value: object) -> datetime | None:
+    """A cache file's time (``expiresAt``) as an aware UTC datetime; None when not ISO 8601."""
+    if not isinstance(value, str):
+        return None
     try:
-        return parse_time(token["registrationExpiresAt"]) > now
-    except (KeyError, ValueError):
-        return False
+        return parse_time(value)
+    except ValueError:
+        return None
 
 
 def write_token(

@@ -493,3 +493,167 @@ def test_a_huge_line_is_refused_at_once(sandbox: Any, ip: Any, good: Any) -> Non
     message = refused(sandbox, good, lambda: ip.run_line_magic("sts_federation", line), UsageError)
     assert "--name" in message or "line" in message
     assert time.perf_counter() - start < 1
+
+
+# ---- issue 12: secret-shaped flags, --policy @FILE, plain http ------------------------------
+
+# (magic, line, the value that must never be echoed, the flag the message must suggest or name)
+SECRET_FLAG_CASES: list[tuple[str, str, str, str]] = [
+    ("sts_session", "--token_code=654321", "654321", "--token-code"),
+    ("sts_session", "--token_code 654321", "654321", "--token-code"),
+    ("sts_session", "--tokencode=654321", "654321", "--token-code"),
+    ("sts_session", "--token-code 123456 --duratoin-seconds 900", "123456", "--duration-seconds"),
+    (
+        "sso_role",
+        f"--account-id 123456789012 --role-name R --access_token={LONG_TOKEN}",
+        LONG_TOKEN,
+        "--access-token",
+    ),
+    ("sso_role", f"--acc={LONG_TOKEN} --role-name R", LONG_TOKEN, "--access-token"),
+    ("sso_role", f"--account-id 123456789012 --role-name R {LONG_TOKEN}", LONG_TOKEN, "flag"),
+    (
+        "sts_delegated",
+        f"--trade-in-token {LONG_TOKEN} --trade_in_token={LONG_TOKEN}x",
+        LONG_TOKEN,
+        "--trade-in-token",
+    ),
+    ("sts_delegated", f"--trade-in={LONG_TOKEN} --bogus", LONG_TOKEN, "--bogus"),
+]
+
+
+@pytest.mark.parametrize(
+    ("magic", "line", "secret", "flag"),
+    SECRET_FLAG_CASES,
+    ids=[f"{m}-{i}" for i, (m, _, _, _) in enumerate(SECRET_FLAG_CASES)],
+)
+def test_mistyped_secret_flag_never_echoes_its_value(
+    sandbox: Any, ip: Any, good: Any, magic: str, line: str, secret: str, flag: str
+) -> None:
+    from IPython.core.error import UsageError
+
+    message = refused(sandbox, good, lambda: ip.run_line_magic(magic, line), UsageError)
+    assert secret not in message, message
+    assert flag in message, message
+    assert "word" not in message and "(not shown: it may be a secret)" not in message
+    if "_" in line.split()[-1] or "duratoin" in line:
+        assert f"did you mean {flag}?" in message, message
+
+
+@pytest.fixture
+def policy_file(tmp_path: Any, request: pytest.FixtureRequest) -> str:
+    """A path for --policy @PATH that is hostile in the way the test's parameter names."""
+    import os
+
+    kind = request.param
+    path = tmp_path / f"{kind}.json"
+    if kind == "dev-zero":
+        return "/dev/zero"
+    if kind == "directory":
+        return str(tmp_path)
+    if kind == "fifo":
+        os.mkfifo(path)  # nobody ever writes: reading it would block the kernel for ever
+    elif kind == "sparse-1GB":
+        with open(path, "wb") as f:
+            f.truncate(1 << 30)
+    elif kind == "binary":
+        path.write_bytes(b'{"Version": "\xff\xfe\x00\x81"}')
+    elif kind == "deep-3000":
+        path.write_text("[" * 3000 + "]" * 3000)
+    return str(path)
+
+
+@pytest.mark.timeout(10, method="signal")
+@pytest.mark.parametrize(
+    "policy_file",
+    ["dev-zero", "directory", "fifo", "sparse-1GB", "binary", "deep-3000"],
+    indirect=True,
+)
+def test_policy_file_that_is_not_a_policy_is_one_line(
+    sandbox: Any, ip: Any, good: Any, policy_file: str
+) -> None:
+    import resource
+
+    from IPython.core.error import UsageError
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    line = f"--name {OK_NAME} --policy @{policy_file}"
+    message = refused(sandbox, good, lambda: ip.run_line_magic("sts_federation", line), UsageError)
+    assert "--policy" in message
+    grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grown_kb < 50_000, f"reading the file took {grown_kb} KB"
+
+
+@pytest.mark.parametrize("form", ["dict", "text"])
+def test_deeply_nested_policy_is_one_line(sandbox: Any, ip: Any, good: Any, form: str) -> None:
+    depth = 3000
+    from IPython.core.error import UsageError
+
+    import stsmagic
+
+    nested: Any = []
+    for _ in range(depth):
+        nested = [nested]
+    document: Any = {"Version": "2012-10-17", "Statement": nested}
+    if form == "text":
+        document = '{"a":' + "[" * depth + "]" * depth + "}"
+    ip.user_ns["deep"] = document
+    line = f"--name {OK_NAME} --policy deep"
+    message = refused(sandbox, good, lambda: ip.run_line_magic("sts_federation", line), UsageError)
+    assert "--policy" in message
+    broker = stsmagic.Broker()
+    attempt = lambda: broker.get_federation_token(Name=OK_NAME, Policy=document)  # noqa: E731
+    assert "Policy" in refused(sandbox, good, attempt, stsmagic.ParameterError)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://example.com", "http://10.1.2.3:8080", "HTTP://sts.amazonaws.com", "http://[::2]"],
+)
+def test_plain_http_to_another_host_is_refused(sandbox: Any, ip: Any, good: Any, url: str) -> None:
+    from IPython.core.error import UsageError
+
+    import stsmagic
+
+    message = refused(
+        sandbox, good, lambda: stsmagic.Broker(endpoint_url=url), stsmagic.StsMagicError
+    )
+    assert "https://" in message and "clear text" in message and "allow_http" in message
+    line = f"--endpoint-url {url} --token-code 123456"
+    message = refused(sandbox, good, lambda: ip.run_line_magic("sts_session", line), UsageError)
+    assert "--endpoint-url" in message and "https://" in message and "--allow-http" in message
+
+
+def test_plain_http_is_allowed_on_loopback_or_when_asked(
+    sandbox: Any, ip: Any, good: Any, aws_profile: Any
+) -> None:
+    import stsmagic
+    from stsmagic import magic_args
+    from stsmagic.magics import StsMagics
+
+    for url in (
+        "http://127.0.0.1:1",
+        "http://localhost:1",
+        "http://[::1]:1",
+        "https://example.com",
+    ):
+        stsmagic.Broker(endpoint_url=url).client("sts")
+    assert stsmagic.Broker(endpoint_url="http://example.com", allow_http=True).client("sts")
+    magics = next(c for c in ip.configurables if isinstance(c, StsMagics))
+    args = magic_args.parse_line(
+        magics.sts_session, "--endpoint-url http://example.com --allow-http"
+    )
+    assert magics.broker(args).client("sts").meta.endpoint_url == "http://example.com"
+    args = magic_args.parse_line(magics.sts_session, "--endpoint-url http://example.com")
+    with pytest.raises(stsmagic.ParameterError):
+        magics.broker(args)
+    ip.run_line_magic("config", "StsMagics.allow_http = True")
+    assert magics.broker(args).client("sts").meta.endpoint_url == "http://example.com"
+
+
+def test_plain_http_in_the_profile_is_refused(sandbox: Any, good: Any, aws_profile: Any) -> None:
+    import stsmagic
+
+    config = aws_profile.read_text().replace(sandbox.endpoint_url, "http://sts.example.com")
+    aws_profile.write_text(config)
+    message = refused(sandbox, good, lambda: stsmagic.Broker(), stsmagic.ParameterError)
+    assert "https://" in message

@@ -220,3 +220,49 @@ def test_a_private_ledger_never_imports_boto3() -> None:
 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ---- reserving a label before the request (issue 12 item 11) ----------------------------------
+
+
+def test_reserve_holds_a_label_until_the_block_ends() -> None:
+    ledger = SessionLedger()
+    with ledger.reserve("x"):
+        with pytest.raises(ParameterError, match="being issued"):
+            run_in_thread(lambda: ledger.add(issued(label="x")))
+        with pytest.raises(ParameterError, match="being issued"):
+            run_in_thread(lambda: ledger.reserve("x").__enter__())
+        with pytest.raises(ParameterError, match="already held"):
+            ledger.reserve("x").__enter__()
+        ledger.add(issued(label="x"))  # the holder may
+    assert ledger.labels == ("x",)
+    with pytest.raises(ParameterError, match="already taken"):
+        ledger.reserve("x").__enter__()
+    with ledger.reserve(None):  # a label made at add holds nothing
+        ledger.add(issued())
+
+
+def test_reserve_is_released_when_the_request_fails() -> None:
+    ledger = SessionLedger()
+    with pytest.raises(RuntimeError), ledger.reserve("y"):
+        raise RuntimeError("the request failed")
+    run_in_thread(lambda: ledger.add(issued(label="y")))
+    assert ledger.labels == ("y",)
+
+
+def run_in_thread(call: Any) -> Any:
+    """Run ``call`` in another thread and return its result or raise its exception there."""
+    result: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            result["value"] = call()
+        except BaseException as e:
+            result["error"] = e
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(10)
+    if "error" in result:
+        raise result["error"]
+    return result.get("value")

@@ -375,14 +375,17 @@ def test_region_and_endpoint_flags_choose_the_broker_and_brokers_are_cached(
     line = f"--profile bare --region eu-west-1 --endpoint-url {sandbox.endpoint_url}"
     session = ip.run_line_magic("sts_delegated", f"--trade-in-token tok {line}")
     assert session.region == "eu-west-1"
-    first = magics_of(ip)._brokers[("bare", "eu-west-1", sandbox.endpoint_url)]
+    first = magics_of(ip)._brokers[("bare", "eu-west-1", sandbox.endpoint_url, False)]
     ip.user_ns["tok"] = sandbox.mint_trade_in_token()
     ip.run_line_magic("sts_delegated", f"--trade-in-token tok {line}")
-    assert magics_of(ip)._brokers[("bare", "eu-west-1", sandbox.endpoint_url)] is first
+    assert magics_of(ip)._brokers[("bare", "eu-west-1", sandbox.endpoint_url, False)] is first
     ip.run_line_magic("sts_session", f"--token-code {sandbox.mfa_code()}")
     brokers = magics_of(ip)._brokers
-    assert set(brokers) == {("bare", "eu-west-1", sandbox.endpoint_url), (None, None, None)}
-    assert brokers[("bare", "eu-west-1", sandbox.endpoint_url)].region_name == "eu-west-1"
+    assert set(brokers) == {
+        ("bare", "eu-west-1", sandbox.endpoint_url, False),
+        (None, None, None, False),
+    }
+    assert brokers[("bare", "eu-west-1", sandbox.endpoint_url, False)].region_name == "eu-west-1"
 
 
 # -- using and forgetting ------------------------------------------------------------------------
@@ -426,7 +429,7 @@ def test_sts_use_and_sts_forget_print_one_line_each(
         ("sts_use", "nope", "label: no session is labelled 'nope'; known: a"),
         ("sts_forget", "", "give either LABEL or --all"),
         ("sts_forget", "nope", "label: no session is labelled 'nope'; known: a"),
-        ("sts_panel", "--bogus", "unrecognized arguments: '--bogus';"),
+        ("sts_panel", "--bogus", "unrecognized argument --bogus;"),
     ],
 )
 def test_use_forget_and_panel_refusals(
@@ -556,7 +559,7 @@ def test_ipython_config_reaches_the_magics(sandbox: Any, shell: Any, clean_envir
         session = shell.run_line_magic("sts_session", "")
         assert session.region == "us-west-2"
         assert timedelta(minutes=44) < session.remaining <= timedelta(minutes=45)
-        assert set(magics._brokers) == {("bare", "us-west-2", sandbox.endpoint_url)}
+        assert set(magics._brokers) == {("bare", "us-west-2", sandbox.endpoint_url, False)}
         assert magics.read_timeout == 12.5
         (broker,) = magics._brokers.values()
         assert broker.client("sts").meta.config.read_timeout == 12.5
@@ -725,3 +728,53 @@ def test_a_missing_aws_profile_is_named(
     monkeypatch.setenv("AWS_PROFILE", "elsewhere")
     message = refused(sandbox, ip, "sts_session", "--token-code 123456")
     assert "--profile (profile): 'elsewhere' is not in the AWS config files" in message
+
+
+def test_two_threads_with_one_label_redeem_one_trade_in_token(sandbox: Any, ip: Any) -> None:
+    """Issue 12 item 11: the label is held before sending; the second thread sends nothing and
+    its single-use trade-in token is not spent."""
+    import threading
+
+    from IPython.core.error import UsageError
+
+    ip.user_ns["tok1"] = sandbox.mint_trade_in_token()
+    ip.user_ns["tok2"] = sandbox.mint_trade_in_token()
+    before = [r for r in sandbox.requests if r.operation == "GetDelegatedAccessToken"]
+    start = threading.Barrier(2)
+    errors: list[str] = []
+
+    def redeem(name: str) -> None:
+        start.wait()
+        try:
+            ip.run_line_magic("sts_delegated", f"--trade-in-token {name} --label same")
+        except UsageError as e:
+            errors.append(str(e))
+
+    threads = [threading.Thread(target=redeem, args=(n,)) for n in ("tok1", "tok2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    after = [r for r in sandbox.requests if r.operation == "GetDelegatedAccessToken"]
+    assert len(after) - len(before) == 1, "both threads sent a trade-in token"
+    assert len(errors) == 1 and "'same'" in errors[0], errors
+    assert stsmagic_labels() == ("same",)
+
+
+def stsmagic_labels() -> tuple[str, ...]:
+    import stsmagic
+
+    return stsmagic.sessions.labels
+
+
+def test_help_starts_with_the_usage_line(ip: Any) -> None:
+    """Issue 12 item 18: `%sts_session?` starts with the usage, not a stray `::`."""
+    from stsmagic.magics import StsMagics
+
+    names = sorted(StsMagics.magics["line"])
+    assert "sts_session" in names
+    for name in names:
+        doc = ip.find_line_magic(name).__doc__
+        assert doc.startswith(f"%{name}"), (name, doc[:40])
+        assert "::" not in doc.split("\n\n")[0]
+    assert "\n  %" not in ip.find_line_magic("sts_session").__doc__.split("\n\n")[0]

@@ -100,7 +100,7 @@ def test_session_request_keeps_only_what_was_given() -> None:
 
 def test_federation_name_limits() -> None:
     assert params.federation_name("bob@example.com") == "bob@example.com"
-    assert refusal(params.federation_name, "a").problem == "'a' is 1 characters"
+    assert refusal(params.federation_name, "a").problem == "'a' is 1 character"
     assert "33 characters" in refusal(params.federation_name, "a" * 33).problem
     assert "not allowed" in refusal(params.federation_name, "bad name").problem
     assert "not allowed" in refusal(params.federation_name, "\u03a9mega").problem

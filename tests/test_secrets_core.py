@@ -175,9 +175,113 @@ def test_no_secret_becomes_text(
         ),
         ("Action=X&TradeInToken=abc&Version=1", "Action=X&TradeInToken=***&Version=1"),
         ("nothing secret: AccessKeyId ASIAX", "nothing secret: AccessKeyId ASIAX"),
+        # a body cut off before the closing tag (issue 12 item 4)
+        (
+            "b'<Credentials><AccessKeyId>ASIAX</AccessKeyId><SecretAccessKey>s/k+cut'",
+            "b'<Credentials><AccessKeyId>ASIAX</AccessKeyId><SecretAccessKey>***",
+        ),
+        ("<SessionToken>FwoGZXIvYXdzE", "<SessionToken>***"),
     ],
 )
 def test_redact(text: str, expected: str) -> None:
     from stsmagic.redact import redact
 
     assert redact(text) == expected
+
+
+def test_refusals_under_verbose_show_no_secret(sandbox: Any, aws_profile: Path) -> None:
+    """Every refusal of the Python API, rendered as %xmode Verbose prints it: no frame shows
+    the trade-in token, the bearer token, a secret key or the source's secret."""
+    from verbose import leaked, verbose_traceback
+
+    broker = Broker()
+    trade_in = sandbox.mint_trade_in_token()
+    broker.get_delegated_access_token(TradeInToken=trade_in)  # used up from here on
+    bearer = sandbox.sso_access_token()
+    wrong = "000000" if sandbox.mfa_code() != "000000" else "111111"
+    attempts = {
+        "wrong MFA code": lambda: broker.get_session_token(TokenCode=wrong),
+        "used trade-in token": lambda: broker.get_delegated_access_token(TradeInToken=trade_in),
+        "trade-in token of a wrong type": lambda: broker.get_delegated_access_token(
+            TradeInToken=[trade_in]
+        ),
+        "bad bearer": lambda: broker.get_role_credentials(
+            accountId=sandbox.sso_account_id,
+            roleName=sandbox.sso_role_name,
+            accessToken=bearer + "x",
+        ),
+        "bad account": lambda: broker.get_role_credentials(
+            accountId="12", roleName=sandbox.sso_role_name, accessToken=bearer
+        ),
+        "unknown role": lambda: broker.get_role_credentials(
+            accountId=sandbox.sso_account_id, roleName="NoSuchRole", accessToken=bearer
+        ),
+    }
+    secrets = sandbox.issued_secrets()
+    assert trade_in in secrets and bearer in secrets
+    for what, attempt in attempts.items():
+        with pytest.raises(StsMagicError) as caught:
+            attempt()
+        error = caught.value
+        assert error.__cause__ is None, what
+        text = verbose_traceback(error)
+        assert leaked(text, secrets) == [], (what, text[-2000:])
+        assert text.count("\n") < 60, (what, "not a short traceback")
+
+
+def test_a_cut_off_answer_leaves_no_secret_in_the_debug_log(
+    sandbox: Any, aws_profile: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """botocore logs the cut-off body at DEBUG before its parser gives up on it."""
+    from test_odd_answers import ODD_SECRET, ODD_TOKEN, OddServer, creds, sts_body
+
+    server = OddServer()
+    server.thread.start()
+    try:
+        body = sts_body(creds())
+        cut = body[: body.index(ODD_TOKEN.encode()) + 50]  # inside <SessionToken>, no closing tag
+        server.answer(cut)
+        caplog.set_level(logging.DEBUG)
+        with pytest.raises(StsMagicError):
+            Broker(endpoint_url=server.url).get_session_token()
+    finally:
+        server.http.shutdown()
+        server.http.server_close()
+    texts = record_texts(caplog.records)
+    assert any("Response body" in t for t in texts)
+    assert leaks(texts, [ODD_SECRET, ODD_TOKEN[:50]]) == []
+
+
+def test_magic_refusals_under_verbose_show_no_secret(
+    sandbox: Any, ip: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each refusal as a user sees it with %xmode Verbose on: one line, no secret."""
+    ip.user_ns["tok"] = sandbox.mint_trade_in_token()
+    ip.user_ns["bearer"] = sandbox.sso_access_token()
+    ip.run_line_magic("sts_delegated", "--trade-in-token tok")  # spent from here on
+    wrong = "000000" if sandbox.mfa_code() != "000000" else "111111"
+    lines = [
+        f"%sts_session --token-code {wrong}",
+        "%sts_delegated --trade-in-token tok",
+        f"%sso_role --account-id {sandbox.sso_account_id} --role-name NoSuchRole "
+        "--access-token bearer",
+        f"%sso_role --account-id 12 --role-name R --access-token {ip.user_ns['bearer']}",
+        f"%sso_role --acc={ip.user_ns['bearer']} --role-name R",
+        f"%sts_delegated --trade_in_token={ip.user_ns['tok']}",
+        "%sts_federation --name ok-name --policy @/dev/zero",
+    ]
+    ip.run_line_magic("xmode", "Verbose")
+    outputs = []
+    try:
+        for line in lines:
+            capsys.readouterr()
+            ip.run_cell(line)
+            captured = capsys.readouterr()
+            outputs.append((line, captured.out + captured.err))
+    finally:
+        ip.run_line_magic("xmode", "Context")
+    secrets = sandbox.issued_secrets()
+    for line, text in outputs:
+        shown = [x for x in text.splitlines() if x.strip()]
+        assert len(shown) == 1 and shown[0].startswith("UsageError:"), (line, shown)
+        assert leaks([text], secrets) == [], line

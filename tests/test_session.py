@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import json
 import pickle
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -142,8 +144,14 @@ def test_no_secret_in_any_rendering(kind: str) -> None:
         assert KEY not in text  # the access key only ever masked
     assert "ASIA…WXYZ" in repr(s) and "ASIA…WXYZ" in s._repr_html_() and "ASIA…WXYZ" in str(s)
     assert "credentials" not in [f.name for f in dataclasses.fields(s) if f.repr]
-    # The frozen credentials survive a pickle round trip (the widget comm never sees them).
-    assert pickle.loads(pickle.dumps(s)).credentials.token == TOKEN
+    # asdict, pickle (%store), copy: none of them turns the secret into data or text.
+    assert "credentials" not in dataclasses.asdict(s)
+    assert SECRET not in json.dumps(dataclasses.asdict(s), default=str)
+    with pytest.raises(TypeError, match="not pickled"):
+        pickle.dumps(s)
+    assert copy.copy(s) is s and copy.deepcopy([s])[0] is s
+    assert (s.credentials.secret_key, s.credentials.token) == (SECRET, TOKEN)
+    assert dataclasses.replace(s, label="y").credentials.secret_key == SECRET
 
 
 def test_html_is_escaped() -> None:

@@ -224,3 +224,22 @@ def test_export_env_puts_the_new_session_in_the_environment(
     finally:
         live.export_environ(False)
     assert "AWS_ACCESS_KEY_ID" not in os.environ
+
+
+def test_a_label_taken_before_the_click_sends_nothing(
+    sandbox: Any, broker: Broker, ledger: SessionLedger, good_response: dict[str, Any]
+) -> None:
+    """Issue 12 item 11: the label is held before sending, so no session is thrown away."""
+    from stsmagic.session import IssuedSession
+
+    form = MfaForm(broker, ledger, label="mine")
+    taken = IssuedSession.from_sts(
+        "session", good_response, issued_at=datetime.now(timezone.utc), label="mine"
+    )
+    ledger.add(taken)  # e.g. from another cell, after the form was shown
+    sent = len(operations(sandbox, "GetSessionToken"))
+    form.token_code.value = sandbox.mfa_code()
+    form.submit.click()
+    assert len(operations(sandbox, "GetSessionToken")) == sent, "a code was spent for nothing"
+    assert form.error is not None and "'mine'" in form.error and "label" in form.error
+    assert form.session is None and ledger.active is taken and ledger.labels == ("mine",)

@@ -163,13 +163,15 @@ class MfaForm(widgets.VBox):
 
     def _request(self, code: str) -> None:
         try:
-            issued = self.action(
-                SerialNumber=self.serial_number.value.strip() or None,
-                TokenCode=code,
-                DurationSeconds=self.duration.value,
-                label=self.label,
-            )
-            issued = self.ledger.add(issued, activate=self.activate)
+            # held before sending: a taken label costs no request and no thrown-away session
+            with self.ledger.reserve(self.label):
+                issued = self.action(
+                    SerialNumber=self.serial_number.value.strip() or None,
+                    TokenCode=code,
+                    DurationSeconds=self.duration.value,
+                    label=self.label,
+                )
+                issued = self.ledger.add(issued, activate=self.activate)
             if self.export_env and self.activate:
                 from .. import live
 
