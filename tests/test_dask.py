@@ -69,6 +69,15 @@ def captured_logs(dask_worker: Any) -> list[str]:
     return records
 
 
+def credentials_method() -> tuple[bool, str]:
+    """Whether stsmagic is in the worker's boto3 default session, and who gives its keys."""
+    import boto3
+
+    from stsmagic import live
+
+    return live.installed(), boto3._get_default_session().get_credentials().method
+
+
 def plugin_repr(dask_worker: Any) -> str:
     return repr(dask_worker.plugins.get(CredentialsPlugin.name))
 
@@ -255,10 +264,12 @@ def test_unregistering_restores_the_workers_own_credentials(
 ) -> None:
     ledger.add(issued[0])
     assert signers(sandbox, plugged.client) == each(plugged.client, issued[0].access_key_id)
+    assert set(plugged.client.run(credentials_method).values()) == {(True, "stsmagic")}
     plugged.client.unregister_worker_plugin(CredentialsPlugin.name)
     assert signers(sandbox, plugged.client) == each(
         plugged.client, sandbox.source_credentials.access_key
     )
+    assert set(plugged.client.run(credentials_method).values()) == {(False, "env")}
     # The kernel notices at the next change and stops sending sessions to this cluster.
     ledger.add(issued[1])
     ledger.activate("alpha")
