@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import dask_switch
 import issue_overhead
 import ledger_scale
 import load_ext_time
@@ -94,6 +95,7 @@ def main(argv: list[str]) -> int:
 
         report(signing, "signing overhead", missed)
         report(ledger_scale.measure, "ledger scale", missed)
+        report(lambda: dask_switch.measure(sandbox), "dask switch", missed)
         shell.run_line_magic("unload_ext", "stsmagic")
     if missed:
         print(f"missed or failed: {', '.join(missed)}")
