@@ -114,7 +114,8 @@ def measure(sandbox: Any) -> list[Figure]:
             median,
             "s",
             GOAL_SECONDS,
-            f"{ROUNDS} switches; kernel-side call median {statistics.median(calls[1:]) * 1e3:.1f} ms",
+            f"{ROUNDS} switches; the kernel's call returns in "
+            f"{statistics.median(calls[1:]) * 1e3:.1f} ms (median)",
         ),
         Figure(f"dask switch -> {WORKERS} workers, max", worst, "s", GOAL_SECONDS),
     ]

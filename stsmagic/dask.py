@@ -161,6 +161,12 @@ def plaintext_warning(address: str) -> str | None:
     )
 
 
+def scheduler_address(client: Client) -> str:
+    """The address the client talks to its scheduler at (``tcp://host:port``)."""
+    scheduler: Any = client.scheduler
+    return str(scheduler.address) if scheduler is not None else "(not connected)"
+
+
 def _now_sequence() -> int:
     # Nanoseconds: newer pushes (from any plugin object in this kernel) compare larger.
     return time.time_ns()
@@ -221,9 +227,7 @@ class _Pusher:
                     return
                 results = client.run(_receive, payload, on_error="return")
             except Exception as error:  # a ledger subscriber never raises
-                log.warning(
-                    "stsmagic could not reach the Dask workers: %s", type(error).__name__
-                )
+                log.warning("stsmagic could not reach the Dask workers: %s", type(error).__name__)
                 return
             self.last_push_seconds = time.perf_counter() - start
             self._pushed = active
@@ -278,7 +282,7 @@ class CredentialsPlugin(WorkerPlugin):
         self._worker_lock = threading.Lock()
         resolved = self._pusher.client()
         if resolved is not None:
-            warning = plaintext_warning(resolved.scheduler.address)
+            warning = plaintext_warning(scheduler_address(resolved))
             if warning is not None:
                 warnings.warn(warning, UserWarning, stacklevel=2)
             # Workers read this in setup, which runs before register_plugin returns.
@@ -312,6 +316,10 @@ class CredentialsPlugin(WorkerPlugin):
         from . import live
         from .ledger import SessionLedger
 
+        if live.installed():
+            # A worker thread in a process that already follows a ledger: the kernel's own
+            # (LocalCluster(processes=False)). Its boto3 is the kernel's; leave it be.
+            return
         self._worker_ledger = SessionLedger()
         live.watch(self._worker_ledger)
         stored = await worker.scheduler.get_metadata(keys=METADATA_KEY, default=None)
@@ -324,8 +332,8 @@ class CredentialsPlugin(WorkerPlugin):
 
         with self._worker_lock:
             ledger, self._worker_ledger = self._worker_ledger, None
-        live.uninstall()
-        if ledger is not None:
+        if ledger is not None:  # None: the kernel's process (see setup), not ours to undo
+            live.uninstall()
             ledger.forget_all()
 
     def receive(self, payload: _Payload) -> None:

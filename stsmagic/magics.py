@@ -402,22 +402,21 @@ class StsMagics(Magics, Configurable):
             except ModuleNotFoundError as e:
                 if e.name not in ("distributed", "dask"):
                     raise
-                raise UsageError(
-                    "%sts_dask needs distributed: pip install 'stsmagic[dask]'"
-                ) from e
+                raise UsageError("%sts_dask needs distributed: pip install 'stsmagic[dask]'") from e
             value = None
             if args.client is not None:
                 if args.client not in self._user_ns:
                     raise UsageError(f"%sts_dask: CLIENT: no variable named {args.client!r}")
                 value = self._user_ns[args.client]
             client = sts_dask.find_client(value)
-            warning = sts_dask.plaintext_warning(client.scheduler.address)
+            address = sts_dask.scheduler_address(client)
+            warning = sts_dask.plaintext_warning(address)
             if warning is not None:
                 print(f"Warning: {warning}", file=sys.stderr)
             sts_dask.register(client, self.ledger)
             active = self.ledger.active
             using = describe(active) if active is not None else "their own credentials"
-            print(f"Dask workers of {client.scheduler.address} now follow this kernel: {using}")
+            print(f"Dask workers of {address} now follow this kernel: {using}")
 
     def close_panel(self) -> None:
         """Close the panel the last %sts_panel made, if any (stops its countdown)."""

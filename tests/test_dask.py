@@ -488,6 +488,32 @@ def test_sts_dask_warns_for_a_plain_tcp_scheduler_off_loopback(ip: Any, capsys: 
         cluster.close()
 
 
+def test_workers_in_the_kernels_own_process_keep_the_kernels_live_session(
+    ip: Any, sandbox: Any, issued: list[IssuedSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stsmagic import live
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.endpoint_url)
+    cluster = distributed.LocalCluster(
+        n_workers=1, processes=False, threads_per_worker=1, dashboard_address=None
+    )
+    client = distributed.Client(cluster, set_as_default=False)
+    try:
+        stsmagic.sessions.add(issued[0])
+        ip.user_ns["local"] = client
+        ip.run_line_magic("sts_dask", "local")
+        assert live.credentials()._ledger is stsmagic.sessions
+        assert signers(sandbox, client) == each(client, issued[0].access_key_id)
+        stsmagic.sessions.add(issued[1])
+        assert signers(sandbox, client) == each(client, issued[1].access_key_id)
+        client.unregister_worker_plugin(CredentialsPlugin.name)
+        assert live.installed() and live.credentials()._ledger is stsmagic.sessions
+        assert signers(sandbox, client) == each(client, issued[1].access_key_id)
+    finally:
+        client.close()
+        cluster.close()
+
+
 def test_dask_is_imported_only_by_stsmagic_dask() -> None:
     root = Path(stsmagic.__file__).parent
     importing = sorted(
