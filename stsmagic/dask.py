@@ -350,12 +350,11 @@ class CredentialsPlugin(WorkerPlugin):
             active = ledger.active
             if active is not None and active == session:
                 return
-            assert session.label is not None
-            if session.label in ledger.labels:
+            if session.label is not None and session.label in ledger.labels:
                 ledger.forget(session.label)  # renewed under the same label
-            ledger.add(session, activate=True)
+            kept = ledger.add(session, activate=True)
             for other in ledger.labels:
-                if other != session.label:
+                if other != kept.label:
                     ledger.forget(other)
 
 

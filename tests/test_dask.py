@@ -237,6 +237,20 @@ def test_source_and_forget_give_the_workers_their_own_keys(
     assert signers(sandbox, plugged.client) == own
 
 
+def test_a_renewal_under_the_same_label_reaches_every_worker(
+    plugged: Cluster, ledger: SessionLedger, sandbox: Any, issued: list[IssuedSession]
+) -> None:
+    ledger.add(issued[0])
+    renewed = dataclasses.replace(issued[1], label="alpha")
+    # What a renewal does to the ledger: the same label, new keys, and an event of its own
+    # (whatever its name: the plugin pushes on every event).
+    with ledger._lock:
+        ledger._sessions["alpha"] = renewed
+        ledger._active = renewed
+    ledger._notify([("renewed", renewed)])
+    assert signers(sandbox, plugged.client) == each(plugged.client, issued[1].access_key_id)
+
+
 def test_a_worker_added_later_gets_the_active_session(
     plugged: Cluster, ledger: SessionLedger, sandbox: Any, issued: list[IssuedSession]
 ) -> None:
