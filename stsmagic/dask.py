@@ -9,9 +9,11 @@ credentials when none is active). Unregistering the plugin
 
 How a session travels: never as an ``IssuedSession`` (its pickle would carry the secret under
 any name); as a ``_Payload`` of the fields needed to rebuild it, whose repr shows no secret.
-Each change is stored on the scheduler (``Client.set_metadata``, for workers that join later:
-the plugin's ``setup`` reads it) and then run on every present worker (``Client.run``), before
-the ledger call that made the change returns. The plugin object itself holds nothing of the
+Each change is stored on the scheduler (``Client.set_metadata``, serialized: the scheduler
+keeps opaque frames, and Dask's DEBUG message log shows none of it); then every present worker
+is told to fetch it (``Client.run`` of a function with no argument), before the ledger call
+that made the change returns. The plugin's ``setup`` fetches it too, for workers that join
+later. The plugin object itself holds nothing of the
 kernel's when it is pickled to register.
 
 This is the only module that imports ``distributed``.
@@ -32,6 +34,7 @@ from urllib.parse import urlsplit
 
 from distributed import Client, WorkerPlugin
 from distributed import default_client as _default_client
+from distributed.protocol import to_serialize
 
 from .errors import StsMagicError
 from .session import IssuedSession, SecretCredentials, mask_access_key
@@ -44,19 +47,6 @@ log = logging.getLogger(__name__)
 NAME = "stsmagic-credentials"
 METADATA_KEY = ["stsmagic", NAME]
 """Where the scheduler keeps the latest push, for workers that join later."""
-
-_FIELDS = (
-    "label",
-    "kind",
-    "principal",
-    "access_key_id",
-    "secret_key",
-    "token",
-    "issued_at",
-    "expiration",
-    "profile",
-    "region",
-)
 
 
 class _Payload:
@@ -110,19 +100,6 @@ class _Payload:
             region=f["region"],
             credentials=SecretCredentials(f["access_key_id"], f["secret_key"], f["token"]),
         )
-
-    def to_wire(self) -> dict[str, Any]:
-        """msgpack-able, so a scheduler without stsmagic installed can keep it."""
-        return {"sequence": self.sequence, "fields": self.fields}
-
-    @classmethod
-    def from_wire(cls, value: Any) -> _Payload | None:
-        if not isinstance(value, dict) or "sequence" not in value:
-            return None
-        fields = value.get("fields")
-        if fields is not None and set(fields) != set(_FIELDS):
-            return None
-        return cls(int(value["sequence"]), fields)
 
     def __getstate__(self) -> tuple[int, dict[str, Any] | None]:
         return (self.sequence, self.fields)
@@ -222,10 +199,14 @@ class _Pusher:
             payload = _Payload.of(active, _now_sequence())
             start = time.perf_counter()
             try:
-                client.set_metadata(METADATA_KEY, payload.to_wire())
+                # Serialized: the scheduler keeps it as opaque frames (it needs no stsmagic) and
+                # Dask's DEBUG log of the message shows no field of it.
+                client.set_metadata(METADATA_KEY, to_serialize(payload))
                 if not self.registered:
                     return
-                results = client.run(_receive, payload, on_error="return")
+                # Each worker fetches it from the scheduler: nothing secret in run's arguments
+                # (which Dask pickles to bytes and logs at DEBUG).
+                results = client.run(_refresh, on_error="return")
             except Exception as error:  # a ledger subscriber never raises
                 log.warning("stsmagic could not reach the Dask workers: %s", type(error).__name__)
                 return
@@ -249,12 +230,12 @@ _pushers: dict[int, _Pusher] = {}
 """Every running pusher in this kernel (one per registered plugin object)."""
 
 
-def _receive(payload: _Payload, dask_worker: Any = None) -> bool:
-    """Run on each worker by ``Client.run``: True when the plugin is there and took it."""
+async def _refresh(dask_worker: Any = None) -> bool:
+    """Run on each worker by ``Client.run``: True when the plugin is there (and refreshed)."""
     plugin = dask_worker.plugins.get(NAME) if dask_worker is not None else None
     if not isinstance(plugin, CredentialsPlugin):
         return False
-    plugin.receive(payload)
+    await plugin.pull(dask_worker)
     return True
 
 
@@ -322,10 +303,15 @@ class CredentialsPlugin(WorkerPlugin):
             return
         self._worker_ledger = SessionLedger()
         live.watch(self._worker_ledger)
+        await self.pull(worker)
+
+    async def pull(self, worker: Any) -> None:
+        """Take the kernel's latest push from the scheduler."""
+        if self._worker_ledger is None:
+            return
         stored = await worker.scheduler.get_metadata(keys=METADATA_KEY, default=None)
-        payload = _Payload.from_wire(stored)
-        if payload is not None:
-            self.receive(payload)
+        if isinstance(stored, _Payload):
+            self.receive(stored)
 
     def teardown(self, worker: Any) -> None:
         from . import live

@@ -55,17 +55,18 @@ def capture_logs(dask_worker: Any) -> None:
 
     handler = Keep(logging.DEBUG)
     handler.setFormatter(logging.Formatter("%(name)s %(message)s %(args)s"))
-    root = logging.getLogger()
-    dask_worker._stsmagic_capture = (handler, records, root.level)
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
+    loggers = [logging.getLogger(), logging.getLogger("distributed")]
+    dask_worker._stsmagic_capture = (handler, records, [(g, g.level) for g in loggers])
+    for logger in loggers:  # distributed's records do not reach the root logger
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
 
 
 def captured_logs(dask_worker: Any) -> list[str]:
-    handler, records, level = dask_worker._stsmagic_capture
-    root = logging.getLogger()
-    root.removeHandler(handler)
-    root.setLevel(level)
+    handler, records, levels = dask_worker._stsmagic_capture
+    for logger, level in levels:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
     return records
 
 
@@ -345,8 +346,14 @@ def test_dd_read_csv_reads_s3_with_the_active_session(
 
 
 def test_no_secret_in_worker_logs_reprs_or_the_registered_plugin(
-    dask_cluster: Cluster, ledger: SessionLedger, sandbox: Any, issued: list[IssuedSession]
+    dask_cluster: Cluster,
+    ledger: SessionLedger,
+    sandbox: Any,
+    issued: list[IssuedSession],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # the scheduler and the client live in this process
+    caplog.set_level(logging.DEBUG, logger="distributed")
     client = dask_cluster.client
     client.run(capture_logs)
     ledger.add(issued[0])
@@ -368,6 +375,9 @@ def test_no_secret_in_worker_logs_reprs_or_the_registered_plugin(
         secrets += [session.credentials.secret_key, session.credentials.token]
     texts = {
         "worker log records": "\n".join(line for lines in logs.values() for line in lines),
+        "scheduler and client log records": "\n".join(
+            f"{r.name} {r.getMessage()}" for r in caplog.records
+        ),
         "dask's worker logs": repr(client.get_worker_logs()),
         "dask's scheduler logs": repr(client.get_scheduler_logs()),
         "plugin repr (kernel)": repr(plugin),
@@ -376,6 +386,8 @@ def test_no_secret_in_worker_logs_reprs_or_the_registered_plugin(
     }
     assert "Starting Worker plugin stsmagic-credentials" in texts["dask's worker logs"]
     assert any("botocore" in line for lines in logs.values() for line in lines)
+    assert any("Message from" in line for lines in logs.values() for line in lines)
+    assert any("Message from" in r.getMessage() for r in caplog.records)
     for where, text in texts.items():
         assert [s for s in secrets if s in text] == [], where
         assert issued[0].access_key_id not in text, where
