@@ -463,6 +463,19 @@ def test_sts_dask_without_a_client_says_so_in_one_line(ip: Any, line: str, messa
     assert "\n" not in str(raised.value)
 
 
+def test_sts_dask_without_distributed_says_what_to_install(
+    ip: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from IPython.core.error import UsageError
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed fails
+    monkeypatch.delitem(sys.modules, "stsmagic.dask")
+    monkeypatch.delattr(stsmagic, "dask", raising=False)
+    with pytest.raises(UsageError) as raised:
+        ip.run_line_magic("sts_dask", "")
+    assert str(raised.value) == "%sts_dask needs distributed: pip install 'stsmagic[dask]'"
+
+
 @pytest.mark.parametrize(
     ("address", "warned"),
     [
