@@ -13,8 +13,7 @@ Each change is stored on the scheduler (``Client.set_metadata``, serialized: the
 keeps opaque frames, and Dask's DEBUG message log shows none of it); then every present worker
 is told to fetch it (``Client.run`` of a function with no argument), before the ledger call
 that made the change returns. The plugin's ``setup`` fetches it too, for workers that join
-later. The plugin object itself holds nothing of the
-kernel's when it is pickled to register.
+later. The plugin object itself holds nothing of the kernel's when it is pickled to register.
 
 This is the only module that imports ``distributed``.
 """
@@ -52,7 +51,7 @@ METADATA_KEY = ["stsmagic", NAME]
 class _Payload:
     """The active session as it crosses Dask's comms: plain fields, a masked repr.
 
-    ``session`` None means "no session active: the worker's own credentials". ``sequence``
+    ``fields`` None means "no session active: the worker's own credentials". ``sequence``
     orders pushes (a worker keeps the newest it saw).
     """
 
@@ -78,6 +77,7 @@ class _Payload:
                 "token": creds.token,
                 "issued_at": session.issued_at.timestamp(),
                 "expiration": session.expiration.timestamp(),
+                "packed_policy_size": session.packed_policy_size,
                 "profile": session.profile,
                 "region": session.region,
             },
@@ -95,7 +95,7 @@ class _Payload:
             access_key_id=f["access_key_id"],
             issued_at=datetime.fromtimestamp(f["issued_at"], tz=timezone.utc),
             expiration=datetime.fromtimestamp(f["expiration"], tz=timezone.utc),
-            packed_policy_size=None,
+            packed_policy_size=f["packed_policy_size"],
             profile=f["profile"],
             region=f["region"],
             credentials=SecretCredentials(f["access_key_id"], f["secret_key"], f["token"]),
