@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import dask_switch
 import issue_latency
 import issue_overhead
 import ledger_scale
@@ -100,6 +101,7 @@ def main(argv: list[str]) -> int:
         report(signing, "signing overhead", missed)
         report(lambda: role_overhead.measure(sandbox, shell), "role overhead", missed)
         report(ledger_scale.measure, "ledger scale", missed)
+        report(lambda: dask_switch.measure(sandbox), "dask switch", missed)
         shell.run_line_magic("unload_ext", "stsmagic")
     if missed:
         print(f"missed or failed: {', '.join(missed)}")

@@ -20,6 +20,10 @@ class ParameterError(StsMagicError, ValueError):
         self.limit = limit
         super().__init__(f"{parameter}: {problem}; {limit}")
 
+    def __reduce__(self) -> tuple[type, tuple[str, str, str]]:
+        # Picklable as itself (a Dask task's error travels back to the client pickled).
+        return (type(self), (self.parameter, self.problem, self.limit))
+
 
 class RequestRefused(StsMagicError):
     """AWS (or the endpoint in its place) refused or could not answer a request.
@@ -37,6 +41,9 @@ class RequestRefused(StsMagicError):
             f"{operation} refused: {code}: {message}" if message else f"{operation} refused: {code}"
         )
 
+    def __reduce__(self) -> tuple[type, tuple[str, str, str]]:
+        return (type(self), (self.operation, self.code, self.message))
+
 
 class SessionExpired(StsMagicError):
     """The active session has expired; raised before a request would be signed with it."""
@@ -50,6 +57,9 @@ class SessionExpired(StsMagicError):
             f"session {label!r} expired at {expiration}; {renew}, "
             "or go back to the source credentials with %sts_use --source"
         )
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, object]]:
+        return (type(self), (self.label, self.kind, self.expiration))
 
 
 RENEW_HINTS = {

@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import functools
 import os
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -53,7 +54,7 @@ def describe(session: IssuedSession) -> str:
 class StsMagics(Magics, Configurable):
     """Short-lived AWS credentials in the notebook: %sts_session, %sts_federation,
     %sts_delegated, %sso_role, %sso_login, %sts_role, %sts_profile, %sts_use, %sts_forget,
-    %sts_panel."""
+    %sts_panel, %sts_dask."""
 
     duration_seconds = Int(
         None,
@@ -624,6 +625,47 @@ class StsMagics(Magics, Configurable):
         self.close_panel()
         self._panel = SessionPanel(self.ledger)
         return self._panel
+
+    @line_magic
+    @magic_arguments()
+    @argument(
+        "client",
+        nargs="?",
+        metavar="CLIENT",
+        help="the variable holding the distributed.Client (default: distributed.default_client())",
+    )
+    def sts_dask(self, line: str) -> None:
+        """Make every Dask worker of a client sign with the active session, and follow it.
+
+        Registers stsmagic.dask.CredentialsPlugin on the client: every worker, present or
+        joining later, signs its boto3/botocore/s3fs requests with this kernel's active session
+        (its own credentials when none is), within a second of every switch. Undo with
+        client.unregister_worker_plugin("stsmagic-credentials").
+
+        Example: client = distributed.Client(cluster); %sts_dask client
+        """
+        with self._errors("sts_dask"):
+            args = magic_args.parse_line(self.sts_dask, line)
+            try:
+                from . import dask as sts_dask
+            except ModuleNotFoundError as e:
+                if e.name not in ("distributed", "dask"):
+                    raise
+                raise UsageError("%sts_dask needs distributed: pip install 'stsmagic[dask]'") from e
+            value = None
+            if args.client is not None:
+                if args.client not in self._user_ns:
+                    raise UsageError(f"%sts_dask: CLIENT: no variable named {args.client!r}")
+                value = self._user_ns[args.client]
+            client = sts_dask.find_client(value)
+            address = sts_dask.scheduler_address(client)
+            warning = sts_dask.plaintext_warning(address)
+            if warning is not None:
+                print(f"Warning: {warning}", file=sys.stderr)
+            sts_dask.register(client, self.ledger)
+            active = self.ledger.active
+            using = describe(active) if active is not None else "their own credentials"
+            print(f"Dask workers of {address} now follow this kernel: {using}")
 
     def close_panel(self) -> None:
         """Close the panel the last %sts_panel made, if any (stops its countdown)."""

@@ -41,6 +41,7 @@ EXPECTED = [
     "04-delegated.ipynb",
     "05-panel.ipynb",
     "08-roles.ipynb",
+    "09-dask.ipynb",
 ]
 
 # A secret access key is 40 characters of base64; a session token far longer. Key ids are masked
