@@ -38,9 +38,18 @@ def format_remaining(remaining: timedelta) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-def format_utc(value: datetime, *, seconds: bool = True) -> str:
-    """An aware datetime as ``2026-11-26 22:56:47 UTC`` (``seconds=False``: ``22:56 UTC``)."""
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def format_utc(value: datetime) -> str:
+    """An aware UTC datetime as ``2026-11-26 22:56:47 UTC``."""
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def format_short_utc(value: datetime) -> str:
+    """``Nov 26 22:56 UTC``: the expiry at a glance (the countdown has the seconds; the
+    tooltip and the details the full time). Month names are fixed, not the locale's."""
+    return f"{MONTHS[value.month - 1]} {value:%d %H:%M} UTC"
 
 
 def esc(text: object) -> str:
@@ -127,7 +136,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("kind", lambda row: esc(row.kind)),
     Column("status", lambda row: esc(row.status)),
     Column("time left", time_left_cell),
-    Column("expires", lambda row: esc(format_utc(row.expiration, seconds=False))),
+    Column("expires", lambda row: esc(format_short_utc(row.expiration))),
 )
 
 
@@ -172,22 +181,27 @@ STYLE = """<style>
 .stsmagic-panel table { border-collapse: collapse; }
 .stsmagic-panel th, .stsmagic-panel td { padding: 2px 8px; text-align: left; white-space: nowrap; }
 .stsmagic-session-panel .stsmagic-grid { column-gap: 0; row-gap: 0; align-items: center; }
-.stsmagic-session-panel .stsmagic-cell { margin: 0; padding: 0 8px; height: 30px;
+.stsmagic-session-panel .stsmagic-cell { margin: 0; padding: 0 6px; height: 30px;
   white-space: nowrap; overflow: hidden; }
 .stsmagic-session-panel .stsmagic-cell .widget-html-content { overflow: hidden;
   text-overflow: ellipsis; line-height: 30px; }
 .stsmagic-session-panel .stsmagic-head { font-weight: bold;
-  border-bottom: 1px solid var(--jp-border-color2, #ccc); }
-.stsmagic-session-panel .stsmagic-details { margin: 0; padding: 0 8px 4px 24px; height: auto; }
+  border-bottom: 1px solid var(--jp-border-color1, #bdbdbd); }
+/* a line of its own under its row; contain: its text wraps instead of widening the columns */
+.stsmagic-session-panel .stsmagic-details { grid-column: 1 / -1; margin: 0;
+  padding: 0 6px 4px 24px; height: auto; contain: inline-size; }
+.stsmagic-session-panel .stsmagic-grid:not(.stsmagic-show-details) .stsmagic-details {
+  display: none; }
 .stsmagic-session-panel .stsmagic-details .widget-html-content { white-space: normal;
   line-height: 1.4; color: var(--jp-ui-font-color2, #666); }
 .stsmagic-session-panel .stsmagic-actions button { width: auto; height: 24px;
-  margin: 0 2px; padding: 0 8px; }
+  margin: 0 2px; padding: 0 6px; }
+.stsmagic-session-panel .stsmagic-footer button { width: auto; padding: 0 10px; }
 .stsmagic-active { font-weight: bold; background: rgba(46, 125, 50, 0.12); }
 .stsmagic-warn { background: rgba(245, 124, 0, 0.18); }
 .stsmagic-expired { color: #888; }
 .stsmagic-expired .stsmagic-label { text-decoration: line-through; }
-.stsmagic-bar { display: inline-block; width: 64px; height: 8px; margin-right: 6px;
+.stsmagic-bar { display: inline-block; width: 48px; height: 8px; margin-right: 6px;
   vertical-align: middle; border-radius: 4px; overflow: hidden;
   background: rgba(128, 128, 128, 0.25); }
 .stsmagic-fill { display: block; height: 100%; background: #2e7d32; }
@@ -222,7 +236,7 @@ class RowView:
         self.actions = widgets.HBox(list(self.buttons.values()))
         self.actions.add_class("stsmagic-cell")
         self.actions.add_class("stsmagic-actions")
-        self.details = widgets.HTML(layout=widgets.Layout(grid_column="1 / -1"))
+        self.details = widgets.HTML()  # shown while the grid has stsmagic-show-details
         self.details.add_class("stsmagic-details")
         self._css = ""
 
@@ -231,9 +245,7 @@ class RowView:
         """In grid order: the cells, the actions, the details line under them."""
         return [*self.cells, self.actions, self.details]
 
-    def update(
-        self, row: Row, columns: Sequence[Column], actions: Sequence[RowAction], details: bool
-    ) -> None:
+    def update(self, row: Row, columns: Sequence[Column], actions: Sequence[RowAction]) -> None:
         if row.css != self._css:
             for widget in (*self.cells, self.actions):
                 for name in self._css.split():
@@ -248,7 +260,6 @@ class RowView:
         self.details.value = " · ".join(
             f"{esc(name)} <b>{esc(value)}</b>" for name, value in row.details
         )
-        self.details.layout.display = None if details else "none"
 
     def close(self) -> None:
         for widget in (*self.widgets, *self.buttons.values()):
@@ -317,6 +328,7 @@ class SessionPanel(widgets.VBox):
         self.message = widgets.HTML()
         self.message.add_class("stsmagic-message")
         self.footer = widgets.HBox([self.use_source, self.details, self.message])
+        self.footer.add_class("stsmagic-footer")
         super().__init__(
             children=[self.style, self.warning, self.grid, self.note, self.footer], **kwargs
         )
@@ -352,7 +364,7 @@ class SessionPanel(widgets.VBox):
                     *(w for view in self.rows.values() for w in view.widgets),
                 ]
             for row in rows:
-                self.rows[row.label].update(row, self.columns, self.actions, self.details.value)
+                self.rows[row.label].update(row, self.columns, self.actions)
             self.grid.layout.display = None if rows else "none"
             self.warning.value = self._warning(rows)
             self.warning.layout.display = None if self.warning.value else "none"
@@ -467,8 +479,11 @@ class SessionPanel(widgets.VBox):
         self._say(use_source)
 
     def _details_toggled(self, change: dict[str, Any]) -> None:
-        for view in list(self.rows.values()):
-            view.details.layout.display = None if change["new"] else "none"
+        """One class on the grid shows or hides every row's details line (CSS does the rest)."""
+        if change["new"]:
+            self.grid.add_class("stsmagic-show-details")
+        else:
+            self.grid.remove_class("stsmagic-show-details")
 
     # -- lifetime --------------------------------------------------------------------------
 
