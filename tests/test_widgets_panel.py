@@ -100,7 +100,7 @@ def widget_table(panel: SessionPanel) -> tuple[list[str], dict[str, tuple[str, l
 def rows(panel: SessionPanel) -> dict[str, tuple[str, list[str]]]:
     """label -> (row classes, cell HTML); the widgets and _repr_html_ must show the same."""
     headers, shown = widget_table(panel)
-    assert headers == HEADERS + [""]  # the last one is over the actions
+    assert headers == [*HEADERS, ""]  # the last one is over the actions
     assert static_table(panel) == (HEADERS, shown)
     assert list(panel.grid.children) == [
         *panel.header,

@@ -186,7 +186,7 @@ STYLE = """<style>
 .stsmagic-session-panel .stsmagic-cell .widget-html-content { overflow: hidden;
   text-overflow: ellipsis; line-height: 30px; }
 .stsmagic-session-panel .stsmagic-head { font-weight: bold;
-  border-bottom: 1px solid var(--jp-border-color1, #bdbdbd); }
+  background: var(--jp-layout-color2, #eee); }
 /* a line of its own under its row; contain: its text wraps instead of widening the columns */
 .stsmagic-session-panel .stsmagic-details { grid-column: 1 / -1; margin: 0;
   padding: 0 6px 4px 24px; height: auto; contain: inline-size; }
