@@ -371,3 +371,21 @@ def test_no_widget_state_holds_a_secret(
     for secret in secrets:
         assert secret not in states
     assert session.access_key_id not in states
+
+
+def test_a_gone_row_and_a_closed_panel_leave_no_widget_model_behind(
+    broker: Broker, ledger: SessionLedger
+) -> None:
+    from ipywidgets.widgets import widget
+
+    instances = getattr(widget, "_instances", None) or widget.Widget.widgets
+    before = set(instances)
+    panel = SessionPanel(ledger, interval=None)
+    a = ledger.add(issue(broker, "panel-a"))
+    with_a = set(instances)
+    b = ledger.add(issue(broker, "panel-b"))
+    ledger.forget(b.label)  # its row's widgets, layouts and styles are closed with it
+    assert set(instances) == with_a
+    assert list(panel.rows) == [a.label]
+    panel.close()
+    assert set(instances) == before

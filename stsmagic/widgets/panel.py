@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
+from ipywidgets.widgets.widget_string import HTMLStyle
 
 from ..errors import SessionExpired, StsMagicError
 
@@ -213,6 +214,35 @@ STYLE = """<style>
 </style>"""
 
 
+def close_widget(widget: widgets.Widget) -> None:
+    """Close a widget and the layout and style models it made, so none lingers in the
+    kernel (or in a saved notebook's widget state) after its row is gone."""
+    parts = [getattr(widget, name, None) for name in ("layout", "style")]
+    widget.close()
+    for part in parts:
+        if isinstance(part, widgets.Widget):
+            part.close()
+
+
+class Shared:
+    """One layout and one style model for all the panel's cells, one each for its buttons:
+    each row adds its widgets' own models only (its styling is CSS classes), so a saved
+    notebook's widget state stays small."""
+
+    def __init__(self) -> None:
+        self.layout = widgets.Layout()
+        self.html_style = HTMLStyle()
+        self.button_layout = widgets.Layout()
+        self.button_style = widgets.ButtonStyle()
+
+    def html(self, value: str = "") -> widgets.HTML:
+        return widgets.HTML(value, layout=self.layout, style=self.html_style)
+
+    def close(self) -> None:
+        for model in (self.layout, self.html_style, self.button_layout, self.button_style):
+            model.close()
+
+
 class RowView:
     """The widgets of one row: a cell per column, a button per action, a details line."""
 
@@ -224,19 +254,25 @@ class RowView:
         actions: Sequence[RowAction],
     ) -> None:
         self.label = label
-        self.cells = [widgets.HTML() for _ in columns]
+        shared = panel.shared
+        self.cells = [shared.html() for _ in columns]
         for cell in self.cells:
             cell.add_class("stsmagic-cell")
         self.buttons: dict[str, widgets.Button] = {}
         for action in actions:
-            button = widgets.Button(description=action.name, icon=action.icon)
+            button = widgets.Button(
+                description=action.name,
+                icon=action.icon,
+                layout=shared.button_layout,
+                style=shared.button_style,
+            )
             button.tooltip = action.tooltip
             button.on_click(lambda _button, action=action: panel._act(action, label))
             self.buttons[action.name] = button
-        self.actions = widgets.HBox(list(self.buttons.values()))
+        self.actions = widgets.HBox(list(self.buttons.values()), layout=shared.layout)
         self.actions.add_class("stsmagic-cell")
         self.actions.add_class("stsmagic-actions")
-        self.details = widgets.HTML()  # shown while the grid has stsmagic-show-details
+        self.details = shared.html()  # shown while the grid has stsmagic-show-details
         self.details.add_class("stsmagic-details")
         self._css = ""
 
@@ -262,6 +298,7 @@ class RowView:
         )
 
     def close(self) -> None:
+        """Close its widgets (their layout and style are the panel's, closed with it)."""
         for widget in (*self.widgets, *self.buttons.values()):
             widget.close()
 
@@ -304,12 +341,14 @@ class SessionPanel(widgets.VBox):
         self._lock = threading.RLock()
         self._frame: pd.DataFrame | None = None  # ledger.to_frame(), remade on ledger changes
         self._stop = threading.Event()
+        self._unsubscribe: Callable[[], None] | None = None
         self.rows: dict[str, RowView] = {}  # label -> its widgets, in the order shown
 
         self.style = widgets.HTML(STYLE, layout=widgets.Layout(display="none"))
         self.warning = widgets.HTML()
-        self.header = [widgets.HTML(esc(c.header)) for c in self.columns]
-        self.header.append(widgets.HTML(""))  # over the actions
+        self.shared = Shared()
+        self.header = [self.shared.html(esc(c.header)) for c in self.columns]
+        self.header.append(self.shared.html(""))  # over the actions
         for cell in self.header:
             cell.add_class("stsmagic-cell")
             cell.add_class("stsmagic-head")
@@ -333,7 +372,7 @@ class SessionPanel(widgets.VBox):
             children=[self.style, self.warning, self.grid, self.note, self.footer], **kwargs
         )
         self.add_class("stsmagic-session-panel")
-        self._unsubscribe: Callable[[], None] | None = ledger.subscribe(self._ledger_changed)
+        self._unsubscribe = ledger.subscribe(self._ledger_changed)
         self.refresh()
         self.timer: threading.Thread | None = None
         if interval:
@@ -489,8 +528,8 @@ class SessionPanel(widgets.VBox):
 
     def close(self) -> None:
         """Stop the timer, leave the ledger, close every widget of the panel."""
-        if self._stop.is_set():
-            return
+        if getattr(self, "_stop", None) is None or self._stop.is_set():
+            return  # closed already, or __init__ failed before there was anything to stop
         self._stop.set()
         if self._unsubscribe is not None:
             self._unsubscribe()
@@ -501,6 +540,11 @@ class SessionPanel(widgets.VBox):
         with self._lock:
             for view in self.rows.values():
                 view.close()
-            for child in (*self.header, *self.footer.children, *self.children):
+            for child in self.header:
                 child.close()
+            for child in (*self.footer.children, *self.children):
+                close_widget(child)
+            self.shared.close()
+        layout = self.layout
         super().close()
+        layout.close()
