@@ -104,7 +104,7 @@ def rows(panel: SessionPanel) -> dict[str, tuple[str, list[str]]]:
     assert static_table(panel) == (HEADERS, shown)
     assert list(panel.grid.children) == [
         *panel.header,
-        *(w for view in panel.rows.values() for w in view.widgets),
+        *(w for view in panel.rows.values() for w in view.in_grid),
     ]
     return shown
 

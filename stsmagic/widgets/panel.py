@@ -277,7 +277,7 @@ class RowView:
         self._css = ""
 
     @property
-    def widgets(self) -> list[widgets.Widget]:
+    def in_grid(self) -> list[widgets.Widget]:
         """In grid order: the cells, the actions, the details line under them."""
         return [*self.cells, self.actions, self.details]
 
@@ -299,7 +299,7 @@ class RowView:
 
     def close(self) -> None:
         """Close its widgets (their layout and style are the panel's, closed with it)."""
-        for widget in (*self.widgets, *self.buttons.values()):
+        for widget in (*self.in_grid, *self.buttons.values()):
             widget.close()
 
 
@@ -400,7 +400,7 @@ class SessionPanel(widgets.VBox):
                 }
                 self.grid.children = [
                     *self.header,
-                    *(w for view in self.rows.values() for w in view.widgets),
+                    *(w for view in self.rows.values() for w in view.in_grid),
                 ]
             for row in rows:
                 self.rows[row.label].update(row, self.columns, self.actions)
