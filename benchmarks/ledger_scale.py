@@ -72,7 +72,7 @@ def measure(count: int = COUNT) -> list[Figure]:
         # A ledger change re-renders the subscribed panel before activate() returns; the
         # panel's cached frame is remade, so this is the refresh a user waits for.
         change_s = median_seconds(lambda: ledger.activate(next(flips)), repeats=7)
-        if ledger.active is None or ledger.active.label not in panel.table.value:
+        if ledger.active is None or ledger.active.label not in panel.rows:
             raise RuntimeError("the panel did not show the newly active session")
         html_s = median_seconds(panel._repr_html_, repeats=3)
     finally:

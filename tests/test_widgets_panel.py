@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import time
@@ -18,7 +19,7 @@ pytest.importorskip("pandas")
 from stsmagic.broker import Broker
 from stsmagic.ledger import SessionLedger
 from stsmagic.session import IssuedSession
-from stsmagic.widgets.panel import SessionPanel
+from stsmagic.widgets.panel import COLUMNS, MONTHS, ROW_ACTIONS, Column, RowAction, SessionPanel
 
 
 class Clock:
@@ -60,13 +61,56 @@ def issue(broker: Broker, name: str, seconds: int = 3600) -> IssuedSession:
     return broker.get_federation_token(Name=name, DurationSeconds=seconds)
 
 
-def rows(panel: SessionPanel) -> dict[str, tuple[str, list[str]]]:
-    """label -> (the row's class, its cells' text), from the rendered table."""
+HEADERS = ["label", "kind", "status", "time left", "expires"]
+
+
+def text(fragment: str) -> str:
+    """What a reader sees of an HTML fragment: tags dropped, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]*>", "", fragment)).strip()
+
+
+def bar(fragment: str) -> float:
+    """The fraction of the time-left bar that is filled, from its width."""
+    (width,) = re.findall(r'class="stsmagic-fill" style="width: ([\d.]+)%"', fragment)
+    return float(width) / 100
+
+
+def static_table(panel: SessionPanel) -> tuple[list[str], dict[str, tuple[str, list[str]]]]:
+    """The headers, and label -> (row classes, cell HTML), of the panel's _repr_html_."""
+    page = panel._repr_html_()
+    headers = [text(h) for h in re.findall(r"<th>(.*?)</th>", page, re.S)]
     found = {}
-    for css, body in re.findall(r'<tr class="([^"]*)">(.*?)</tr>', panel.table.value, re.S):
+    for css, body in re.findall(r'<tr class="([^"]*)">(.*?)</tr>', page, re.S):
         cells = re.findall(r"<td>(.*?)</td>", body, re.S)
-        found[cells[0]] = (css, cells)
-    return found
+        found[text(cells[0])] = (css, cells)
+    return headers, found
+
+
+def widget_table(panel: SessionPanel) -> tuple[list[str], dict[str, tuple[str, list[str]]]]:
+    """The same, read from the widgets the frontend shows."""
+    headers = [text(h.value) for h in panel.header]
+    found = {}
+    for label, view in panel.rows.items():
+        first = view.cells[0]
+        css = " ".join(c for c in first._dom_classes if c != "stsmagic-cell")
+        found[label] = (css, [cell.value for cell in view.cells])
+    return headers, found
+
+
+def rows(panel: SessionPanel) -> dict[str, tuple[str, list[str]]]:
+    """label -> (row classes, cell HTML); the widgets and _repr_html_ must show the same."""
+    headers, shown = widget_table(panel)
+    assert headers == [*HEADERS, ""]  # the last one is over the actions
+    assert static_table(panel) == (HEADERS, shown)
+    assert list(panel.grid.children) == [
+        *panel.header,
+        *(w for view in panel.rows.values() for w in view.in_grid),
+    ]
+    return shown
+
+
+def cells(panel: SessionPanel, label: str) -> list[str]:
+    return [text(cell) for cell in rows(panel)[label][1]]
 
 
 def remaining_text(delta: timedelta) -> str:
@@ -74,90 +118,197 @@ def remaining_text(delta: timedelta) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-def test_the_table_shows_every_session_with_the_active_one_marked(
+def test_a_row_shows_label_kind_status_time_left_and_expiry_in_utc(
     broker: Broker, ledger: SessionLedger, clock: Clock, panel: SessionPanel
 ) -> None:
     a = ledger.add(issue(broker, "panel-a"))
     b = ledger.add(issue(broker, "panel-b"), activate=False)
     shown = rows(panel)
     assert list(shown) == [a.label, b.label]  # active first, then newest first
-    css, cells = shown[a.label]
-    assert "stsmagic-active" in css and "stsmagic-warn" not in css
-    assert cells[1] == "federation"
-    assert cells[3] == a.masked_access_key
-    assert cells[5] == a.expiration.strftime("%Y-%m-%d %H:%M:%S")
-    assert cells[6] == remaining_text(a.expiration - clock.now)
-    assert cells[7] == "● active"
-    assert shown[b.label][0] == "" and shown[b.label][1][7] == "standby"
-    assert a.principal is not None and a.principal in shown[a.label][1][2]
-    assert panel._repr_html_() == panel.table.value
-    assert panel.choice.options == (a.label, b.label)
+    css, html_cells = shown[a.label]
+    assert css == "stsmagic-active"
+    assert cells(panel, a.label) == [
+        a.label,
+        "federation",
+        "● active",
+        remaining_text(a.expiration - clock.now),
+        f"{MONTHS[a.expiration.month - 1]} {a.expiration:%d %H:%M} UTC",
+    ]
+    assert bar(html_cells[3]) == pytest.approx(
+        (a.expiration - clock.now) / (a.expiration - a.issued_at), abs=0.001
+    )
+    assert shown[b.label][0] == "" and cells(panel, b.label)[2] == "standby"
+    # Principal, key and issued time are on demand: in the label's tooltip, not in a column.
+    assert a.principal is not None
+    for hidden in (a.principal, a.masked_access_key, a.issued_at.strftime("%H:%M:%S UTC")):
+        assert hidden not in " ".join(cells(panel, a.label))
+        assert hidden in html.unescape(html_cells[0])
+    assert panel.message.value == ""
 
 
-def test_the_countdown_warns_within_ten_minutes_then_marks_expired(
+def test_the_bar_empties_the_countdown_warns_then_the_row_is_marked_expired(
     broker: Broker, ledger: SessionLedger, clock: Clock, panel: SessionPanel
 ) -> None:
     session = ledger.add(issue(broker, "panel-clock", seconds=900))
+    lifetime = session.expiration - session.issued_at
+    clock.now = session.issued_at + lifetime / 2
+    panel.refresh()
+    assert bar(rows(panel)[session.label][1][3]) == pytest.approx(0.5, abs=0.001)
+
     clock.now = session.expiration - timedelta(minutes=10, seconds=1)
     panel.refresh()
-    css, cells = rows(panel)[session.label]
-    assert "stsmagic-warn" not in css and cells[6] == "0:10:01"
-    assert "expiring soon" not in panel.table.value
+    css, html_cells = rows(panel)[session.label]
+    assert css == "stsmagic-active" and text(html_cells[3]) == "0:10:01"
+    assert panel.warning.value == "" and panel.warning.layout.display == "none"
 
     clock.move(seconds=62)
     panel.refresh()
-    css, cells = rows(panel)[session.label]
+    css, html_cells = rows(panel)[session.label]
     assert css == "stsmagic-active stsmagic-warn"
-    assert cells[6] == "0:08:59"
-    assert f"expiring soon: {session.label} in 0:08:59" in panel.table.value
+    assert text(html_cells[3]) == "⚠ 0:08:59"
+    assert bar(html_cells[3]) == pytest.approx(539 / lifetime.total_seconds(), abs=0.001)
+    assert text(panel.warning.value) == f"⚠ expiring soon: {session.label} in 0:08:59"
+    assert panel.warning.layout.display is None
+    assert "expiring soon" in panel._repr_html_()
 
     clock.now = session.expiration + timedelta(seconds=1)
     panel.refresh()
-    css, cells = rows(panel)[session.label]
+    css, html_cells = rows(panel)[session.label]
     assert css == "stsmagic-active stsmagic-expired"
-    assert cells[6] == "0:00:00" and cells[7] == "● ✕ expired"
-    assert "expiring soon" not in panel.table.value
+    assert [text(c) for c in html_cells[2:4]] == ["● ✕ expired", "0:00:00"]
+    assert bar(html_cells[3]) == 0
+    assert panel.warning.value == "" and "expiring soon" not in panel._repr_html_()
 
 
 def test_every_ledger_change_re_renders_at_once(
     broker: Broker, ledger: SessionLedger, panel: SessionPanel
 ) -> None:
-    assert "No sessions yet" in panel.table.value
-    assert panel.use.disabled and panel.forget.disabled and panel.use_source.disabled
+    assert "No sessions yet" in panel.note.value and "No sessions yet" in panel._repr_html_()
+    assert panel.grid.layout.display == "none" and panel.use_source.disabled
     a = ledger.add(issue(broker, "panel-a"))
+    assert panel.note.value == "" and panel.grid.layout.display is None
     b = ledger.add(issue(broker, "panel-b"))
-    assert "stsmagic-active" in rows(panel)[b.label][0]
-    assert "stsmagic-active" not in rows(panel)[a.label][0]
+    assert list(rows(panel)) == [b.label, a.label]
+    assert rows(panel)[a.label][0] == ""
     ledger.activate(a.label)
-    assert "stsmagic-active" in rows(panel)[a.label][0]
+    assert list(rows(panel)) == [a.label, b.label]
+    assert rows(panel)[a.label][0] == "stsmagic-active"
     ledger.forget(b.label)
     assert list(rows(panel)) == [a.label]
-    assert panel.choice.options == (a.label,)
     ledger.deactivate()
-    assert rows(panel)[a.label][1][7] == "standby"
+    assert cells(panel, a.label)[2] == "standby"
     assert panel.use_source.disabled
 
 
-def test_use_forget_and_use_source_act_on_the_ledger(
+def test_each_row_has_use_and_forget_and_the_message_says_what_the_click_did(
     broker: Broker, ledger: SessionLedger, panel: SessionPanel
 ) -> None:
     a = ledger.add(issue(broker, "panel-a"))
     b = ledger.add(issue(broker, "panel-b"))
-    assert ledger.active is b
-    assert panel.choice.value == a.label  # the first shown stays chosen while it is there
+    assert [list(view.buttons) for view in panel.rows.values()] == [["Use", "Forget"]] * 2
+    assert panel.rows[b.label].buttons["Use"].disabled  # already active
+    assert not panel.rows[a.label].buttons["Use"].disabled
 
-    panel.use.click()
+    panel.rows[a.label].buttons["Use"].click()
     assert ledger.active is a
-    assert panel.choice.value == a.label  # the choice survives the re-render
+    assert panel.message.value == f"Using {a.label}"
+    assert panel.rows[a.label].buttons["Use"].disabled
+    assert not panel.rows[b.label].buttons["Use"].disabled
 
     panel.use_source.click()
     assert ledger.active is None
+    assert panel.message.value == "Using the source credentials"
 
-    panel.choice.value = b.label
-    panel.forget.click()
+    panel.rows[b.label].buttons["Forget"].click()
     assert ledger.labels == (a.label,)
-    assert panel.choice.options == (a.label,)
-    assert panel.message.value == ""
+    assert list(panel.rows) == [a.label]
+    assert panel.message.value == f"Forgot {b.label}"
+
+
+def test_use_refuses_an_expired_session_and_keeps_the_active_one(
+    broker: Broker, ledger: SessionLedger, clock: Clock, panel: SessionPanel
+) -> None:
+    old = ledger.add(issue(broker, "panel-old", seconds=900))
+    new = ledger.add(issue(broker, "panel-new", seconds=3600))
+    use_old = panel.rows[old.label].buttons["Use"]
+    assert not use_old.disabled
+    clock.now = old.expiration + timedelta(seconds=1)
+    use_old.click()  # clicked before the next tick disabled it
+    assert ledger.active is new
+    assert panel.message.value.startswith('<span class="stsmagic-error">✗ session')
+    assert "expired" in panel.message.value and old.label in panel.message.value
+    panel.refresh()
+    assert use_old.disabled
+    assert not panel.rows[old.label].buttons["Forget"].disabled
+
+
+def test_one_more_column_and_row_action_join_without_changing_the_panel(
+    broker: Broker, ledger: SessionLedger
+) -> None:
+    clicked: list[str] = []
+
+    def renew(panel: SessionPanel, label: str) -> str:
+        clicked.append(label)
+        return f"Renewed {label}"
+
+    renewal = Column("renewal", lambda row: "auto" if row.kind == "federation" else "none")
+    panel = SessionPanel(
+        ledger,
+        interval=None,
+        columns=(*COLUMNS, renewal),
+        actions=(*ROW_ACTIONS, RowAction("Renew", "refresh", "renew it now", renew)),
+    )
+    try:
+        session = ledger.add(issue(broker, "panel-renew"))
+        view = panel.rows[session.label]
+        assert list(view.buttons) == ["Use", "Forget", "Renew"]
+        assert [text(c.value) for c in view.cells][-1] == "auto"
+        assert [text(h.value) for h in panel.header][-2:] == ["renewal", ""]
+        assert panel.grid.layout.grid_template_columns.split()[-2:] == [
+            "max-content",
+            "max-content",
+        ]
+        assert "<th>renewal</th>" in panel._repr_html_()
+        view.buttons["Renew"].click()
+        assert clicked == [session.label]
+        assert panel.message.value == f"Renewed {session.label}"
+    finally:
+        panel.close()
+
+
+def test_details_show_principal_key_and_issued_time_on_demand(
+    broker: Broker, ledger: SessionLedger, panel: SessionPanel
+) -> None:
+    a = ledger.add(issue(broker, "panel-a"))
+    details = panel.rows[a.label].details
+    assert "stsmagic-details" in details._dom_classes
+    # Hidden by the stylesheet until the grid has the class the toggle gives it.
+    assert ".stsmagic-grid:not(.stsmagic-show-details) .stsmagic-details" in panel.style.value
+    assert "stsmagic-show-details" not in panel.grid._dom_classes
+    panel.details.value = True
+    assert "stsmagic-show-details" in panel.grid._dom_classes
+    assert text(details.value) == (
+        f"principal {a.principal} · access key {a.masked_access_key} · "
+        f"issued {a.issued_at:%Y-%m-%d %H:%M:%S} UTC · expires {a.expiration:%Y-%m-%d %H:%M:%S} UTC"
+    )
+    b = ledger.add(issue(broker, "panel-b"))
+    assert panel.rows[b.label].details.value.startswith("principal <b>arn:")
+    panel.details.value = False
+    assert "stsmagic-show-details" not in panel.grid._dom_classes
+
+
+def test_every_time_shown_says_utc(
+    broker: Broker, ledger: SessionLedger, panel: SessionPanel
+) -> None:
+    ledger.add(issue(broker, "panel-utc"))
+    panel.details.value = True
+    shown = html.unescape(panel._repr_html_()) + " ".join(
+        cell.value for view in panel.rows.values() for cell in (*view.cells, view.details)
+    )
+    full = re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(.{4})", shown)
+    short = re.findall(r"\b[A-Z][a-z]{2} \d\d \d\d:\d\d(.{4})", shown)
+    assert len(full) == 6 and len(short) == 2  # tooltips and details; the expires column
+    assert set(full) == set(short) == {" UTC"}
 
 
 def test_only_the_rows_needed_are_rendered(
@@ -168,10 +319,11 @@ def test_only_the_rows_needed_are_rendered(
         ledger.add(first.with_label(f"copy-{n}"), activate=False)
     panel = SessionPanel(ledger, interval=None, max_rows=10)
     try:
-        shown = list(rows(panel))
-        assert shown == [first.label] + [f"copy-{n}" for n in range(40, 31, -1)]
-        assert "10 of 40 sessions shown" in panel.table.value
-        assert len(panel.choice.options) == 10
+        assert list(rows(panel)) == [first.label] + [f"copy-{n}" for n in range(40, 31, -1)]
+        assert text(panel.note.value) == (
+            "10 of 40 sessions shown (stsmagic.sessions.to_frame() has them all)"
+        )
+        assert len(panel.grid.children) == 6 + 10 * 7
     finally:
         panel.close()
 
@@ -182,21 +334,22 @@ def test_the_timer_counts_down_and_its_thread_ends_on_close(
     session = ledger.add(issue(broker, "panel-timer"))
     panel = SessionPanel(ledger, interval=0.02)
     assert panel.timer is not None and panel.timer.is_alive()
-    before = rows(panel)[session.label][1][6]
+    countdown = panel.rows[session.label].cells[3]
+    before = countdown.value
     clock.move(minutes=5)
     deadline = time.monotonic() + 5
-    while rows(panel)[session.label][1][6] == before and time.monotonic() < deadline:
+    while countdown.value == before and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert rows(panel)[session.label][1][6] == remaining_text(session.expiration - clock.now)
+    assert text(countdown.value) == remaining_text(session.expiration - clock.now)
 
     panel.close()
     assert not panel.timer.is_alive()
     # Closed: neither the timer nor the ledger re-renders it any more.
-    frozen = panel.table.value
+    frozen = countdown.value
     clock.move(minutes=5)
     ledger.add(issue(broker, "panel-after"))
     time.sleep(0.1)
-    assert panel.table.value == frozen
+    assert countdown.value == frozen and list(panel.rows) == [session.label]
 
 
 def test_no_widget_state_holds_a_secret(
@@ -206,6 +359,8 @@ def test_no_widget_state_holds_a_secret(
 
     session = ledger.add(issue(broker, "panel-secret"))
     ledger.add(broker.get_session_token(TokenCode=sandbox.mfa_code()))
+    panel.details.value = True
+    panel.rows[session.label].buttons["Use"].click()
     instances = getattr(widget, "_instances", None) or widget.Widget.widgets
     states = json.dumps(
         [w.get_state() for w in list(instances.values())], default=str, ensure_ascii=False
@@ -218,17 +373,19 @@ def test_no_widget_state_holds_a_secret(
     assert session.access_key_id not in states
 
 
-def test_use_refuses_an_expired_session_and_keeps_the_active_one(
-    broker: Broker, ledger: SessionLedger, clock: Clock, panel: SessionPanel
+def test_a_gone_row_and_a_closed_panel_leave_no_widget_model_behind(
+    broker: Broker, ledger: SessionLedger
 ) -> None:
-    old = ledger.add(issue(broker, "panel-old", seconds=900))
-    new = ledger.add(issue(broker, "panel-new", seconds=3600))
-    clock.now = old.expiration + timedelta(seconds=1)
-    panel.refresh()
-    panel.choice.value = old.label
-    panel.use.click()
-    assert ledger.active is new
-    assert "expired" in panel.message.value and old.label in panel.message.value
-    panel.choice.value = new.label
-    panel.use.click()
-    assert panel.message.value == ""
+    from ipywidgets.widgets import widget
+
+    instances = getattr(widget, "_instances", None) or widget.Widget.widgets
+    before = set(instances)
+    panel = SessionPanel(ledger, interval=None)
+    a = ledger.add(issue(broker, "panel-a"))
+    with_a = set(instances)
+    b = ledger.add(issue(broker, "panel-b"))
+    ledger.forget(b.label)  # its row's widgets, layouts and styles are closed with it
+    assert set(instances) == with_a
+    assert list(panel.rows) == [a.label]
+    panel.close()
+    assert set(instances) == before

@@ -1,15 +1,23 @@
-"""``SessionPanel``: the ledger as a live table, counting down to each session's expiry."""
+"""``SessionPanel``: the ledger as a live table, counting down to each session's expiry.
+
+Built for a glance at 800 px: label, kind, status, time left (a bar and the countdown) and the
+expiry in UTC; principal, masked key and issued time on demand (the label's tooltip, or the
+Details toggle). Columns and row actions are lists (``COLUMNS``, ``ROW_ACTIONS``): one more of
+either joins without touching the rest, and the width budget leaves room for one of each.
+"""
 
 from __future__ import annotations
 
 import html
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
+from ipywidgets.widgets.widget_string import HTMLStyle
 
 from ..errors import SessionExpired, StsMagicError
 
@@ -22,27 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WARN_WITHIN = timedelta(minutes=10)
-# The columns of ledger.to_frame() the table shows, in this order.
-COLUMNS_SHOWN = [
-    "label",
-    "kind",
-    "principal",
-    "access_key",
-    "issued_at",
-    "expiration",
-    "remaining",
-    "status",
-]
-
-STYLE = """<style>
-.stsmagic-panel table { border-collapse: collapse; font-size: var(--jp-code-font-size, 13px); }
-.stsmagic-panel th, .stsmagic-panel td { padding: 2px 10px; text-align: left; white-space: nowrap; }
-.stsmagic-panel tr.stsmagic-active { font-weight: bold; background: rgba(46, 125, 50, 0.12); }
-.stsmagic-panel tr.stsmagic-warn { background: rgba(245, 124, 0, 0.18); }
-.stsmagic-panel tr.stsmagic-expired { color: #888; text-decoration: line-through; }
-.stsmagic-panel .stsmagic-warning { color: #e65100; font-weight: bold; }
-.stsmagic-panel .stsmagic-note { color: #666; }
-</style>"""
+NO_SESSIONS = "No sessions yet: %sts_session, %sts_federation or another stsmagic magic issues one."
 
 
 def format_remaining(remaining: timedelta) -> str:
@@ -51,21 +39,281 @@ def format_remaining(remaining: timedelta) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-def format_time(value: Any) -> str:
-    if value is None or value != value:  # None or NaT
-        return ""
-    return value.strftime("%Y-%m-%d %H:%M:%S")
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def format_utc(value: datetime) -> str:
+    """An aware UTC datetime as ``2026-11-26 22:56:47 UTC``."""
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def format_short_utc(value: datetime) -> str:
+    """``Nov 26 22:56 UTC``: the expiry at a glance (the countdown has the seconds; the
+    tooltip and the details the full time). Month names are fixed, not the locale's."""
+    return f"{MONTHS[value.month - 1]} {value:%d %H:%M} UTC"
+
+
+def esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One session as the panel shows it at one moment (no secret: the key is masked)."""
+
+    label: str
+    kind: str
+    principal: str | None
+    access_key: str
+    issued_at: datetime
+    expiration: datetime
+    remaining: timedelta
+    active: bool
+
+    @property
+    def expired(self) -> bool:
+        return self.remaining <= timedelta(0)
+
+    @property
+    def warned(self) -> bool:
+        """Expiring within ``WARN_WITHIN``."""
+        return not self.expired and self.remaining < WARN_WITHIN
+
+    @property
+    def status(self) -> str:
+        word = "✕ expired" if self.expired else "active" if self.active else "standby"
+        return f"● {word}" if self.active else word
+
+    @property
+    def fraction(self) -> float:
+        """The part of the session's lifetime still left, 0 to 1 (the bar's length)."""
+        lifetime = (self.expiration - self.issued_at).total_seconds()
+        if lifetime <= 0:
+            return 0.0
+        return min(max(self.remaining.total_seconds() / lifetime, 0.0), 1.0)
+
+    @property
+    def css(self) -> str:
+        """The row's classes: active, warned, expired."""
+        on = (("stsmagic-active", self.active), ("stsmagic-warn", self.warned))
+        return " ".join([name for name, yes in on if yes] + ["stsmagic-expired"] * self.expired)
+
+    @property
+    def details(self) -> list[tuple[str, str]]:
+        """What the table leaves out, shown on demand."""
+        return [
+            ("principal", self.principal or "(none returned)"),
+            ("access key", self.access_key),
+            ("issued", format_utc(self.issued_at)),
+            ("expires", format_utc(self.expiration)),
+        ]
+
+
+def label_cell(row: Row) -> str:
+    tooltip = "\n".join(f"{name}: {value}" for name, value in row.details)
+    return f'<span class="stsmagic-label" title="{esc(tooltip)}">{esc(row.label)}</span>'
+
+
+def time_left_cell(row: Row) -> str:
+    warn = "⚠ " if row.warned else ""
+    return (
+        f'<span class="stsmagic-bar" title="{row.fraction:.0%} of its lifetime left">'
+        f'<span class="stsmagic-fill" style="width: {row.fraction * 100:.1f}%"></span></span>'
+        f'<span class="stsmagic-countdown">{warn}{format_remaining(row.remaining)}</span>'
+    )
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column: its header, its cell's HTML (every text in it escaped), its grid track."""
+
+    header: str
+    cell: Callable[[Row], str]
+    track: str = "max-content"
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("label", label_cell, "minmax(5em, max-content)"),
+    Column("kind", lambda row: esc(row.kind)),
+    Column("status", lambda row: esc(row.status)),
+    Column("time left", time_left_cell),
+    Column("expires", lambda row: esc(format_short_utc(row.expiration))),
+)
+
+
+@dataclass(frozen=True)
+class RowAction:
+    """A button on every row: ``run(panel, label)`` acts and returns the message line's text;
+    ``enabled(row)`` says whether the row's button can be clicked."""
+
+    name: str
+    icon: str
+    tooltip: str
+    run: Callable[[SessionPanel, str], str]
+    enabled: Callable[[Row], bool] = lambda row: True
+
+
+def use_session(panel: SessionPanel, label: str) -> str:
+    """As %sts_use: an expired session is refused, and the active one stays."""
+    chosen = panel.ledger.get(label)
+    if chosen.expired_at(panel.clock()):
+        raise SessionExpired(label, chosen.kind, chosen.expiration)
+    panel.ledger.activate(label)
+    return f"Using {label}"
+
+
+def forget_session(panel: SessionPanel, label: str) -> str:
+    panel.ledger.forget(label)
+    return f"Forgot {label}"
+
+
+ROW_ACTIONS: tuple[RowAction, ...] = (
+    RowAction(
+        "Use",
+        "check",
+        "make it the active session",
+        use_session,
+        lambda row: not row.active and not row.expired,
+    ),
+    RowAction("Forget", "trash", "drop it from this kernel", forget_session),
+)
+
+STYLE = """<style>
+.stsmagic-panel table { border-collapse: collapse; }
+.stsmagic-panel th, .stsmagic-panel td { padding: 2px 8px; text-align: left; white-space: nowrap; }
+.stsmagic-session-panel .stsmagic-grid { column-gap: 0; row-gap: 0; align-items: center; }
+.stsmagic-session-panel .stsmagic-cell { margin: 0; padding: 0 6px; height: 30px;
+  white-space: nowrap; overflow: hidden; }
+.stsmagic-session-panel .stsmagic-cell .widget-html-content { overflow: hidden;
+  text-overflow: ellipsis; line-height: 30px; }
+.stsmagic-session-panel .stsmagic-head { font-weight: bold;
+  background: var(--jp-layout-color2, #eee); }
+/* a line of its own under its row; contain: its text wraps instead of widening the columns */
+.stsmagic-session-panel .stsmagic-details { grid-column: 1 / -1; margin: 0;
+  padding: 0 6px 4px 24px; height: auto; contain: inline-size; }
+.stsmagic-session-panel .stsmagic-grid:not(.stsmagic-show-details) .stsmagic-details {
+  display: none; }
+.stsmagic-session-panel .stsmagic-details .widget-html-content { white-space: normal;
+  line-height: 1.4; color: var(--jp-ui-font-color2, #666); }
+.stsmagic-session-panel .stsmagic-actions button { width: auto; height: 24px;
+  margin: 0 2px; padding: 0 6px; }
+.stsmagic-session-panel .stsmagic-footer button { width: auto; padding: 0 10px; }
+.stsmagic-active { font-weight: bold; background: rgba(46, 125, 50, 0.12); }
+.stsmagic-warn { background: rgba(245, 124, 0, 0.18); }
+.stsmagic-expired { color: #888; }
+.stsmagic-expired .stsmagic-label { text-decoration: line-through; }
+.stsmagic-bar { display: inline-block; width: 48px; height: 8px; margin-right: 6px;
+  vertical-align: middle; border-radius: 4px; overflow: hidden;
+  background: rgba(128, 128, 128, 0.25); }
+.stsmagic-fill { display: block; height: 100%; background: #2e7d32; }
+.stsmagic-warn .stsmagic-fill { background: #ef6c00; }
+.stsmagic-countdown { font-family: var(--jp-code-font-family, monospace); }
+.stsmagic-warning { color: #e65100; font-weight: bold; }
+.stsmagic-note { color: var(--jp-ui-font-color2, #666); }
+.stsmagic-error { color: #c62828; }
+</style>"""
+
+
+def close_widget(widget: widgets.Widget) -> None:
+    """Close a widget and the layout and style models it made, so none lingers in the
+    kernel (or in a saved notebook's widget state) after its row is gone."""
+    parts = [getattr(widget, name, None) for name in ("layout", "style")]
+    widget.close()
+    for part in parts:
+        if isinstance(part, widgets.Widget):
+            part.close()
+
+
+class Shared:
+    """One layout and one style model for all the panel's cells, one each for its buttons:
+    each row adds its widgets' own models only (its styling is CSS classes), so a saved
+    notebook's widget state stays small."""
+
+    def __init__(self) -> None:
+        self.layout = widgets.Layout()
+        self.html_style = HTMLStyle()
+        self.button_layout = widgets.Layout()
+        self.button_style = widgets.ButtonStyle()
+
+    def html(self, value: str = "") -> widgets.HTML:
+        return widgets.HTML(value, layout=self.layout, style=self.html_style)
+
+    def close(self) -> None:
+        for model in (self.layout, self.html_style, self.button_layout, self.button_style):
+            model.close()
+
+
+class RowView:
+    """The widgets of one row: a cell per column, a button per action, a details line."""
+
+    def __init__(
+        self,
+        panel: SessionPanel,
+        label: str,
+        columns: Sequence[Column],
+        actions: Sequence[RowAction],
+    ) -> None:
+        self.label = label
+        shared = panel.shared
+        self.cells = [shared.html() for _ in columns]
+        for cell in self.cells:
+            cell.add_class("stsmagic-cell")
+        self.buttons: dict[str, widgets.Button] = {}
+        for action in actions:
+            button = widgets.Button(
+                description=action.name,
+                icon=action.icon,
+                layout=shared.button_layout,
+                style=shared.button_style,
+            )
+            button.tooltip = action.tooltip
+            button.on_click(lambda _button, action=action: panel._act(action, label))
+            self.buttons[action.name] = button
+        self.actions = widgets.HBox(list(self.buttons.values()), layout=shared.layout)
+        self.actions.add_class("stsmagic-cell")
+        self.actions.add_class("stsmagic-actions")
+        self.details = shared.html()  # shown while the grid has stsmagic-show-details
+        self.details.add_class("stsmagic-details")
+        self._css = ""
+
+    @property
+    def in_grid(self) -> list[widgets.Widget]:
+        """In grid order: the cells, the actions, the details line under them."""
+        return [*self.cells, self.actions, self.details]
+
+    def update(self, row: Row, columns: Sequence[Column], actions: Sequence[RowAction]) -> None:
+        if row.css != self._css:
+            for widget in (*self.cells, self.actions):
+                for name in self._css.split():
+                    widget.remove_class(name)
+                for name in row.css.split():
+                    widget.add_class(name)
+            self._css = row.css
+        for cell, column in zip(self.cells, columns, strict=True):
+            cell.value = column.cell(row)
+        for action in actions:
+            self.buttons[action.name].disabled = not action.enabled(row)
+        self.details.value = " · ".join(
+            f"{esc(name)} <b>{esc(value)}</b>" for name, value in row.details
+        )
+
+    def close(self) -> None:
+        """Close its widgets (their layout and style are the panel's, closed with it)."""
+        for widget in (*self.in_grid, *self.buttons.values()):
+            widget.close()
 
 
 class SessionPanel(widgets.VBox):
     """The sessions issued in this kernel, refreshed on every ledger change and every
     ``interval`` seconds: the active row in bold, rows expiring within 10 minutes warned,
-    expired rows struck through, and Use / Forget / Use source actions for the shown rows.
+    expired rows marked, and a button per row for each of ``actions`` (Use, Forget), with
+    Use source and a Details toggle under the table. The message line says what the last
+    click did.
 
     ``clock`` (a callable returning an aware UTC datetime) is injected so tests move time.
     At most ``max_rows`` rows are rendered (the active one first, then newest first), so a
     refresh costs the same with ten sessions or ten thousand. Call ``close()`` to stop the
-    timer; the panel holds no secret, only labels and masked access keys.
+    timer; the panel holds no secret, only labels, principals and masked access keys.
     """
 
     def __init__(
@@ -75,6 +323,8 @@ class SessionPanel(widgets.VBox):
         interval: float | None = 1.0,
         clock: Callable[[], datetime] | None = None,
         max_rows: int = 25,
+        columns: Sequence[Column] = COLUMNS,
+        actions: Sequence[RowAction] = ROW_ACTIONS,
         **kwargs: Any,
     ) -> None:
         if ledger is None:
@@ -86,31 +336,43 @@ class SessionPanel(widgets.VBox):
         self.clock: Callable[[], datetime] = clock or ledger.now
         self.interval = interval
         self.max_rows = max_rows
+        self.columns = tuple(columns)
+        self.actions = tuple(actions)
         self._lock = threading.RLock()
         self._frame: pd.DataFrame | None = None  # ledger.to_frame(), remade on ledger changes
         self._stop = threading.Event()
+        self._unsubscribe: Callable[[], None] | None = None
+        self.rows: dict[str, RowView] = {}  # label -> its widgets, in the order shown
 
-        self.table = widgets.HTML(layout=widgets.Layout(overflow="auto"))
-        self.choice = widgets.Dropdown(description="Session", options=[])
-        self.use = widgets.Button(description="Use", icon="check", tooltip="make it active")
-        self.forget = widgets.Button(description="Forget", icon="trash", tooltip="drop it")
-        self.use_source = widgets.Button(
-            description="Use source", icon="undo", tooltip="back to the source credentials"
+        self.style = widgets.HTML(STYLE, layout=widgets.Layout(display="none"))
+        self.warning = widgets.HTML()
+        self.shared = Shared()
+        self.header = [self.shared.html(esc(c.header)) for c in self.columns]
+        self.header.append(self.shared.html(""))  # over the actions
+        for cell in self.header:
+            cell.add_class("stsmagic-cell")
+            cell.add_class("stsmagic-head")
+        tracks = " ".join([c.track for c in self.columns] + ["max-content"])
+        self.grid = widgets.GridBox(
+            self.header, layout=widgets.Layout(grid_template_columns=tracks, width="100%")
         )
-        self.message = widgets.HTML()
-        self.use.on_click(self._use_clicked)
-        self.forget.on_click(self._forget_clicked)
+        self.grid.add_class("stsmagic-grid")
+        self.note = widgets.HTML()
+        self.use_source = widgets.Button(description="Use source", icon="undo")
+        self.use_source.tooltip = "back to the source credentials"
         self.use_source.on_click(self._use_source_clicked)
+        self.details = widgets.ToggleButton(description="Details", icon="info")
+        self.details.tooltip = "principal, masked access key and issued time of each session"
+        self.details.observe(self._details_toggled, names="value")
+        self.message = widgets.HTML()
+        self.message.add_class("stsmagic-message")
+        self.footer = widgets.HBox([self.use_source, self.details, self.message])
+        self.footer.add_class("stsmagic-footer")
         super().__init__(
-            children=[
-                self.table,
-                widgets.HBox([self.choice, self.use, self.forget, self.use_source]),
-                self.message,
-            ],
-            **kwargs,
+            children=[self.style, self.warning, self.grid, self.note, self.footer], **kwargs
         )
         self.add_class("stsmagic-session-panel")
-        self._unsubscribe: Callable[[], None] | None = ledger.subscribe(self._ledger_changed)
+        self._unsubscribe = ledger.subscribe(self._ledger_changed)
         self.refresh()
         self.timer: threading.Thread | None = None
         if interval:
@@ -122,107 +384,105 @@ class SessionPanel(widgets.VBox):
     # -- rendering -------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Re-render the table now (the timer and every ledger change call this)."""
+        """Re-render the rows now (the timer and every ledger change call this)."""
         with self._lock:
-            view = self._visible(self.clock())
-            self.table.value = self._html(view)
-            labels = [] if view is None else list(view["label"])
-            if list(self.choice.options) != labels:
-                keep = self.choice.value if self.choice.value in labels else None
-                self.choice.options = labels
-                self.choice.value = keep if keep is not None else (labels[0] if labels else None)
-            self.use.disabled = self.forget.disabled = not labels
+            if self._stop.is_set():
+                return
+            rows, total = self._visible(self.clock())
+            labels = [row.label for row in rows]
+            if labels != list(self.rows):
+                kept = {label: self.rows.pop(label) for label in labels if label in self.rows}
+                for gone in self.rows.values():
+                    gone.close()
+                self.rows = {
+                    label: kept.get(label) or RowView(self, label, self.columns, self.actions)
+                    for label in labels
+                }
+                self.grid.children = [
+                    *self.header,
+                    *(w for view in self.rows.values() for w in view.in_grid),
+                ]
+            for row in rows:
+                self.rows[row.label].update(row, self.columns, self.actions)
+            self.grid.layout.display = None if rows else "none"
+            self.warning.value = self._warning(rows)
+            self.warning.layout.display = None if self.warning.value else "none"
+            self.note.value = self._note(rows, total)
+            self.note.layout.display = None if self.note.value else "none"
             self.use_source.disabled = self.ledger.active is None
 
     def _repr_html_(self) -> str:
         """The same table, for frontends without widgets (nbconvert, GitHub)."""
         with self._lock:
-            return self._html(self._visible(self.clock()))
+            rows, total = self._visible(self.clock())
+            if not rows:
+                return f'{STYLE}<div class="stsmagic-panel">{self._note(rows, total)}</div>'
+            head = "".join(f"<th>{esc(c.header)}</th>" for c in self.columns)
+            body = "".join(
+                f'<tr class="{row.css}">'
+                + "".join(f"<td>{c.cell(row)}</td>" for c in self.columns)
+                + "</tr>"
+                for row in rows
+            )
+            return (
+                f'{STYLE}<div class="stsmagic-panel">{self._warning(rows)}'
+                f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+                f"{self._note(rows, total)}</div>"
+            )
 
-    def _visible(self, now: datetime) -> pd.DataFrame | None:
-        """The rows to show (active first, then newest first), remaining and status as of now."""
+    @staticmethod
+    def _warning(rows: list[Row]) -> str:
+        soon = [f"{esc(r.label)} in {format_remaining(r.remaining)}" for r in rows if r.warned]
+        if not soon:
+            return ""
+        return f'<div class="stsmagic-warning">⚠ expiring soon: {", ".join(soon)}</div>'
+
+    @staticmethod
+    def _note(rows: list[Row], total: int) -> str:
+        if not rows:
+            return f'<span class="stsmagic-note">{esc(NO_SESSIONS)}</span>'
+        if total > len(rows):
+            return (
+                f'<div class="stsmagic-note">{len(rows)} of {total:,} sessions shown '
+                "(stsmagic.sessions.to_frame() has them all)</div>"
+            )
+        return ""
+
+    def _visible(self, now: datetime) -> tuple[list[Row], int]:
+        """The rows to show (active first, then newest first) as of now, and how many exist."""
         if len(self.ledger) == 0:  # cheap: forget_all() sends one event per session
-            return None
+            return [], 0
         if self._frame is None:
             self._frame = self.ledger.to_frame(now=now)
         frame = self._frame
         if frame.empty:
-            return None
-        import pandas as pd
-
+            return [], 0
         active = self.ledger.active
         # By label, not status: an expired active session is still the one requests use.
         is_active = (frame["label"] == (active.label if active else None)).to_numpy()
-        rows = [int(p) for p in is_active.nonzero()[0]]
+        positions = [int(p) for p in is_active.nonzero()[0]]
         for position in range(len(frame) - 1, -1, -1):  # newest first, stop when full
-            if len(rows) >= self.max_rows:
+            if len(positions) >= self.max_rows:
                 break
             if not is_active[position]:
-                rows.append(position)
-        view = frame.iloc[rows, [frame.columns.get_loc(c) for c in COLUMNS_SHOWN]]
-        expiration = pd.to_datetime(view["expiration"], utc=True)
-        remaining = (expiration - pd.Timestamp(now)).clip(lower=pd.Timedelta(0))
-        view["remaining"] = remaining
-        view["status"] = view["status"].where(remaining > pd.Timedelta(0), "expired")
-        view["active"] = is_active[rows]
-        view.attrs["total"] = len(frame)
-        return view
-
-    def _html(self, view: pd.DataFrame | None) -> str:
-        if view is None:
-            return (
-                f'{STYLE}<div class="stsmagic-panel"><span class="stsmagic-note">'
-                "No sessions yet: %sts_session, %sts_federation, %sts_delegated or %sso_role "
-                "issue one.</span></div>"
-            )
-        expired = view["status"] == "expired"
-        soon = ~expired & (view["remaining"] < WARN_WITHIN)
-        row_class = [
-            " ".join(
-                name
-                for name, on in (
-                    ("stsmagic-active", a),
-                    ("stsmagic-expired", e),
-                    ("stsmagic-warn", w),
-                )
-                if on
-            )
-            for a, e, w in zip(view["active"], expired, soon, strict=True)
-        ]
-        shown = view[COLUMNS_SHOWN].astype(object)
-        shown["principal"] = shown["principal"].fillna("")
-        shown["issued_at"] = [format_time(t) for t in shown["issued_at"]]
-        shown["expiration"] = [format_time(t) for t in shown["expiration"]]
-        shown["remaining"] = [format_remaining(r) for r in view["remaining"]]
-        shown["status"] = [
-            ("● " if a else "") + ("✕ expired" if e else "active" if a else "standby")
-            for a, e in zip(view["active"], expired, strict=True)
-        ]
-        table = shown.to_html(index=False, escape=True, border=0, na_rep="")
-        # DataFrame.to_html has no row classes; give each body row its own (Styler costs 5x).
-        head, body = table.split("<tbody>", 1)
-        rows = body.split("<tr>")
-        body = rows[0] + "".join(
-            f'<tr class="{css}">{row}' for css, row in zip(row_class, rows[1:], strict=True)
-        )
-        parts = [STYLE, '<div class="stsmagic-panel">']
-        if soon.any():
-            expiring = ", ".join(
-                f"{html.escape(str(label))} in {format_remaining(remaining)}"
-                for label, remaining in zip(
-                    view["label"][soon], view["remaining"][soon], strict=True
+                positions.append(position)
+        view = frame.iloc[positions]
+        rows = []
+        for position, record in zip(positions, view.itertuples(index=False), strict=True):
+            expiration = record.expiration.to_pydatetime()
+            rows.append(
+                Row(
+                    label=str(record.label),
+                    kind=str(record.kind),
+                    principal=record.principal if isinstance(record.principal, str) else None,
+                    access_key=str(record.access_key),
+                    issued_at=record.issued_at.to_pydatetime(),
+                    expiration=expiration,
+                    remaining=max(expiration - now, timedelta(0)),
+                    active=bool(is_active[position]),
                 )
             )
-            parts.append(f'<div class="stsmagic-warning">⚠ expiring soon: {expiring}</div>')
-        parts.append(f"{head}<tbody>{body}")
-        total = view.attrs["total"]
-        if total > len(view):
-            parts.append(
-                f'<div class="stsmagic-note">{len(view)} of {total:,} sessions shown '
-                "(stsmagic.sessions.to_frame() has them all)</div>"
-            )
-        parts.append("</div>")
-        return "".join(parts)
+        return rows, len(frame)
 
     # -- events ----------------------------------------------------------------------------
 
@@ -238,40 +498,38 @@ class SessionPanel(widgets.VBox):
             except Exception:  # the timer must outlive one bad render
                 log.exception("stsmagic panel refresh failed")
 
-    def _act(self, action: Callable[[], object]) -> None:
+    def _act(self, action: RowAction, label: str) -> None:
+        self._say(lambda: action.run(self, label))
+
+    def _say(self, action: Callable[[], str]) -> None:
+        """Run a click's action; the message line says what it did, or why it did nothing."""
         try:
-            action()
+            said = action()
         except StsMagicError as e:
-            self.message.value = f'<span style="color: #c62828">✗ {html.escape(str(e))}</span>'
+            self.message.value = f'<span class="stsmagic-error">✗ {esc(e)}</span>'
         else:
-            self.message.value = ""
-
-    def _use_clicked(self, _button: widgets.Button) -> None:
-        label = self.choice.value
-        if label is not None:
-            self._act(lambda: self._use(label))
-
-    def _use(self, label: str) -> None:
-        """As %sts_use: an expired session is refused, and the active one stays."""
-        chosen = self.ledger.get(label)
-        if chosen.expired_at(self.clock()):
-            raise SessionExpired(label, chosen.kind, chosen.expiration)
-        self.ledger.activate(label)
-
-    def _forget_clicked(self, _button: widgets.Button) -> None:
-        label = self.choice.value
-        if label is not None:
-            self._act(lambda: self.ledger.forget(label))
+            self.message.value = esc(said)
 
     def _use_source_clicked(self, _button: widgets.Button) -> None:
-        self._act(self.ledger.deactivate)
+        def use_source() -> str:
+            self.ledger.deactivate()
+            return "Using the source credentials"
+
+        self._say(use_source)
+
+    def _details_toggled(self, change: dict[str, Any]) -> None:
+        """One class on the grid shows or hides every row's details line (CSS does the rest)."""
+        if change["new"]:
+            self.grid.add_class("stsmagic-show-details")
+        else:
+            self.grid.remove_class("stsmagic-show-details")
 
     # -- lifetime --------------------------------------------------------------------------
 
     def close(self) -> None:
         """Stop the timer, leave the ledger, close every widget of the panel."""
-        if self._stop.is_set():
-            return
+        if getattr(self, "_stop", None) is None or self._stop.is_set():
+            return  # closed already, or __init__ failed before there was anything to stop
         self._stop.set()
         if self._unsubscribe is not None:
             self._unsubscribe()
@@ -279,6 +537,14 @@ class SessionPanel(widgets.VBox):
         timer = getattr(self, "timer", None)
         if timer is not None and timer is not threading.current_thread():
             timer.join(timeout=5)
-        for child in (*self.children, *self.children[1].children):
-            child.close()
+        with self._lock:
+            for view in self.rows.values():
+                view.close()
+            for child in self.header:
+                child.close()
+            for child in (*self.footer.children, *self.children):
+                close_widget(child)
+            self.shared.close()
+        layout = self.layout
         super().close()
+        layout.close()

@@ -186,7 +186,7 @@ def page(request: pytest.FixtureRequest, tmp_path: Path, lab_server: LabServer) 
             executable_path=CHROMIUM,
             headless=True,
             args=CHROMIUM_ARGS,
-            viewport={"width": 1600, "height": 1000},
+            viewport={"width": 1400, "height": 1000},
         )
         try:
             context.set_default_timeout(30_000)

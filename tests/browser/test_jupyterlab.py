@@ -20,6 +20,24 @@ KERNEL_IDLE = """() => {
   return !!k && k.connectionStatus === 'connected' && k.status === 'idle';
 }"""
 
+# What the panel's layout is in the page: elements wider inside than out (a scrollbar, or cut
+# off), the header cells' and the first row's boxes, and the grid's natural width.
+PANEL_LAYOUT = """panel => {
+  const box = e => { const r = e.getBoundingClientRect(); return {x: r.x, width: r.width}; };
+  const overflowing = [panel, ...panel.querySelectorAll('*')]
+    .filter(e => e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1)
+    .map(e => `${e.className} ${e.scrollWidth}>${e.clientWidth}`);
+  const grid = panel.querySelector('.stsmagic-grid');
+  const cells = [...grid.children];
+  const headers = cells.filter(e => e.classList.contains('stsmagic-head'));
+  const columns = getComputedStyle(grid).gridTemplateColumns.split(' ').length;
+  const natural = [...grid.children].filter(e => !e.classList.contains('stsmagic-details'))
+    .reduce((right, e) => Math.max(right, e.getBoundingClientRect().right), 0);
+  return {overflowing, columns, headers: headers.map(box),
+          cells: cells.slice(headers.length, 2 * headers.length).map(box),
+          grid_width: natural - grid.getBoundingClientRect().x};
+}"""
+
 IDENTITY = "import boto3\nprint(boto3.client('sts').get_caller_identity()['Arn'])"
 
 
@@ -61,7 +79,7 @@ def test_mfa_form_panel_and_boto3_in_jupyterlab(
         [
             "%load_ext stsmagic",
             f"%sts_session --serial-number {sandbox.mfa_serial}",
-            "%sts_panel",
+            "%sts_federation --name carol --no-activate --duration-seconds 3600\n%sts_panel",
             IDENTITY,
         ],
     )
@@ -90,23 +108,49 @@ def test_mfa_form_panel_and_boto3_in_jupyterlab(
     if screenshots_dir is not None:
         form.screenshot(path=str(screenshots_dir / "mfa_form.png"))
 
-    # The panel: the active row, counting down in the kernel's timer thread.
+    # The panel, at 1400 x 1000 with the file browser open: the active row counting down in
+    # the kernel's timer thread, no horizontal scrollbar, headers over their cells.
     panel_cell = run_cell(page, 2)
-    row = panel_cell.locator(".stsmagic-session-panel tr.stsmagic-active")
-    expect(row).to_contain_text("session-1")
-    expect(row.locator("td").nth(7)).to_have_text("● active")
-    remaining = row.locator("td").nth(6)
+    panel = panel_cell.locator(".stsmagic-session-panel")
+    active = panel.locator(".stsmagic-cell.stsmagic-active")
+    expect(active.nth(0)).to_have_text("session-1")
+    expect(active.nth(2)).to_have_text("● active")
+    remaining = active.nth(3)
     expect(remaining).to_have_text(re.compile(r"^\d+:\d\d:\d\d$"))
     first = remaining.inner_text()
     hours, minutes, seconds = map(int, first.split(":"))
     # 12 hours, give or take what other tests moved the shared sandbox's clock.
     assert abs(hours * 3600 + minutes * 60 + seconds - 43200) < 300, first
     expect(remaining).not_to_have_text(first, timeout=5_000)
-    masked = row.locator("td").nth(3).inner_text()
+    expect(active.nth(4)).to_have_text(re.compile(r"^[A-Z][a-z]{2} \d\d \d\d:\d\d UTC$"))
+    expect(panel.locator(".stsmagic-cell").filter(has_text="federation-2")).to_have_count(1)
+    expect(page.locator("#filebrowser")).to_be_visible()
+    layout = panel.evaluate(PANEL_LAYOUT)
+    assert layout["overflowing"] == [], layout
+    assert layout["columns"] == len(layout["headers"]) == 6, layout
+    for header, cell in zip(layout["headers"], layout["cells"], strict=True):
+        assert abs(header["x"] - cell["x"]) < 1 and abs(header["width"] - cell["width"]) < 1
+    assert layout["grid_width"] <= 800, layout  # room for one more column and action
+    # Narrowed to 800 px it still fits, and its message line says what a click did.
+    panel.evaluate("element => { element.style.width = '800px'; }")
+    assert panel.evaluate(PANEL_LAYOUT)["overflowing"] == []
+    panel.locator(".stsmagic-actions button").filter(has_text="Use").nth(1).click()
+    expect(panel.locator(".stsmagic-message")).to_have_text("Using federation-2")
+    panel.locator(".stsmagic-actions button").filter(has_text="Use").nth(1).click()
+    expect(panel.locator(".stsmagic-message")).to_have_text("Using session-1")
     if screenshots_dir is not None:
-        panel_cell.locator(".stsmagic-session-panel").screenshot(
-            path=str(screenshots_dir / "panel.png")
-        )
+        panel.screenshot(path=str(screenshots_dir / "panel.png"))
+    # Principal, masked key and issued time on demand: the Details toggle.
+    panel.locator("button").filter(has_text="Details").click()
+    details = panel.locator(".stsmagic-details").first
+    expect(details).to_be_visible()
+    expect(details).to_contain_text("issued ")
+    # Its own line under the row, as wide as all the columns together.
+    box, headers = details.bounding_box(), layout["headers"]
+    assert abs(box["x"] - headers[0]["x"]) < 1
+    assert abs(box["width"] - sum(h["width"] for h in headers)) < 1
+    assert panel.evaluate(PANEL_LAYOUT)["overflowing"] == [], panel.evaluate(PANEL_LAYOUT)
+    masked = re.findall(r"access key (ASIA…\w{4})", details.inner_text())[0]
 
     # The next boto3 call in the kernel is signed with the new session.
     identity_cell = run_cell(page, 3)
