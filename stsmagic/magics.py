@@ -84,8 +84,8 @@ class StsMagics(Magics, Configurable):
     def __init__(self, shell: Any = None, ledger: SessionLedger | None = None, **kwargs: Any):
         # before the traits are set from the config: their observers clear the cache
         self._brokers: dict[tuple[str | None, str | None, str | None], Broker] = {}
-        super().__init__(shell=shell, **kwargs)
         self._ledger = ledger
+        super().__init__(shell=shell, **kwargs)
         self._panel: Any = None  # the last %sts_panel: closed by the next (its timer with it)
 
     @validate("duration_seconds")
@@ -113,6 +113,14 @@ class StsMagics(Magics, Configurable):
             )
         return float(value)
 
+    @validate("export_env")
+    def _export_env_set(self, proposal: Any) -> bool:
+        # Every assignment, even of the same value (--env may have turned exporting on with
+        # the trait off): on, os.environ holds the active session from now on; off, what
+        # stsmagic set is removed and what was there is back.
+        live.export_environ(bool(proposal.value), self.ledger)
+        return bool(proposal.value)
+
     @observe("connect_timeout", "read_timeout")
     def _timeouts_changed(self, change: Any) -> None:
         self._brokers.clear()  # their clients were made with the old timeouts
@@ -128,7 +136,7 @@ class StsMagics(Magics, Configurable):
     def ledger(self) -> SessionLedger:
         """The ledger the magics feed: ``stsmagic.sessions`` unless another was given."""
         if self._ledger is None:
-            from .ledger import sessions
+            from .outlets import sessions
 
             return sessions
         return self._ledger
@@ -410,8 +418,9 @@ class StsMagics(Magics, Configurable):
         """Hand the new session to the ledger (active unless --no-activate) and export it."""
         activate = not args.no_activate
         kept = self.ledger.add(session, activate=activate)
-        if activate and (args.env or self.export_env):
-            live.export_environ(True, self.ledger)
+        if activate:
+            # DESIGN "Reach": a later magic without --env, the trait off, stops exporting.
+            live.export_environ(bool(args.env or self.export_env), self.ledger)
         return kept
 
     def _mfa_form(
