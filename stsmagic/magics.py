@@ -121,6 +121,13 @@ class StsMagics(Magics, Configurable):
         live.export_environ(bool(proposal.value), self.ledger)
         return bool(proposal.value)
 
+    def _load_config(self, cfg: Any, section_names: Any = None, traits: Any = None) -> None:
+        super()._load_config(cfg, section_names=section_names, traits=traits)
+        # `%config StsMagics.export_env = False` when the trait already was False (exporting
+        # through --env) changes nothing, so the validator above never hears of it.
+        if cfg.get(type(self).__name__, {}).get("export_env") is False:
+            live.export_environ(False)
+
     @observe("connect_timeout", "read_timeout")
     def _timeouts_changed(self, change: Any) -> None:
         self._brokers.clear()  # their clients were made with the old timeouts
