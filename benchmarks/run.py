@@ -17,6 +17,7 @@ from typing import Any
 import issue_overhead
 import ledger_scale
 import load_ext_time
+import reach_overhead
 import signing_overhead
 from timing import Figure
 
@@ -93,6 +94,16 @@ def main(argv: list[str]) -> int:
             return signing_overhead.measure(sandbox, active.access_key_id)
 
         report(signing, "signing overhead", missed)
+
+        def reach() -> list[Figure]:
+            import stsmagic
+
+            active = stsmagic.sessions.active
+            if active is None:
+                raise RuntimeError("no active session after %sts_session")
+            return reach_overhead.measure(sandbox, active.credentials)
+
+        report(reach, "reach overhead", missed)
         report(ledger_scale.measure, "ledger scale", missed)
         shell.run_line_magic("unload_ext", "stsmagic")
     if missed:
