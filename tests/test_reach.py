@@ -357,3 +357,26 @@ def test_env_on_off_on_across_switches_forget_and_config(
     # The source chain never took an export for the user's keys.
     assert signer_of(sandbox, Broker().client("sts")) == keys.access_key
     assert stsmagic.sessions.active is not None
+
+
+def test_polars_keeps_the_session_it_first_signed_with_until_it_expires(
+    sandbox: Any, ip: Any, s3_env: None, bucket: str
+) -> None:
+    """polars caches the credentials its provider returned until their expiry (README table);
+    a provider made anew follows the switch."""
+    import polars as pl
+
+    options = {"aws_endpoint_url": sandbox.endpoint_url, "aws_region": "us-east-1"}
+    alice = federation(ip, "alice")
+    pl.read_csv(f"s3://{bucket}/cities.csv", storage_options=options)
+    bob = federation(ip, "bob")
+    n = len(sandbox.requests)
+    pl.read_csv(f"s3://{bucket}/cities.csv", storage_options=options)
+    assert signers(sandbox, n) == {alice.access_key_id}
+    n = len(sandbox.requests)
+    pl.read_csv(
+        f"s3://{bucket}/cities.csv",
+        storage_options=options,
+        credential_provider=pl.CredentialProviderAWS(),
+    )
+    assert signers(sandbox, n) == {bob.access_key_id}
