@@ -217,17 +217,30 @@ def test_dask_dataframe_in_the_kernel_follows(
     assert signers(sandbox, n) == {alice.access_key_id}
 
 
-def test_polars_default_provider_follows(sandbox: Any, ip: Any, s3_env: None, bucket: str) -> None:
+def test_polars_boto3_provider_follows_and_caches_until_expiry(
+    sandbox: Any, ip: Any, s3_env: None, bucket: str
+) -> None:
+    """polars' AWS provider builds a ``boto3.Session()`` (so the active session signs) and
+    caches what it got until that expires: a provider made anew follows a switch, one kept
+    does not. (``credential_provider="auto"``, the default, is one provider per process.)"""
     import polars as pl
 
+    def read(provider: Any) -> set[str]:
+        n = len(sandbox.requests)
+        frame = pl.read_csv(
+            f"s3://{bucket}/cities.csv",
+            storage_options={"aws_endpoint_url": sandbox.endpoint_url, "aws_region": "us-east-1"},
+            credential_provider=provider,
+        )
+        assert frame["people"].sum() == 777000
+        return signers(sandbox, n)
+
     alice = federation(ip, "alice")
-    n = len(sandbox.requests)
-    frame = pl.read_csv(
-        f"s3://{bucket}/cities.csv",
-        storage_options={"aws_endpoint_url": sandbox.endpoint_url, "aws_region": "us-east-1"},
-    )
-    assert frame["people"].sum() == 777000
-    assert signers(sandbox, n) == {alice.access_key_id}
+    kept = pl.CredentialProviderAWS()
+    assert read(kept) == {alice.access_key_id}
+    bob = federation(ip, "bob")
+    assert read(pl.CredentialProviderAWS()) == {bob.access_key_id}
+    assert read(kept) == {alice.access_key_id}
 
 
 def test_an_expired_session_fails_before_sending_for_each_consumer(
@@ -357,26 +370,3 @@ def test_env_on_off_on_across_switches_forget_and_config(
     # The source chain never took an export for the user's keys.
     assert signer_of(sandbox, Broker().client("sts")) == keys.access_key
     assert stsmagic.sessions.active is not None
-
-
-def test_polars_keeps_the_session_it_first_signed_with_until_it_expires(
-    sandbox: Any, ip: Any, s3_env: None, bucket: str
-) -> None:
-    """polars caches the credentials its provider returned until their expiry (README table);
-    a provider made anew follows the switch."""
-    import polars as pl
-
-    options = {"aws_endpoint_url": sandbox.endpoint_url, "aws_region": "us-east-1"}
-    alice = federation(ip, "alice")
-    pl.read_csv(f"s3://{bucket}/cities.csv", storage_options=options)
-    bob = federation(ip, "bob")
-    n = len(sandbox.requests)
-    pl.read_csv(f"s3://{bucket}/cities.csv", storage_options=options)
-    assert signers(sandbox, n) == {alice.access_key_id}
-    n = len(sandbox.requests)
-    pl.read_csv(
-        f"s3://{bucket}/cities.csv",
-        storage_options=options,
-        credential_provider=pl.CredentialProviderAWS(),
-    )
-    assert signers(sandbox, n) == {bob.access_key_id}
