@@ -220,9 +220,9 @@ def test_dask_dataframe_in_the_kernel_follows(
 def test_polars_boto3_provider_follows_and_caches_until_expiry(
     sandbox: Any, ip: Any, s3_env: None, bucket: str
 ) -> None:
-    """polars' AWS provider builds a ``boto3.Session()`` (so the active session signs) and
-    caches what it got until that expires: a provider made anew follows a switch, one kept
-    does not. (``credential_provider="auto"``, the default, is one provider per process.)"""
+    """polars' AWS provider builds a ``boto3.Session()``, so the active session signs its first
+    read; polars then caches those credentials, per provider configuration and process-wide,
+    until they expire (``credential_provider="auto"``, the default, is one configuration)."""
     import polars as pl
 
     def read(provider: Any) -> set[str]:
@@ -236,11 +236,11 @@ def test_polars_boto3_provider_follows_and_caches_until_expiry(
         return signers(sandbox, n)
 
     alice = federation(ip, "alice")
-    kept = pl.CredentialProviderAWS()
-    assert read(kept) == {alice.access_key_id}
+    assert read(pl.CredentialProviderAWS(profile_name="default")) == {alice.access_key_id}
     bob = federation(ip, "bob")
-    assert read(pl.CredentialProviderAWS()) == {bob.access_key_id}
-    assert read(kept) == {alice.access_key_id}
+    # polars keeps the credentials of a provider configuration, process-wide, until they expire
+    assert read(pl.CredentialProviderAWS(profile_name="default")) == {alice.access_key_id}
+    assert read(pl.CredentialProviderAWS()) == {bob.access_key_id}  # first read of this one
 
 
 def test_an_expired_session_fails_before_sending_for_each_consumer(
