@@ -370,3 +370,25 @@ def test_env_on_off_on_across_switches_forget_and_config(
     # The source chain never took an export for the user's keys.
     assert signer_of(sandbox, Broker().client("sts")) == keys.access_key
     assert stsmagic.sessions.active is not None
+
+
+def test_polars_object_store_reads_the_exported_session(
+    sandbox: Any, ip: Any, s3_env: None, bucket: str
+) -> None:
+    """polars' own object_store (no boto3) reads the exported environment at its first read
+    of a configuration, and keeps those credentials until they expire."""
+    import polars as pl
+
+    options = {"aws_endpoint_url": sandbox.endpoint_url, "aws_region": "us-east-1"}
+    alice = federation(ip, "alice", "--env")
+    n = len(sandbox.requests)
+    frame = pl.read_csv(
+        f"s3://{bucket}/cities.csv", storage_options=options, credential_provider=None
+    )
+    assert frame.height == 2
+    assert signers(sandbox, n) == {alice.access_key_id}
+    federation(ip, "bob", "--env")
+    assert os.environ["AWS_SESSION_TOKEN"] != alice.credentials.token
+    n = len(sandbox.requests)
+    pl.read_csv(f"s3://{bucket}/cities.csv", storage_options=options, credential_provider=None)
+    assert signers(sandbox, n) == {alice.access_key_id}  # cached until it expires
