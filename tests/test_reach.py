@@ -392,3 +392,29 @@ def test_polars_object_store_reads_the_exported_session(
     n = len(sandbox.requests)
     pl.read_csv(f"s3://{bucket}/cities.csv", storage_options=options, credential_provider=None)
     assert signers(sandbox, n) == {alice.access_key_id}  # cached until it expires
+
+
+def test_a_scoped_federation_session_is_refused_by_its_policy_in_pandas(
+    sandbox: Any, ip: Any, s3_env: None, bucket: str
+) -> None:
+    """pandas signs with the active session: a session whose policy allows only another
+    bucket cannot read this one (the sandbox applies federation session policies to S3)."""
+    import pandas as pd
+
+    ip.user_ns["only_elsewhere"] = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::elsewhere/*"}],
+    }
+    ip.user_ns["this_bucket"] = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}
+        ],
+    }
+    federation(ip, "scoped", "--policy", "only_elsewhere")
+    n = len(sandbox.requests)
+    with pytest.raises(PermissionError):
+        pd.read_csv(f"s3://{bucket}/cities.csv")
+    assert {r.status for r in sandbox.requests[n:]} == {403}
+    federation(ip, "reader", "--policy", "this_bucket")
+    assert pd.read_csv(f"s3://{bucket}/cities.csv").shape == (2, 2)

@@ -7,7 +7,7 @@ any key, so unknown keys still pass, as with moto alone.
 
 from __future__ import annotations
 
-from . import sigv4
+from . import session_policy, sigv4
 from .context import SandboxContext
 from .request import Request
 from .state import IssuedKey
@@ -43,6 +43,8 @@ def check_passthrough(request: Request, context: SandboxContext) -> None:
         return
     try:
         _check(request, context, key)
+        if request.signing_service == "s3":
+            session_policy.check_s3(request, key)
     except AwsError as error:
         if request.signing_service == "s3":
             raise _as_s3(error) from None

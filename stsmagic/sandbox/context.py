@@ -55,7 +55,9 @@ class SandboxContext:
             known = self.state.mfa_seeds.get(serial_number)
         return known or moto_backend.find_mfa_seed(serial_number, self.account_id)
 
-    def issue_key(self, kind: str, arn: str, user_id: str, seconds: int) -> IssuedKey:
+    def issue_key(
+        self, kind: str, arn: str, user_id: str, seconds: int, policy: object = None
+    ) -> IssuedKey:
         key = IssuedKey(
             access_key_id=tokens.access_key_id(),
             secret_access_key=tokens.secret_access_key(),
@@ -65,6 +67,7 @@ class SandboxContext:
             arn=arn,
             user_id=user_id,
             account_id=self.account_id,
+            policy=policy,
         )
         return self.state.add_key(key)
 
