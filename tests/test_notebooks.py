@@ -23,6 +23,7 @@ EXPECTED = [
     "03-sso.ipynb",
     "04-delegated.ipynb",
     "05-panel.ipynb",
+    "06-pandas-and-friends.ipynb",
 ]
 
 # A secret access key is 40 characters of base64; a session token far longer. Key ids are masked
@@ -60,7 +61,7 @@ def leaks(text: str) -> list[str]:
     return found
 
 
-def test_the_five_notebooks_are_there() -> None:
+def test_the_six_notebooks_are_there() -> None:
     assert [p.name for p in NOTEBOOKS] == EXPECTED
 
 

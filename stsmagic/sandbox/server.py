@@ -108,7 +108,15 @@ class FrontApp:
             self.context.state.finish(arrived, int(status.split()[0]))
             return start_response(status, headers, *args)
 
-        return self._answer(request, where, recording_start)
+        answer = self._answer(request, where, recording_start)
+        if request.method == "HEAD":
+            # A HEAD response has no body (its Content-Length tells the GET's): an error body
+            # after it makes aiohttp (s3fs) fail with "Data after Connection: close" and retry.
+            close = getattr(answer, "close", None)
+            if close is not None:
+                close()
+            return []
+        return answer
 
     def _answer(
         self, request: Request, where: Route, start_response: StartResponse
