@@ -30,7 +30,7 @@ def follow(ledger: SessionLedger | None) -> None:
 
 
 def following() -> SessionLedger | None:
-    return _ledger  # type: ignore[no-any-return]
+    return _ledger
 
 
 def credentials(profile: str | None = None) -> ReadOnlyCredentials | None:
@@ -54,4 +54,4 @@ def credentials(profile: str | None = None) -> ReadOnlyCredentials | None:
         return None
     if ledger._clock() >= session.expiration:
         raise SessionExpired(session.label or "(unlabelled)", session.kind, session.expiration)
-    return session.credentials  # type: ignore[no-any-return]
+    return session.credentials

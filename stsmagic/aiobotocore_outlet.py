@@ -44,7 +44,7 @@ class _AioSource:
             self._resolved = True
         if self._credentials is None:
             return None
-        return await self._credentials.get_frozen_credentials()  # type: ignore[no-any-return]
+        return await self._credentials.get_frozen_credentials()
 
 
 class AioLiveCredentials(AioCredentials):
@@ -65,22 +65,22 @@ class AioLiveCredentials(AioCredentials):
 
     # Synchronous parts have no answer without awaiting the source; the active one's only.
     @property
-    def access_key(self) -> str | None:  # type: ignore[override]
+    def access_key(self) -> str | None:
         frozen = active.credentials(self._profile)
         return frozen.access_key if frozen else None
 
     @property
-    def secret_key(self) -> str | None:  # type: ignore[override]
+    def secret_key(self) -> str | None:
         frozen = active.credentials(self._profile)
         return frozen.secret_key if frozen else None
 
     @property
-    def token(self) -> str | None:  # type: ignore[override]
+    def token(self) -> str | None:
         frozen = active.credentials(self._profile)
         return frozen.token if frozen else None
 
     @property
-    def account_id(self) -> str | None:  # type: ignore[override]
+    def account_id(self) -> str | None:
         return None
 
     def __repr__(self) -> str:
@@ -88,7 +88,7 @@ class AioLiveCredentials(AioCredentials):
 
 
 class AioLiveProvider(LiveProvider):
-    async def load(self) -> Any:  # type: ignore[override]
+    async def load(self) -> Any:
         return self._credentials
 
 

@@ -24,7 +24,7 @@ _original: Any = None
 
 def named_profile(session: Any) -> str | None:
     """The profile a botocore session was given by name (not from ``AWS_PROFILE``)."""
-    return session.instance_variables().get("profile")  # type: ignore[no-any-return]
+    return session.instance_variables().get("profile")
 
 
 def _wrap(original: Any) -> Any:

@@ -27,7 +27,6 @@ ENV_NAMES = (
 _lock = threading.RLock()
 
 
-
 class _EnvironExport:
     """Mirrors a ledger's active session into ``os.environ`` while enabled."""
 

@@ -209,7 +209,7 @@ def install(ledger: SessionLedger | None = None) -> LiveCredentials:
             put_first(resolver, provider)
             if previous is not None:
                 # Clients made before now hold `previous`; they switch too.
-                previous.get_frozen_credentials = credentials.get_frozen_credentials  # type: ignore[method-assign]
+                previous.get_frozen_credentials = credentials.get_frozen_credentials
         # The next client made resolves through the chain, so gets the live credentials.
         core._credentials = None
         _installation = _Installation(default, core, resolver, provider, credentials, previous)

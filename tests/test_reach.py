@@ -125,7 +125,9 @@ def test_other_profiles_and_explicit_keys_keep_theirs(
         f"aws_session_token = {keys.token}\n"
     )
     with aws_profile.open("a") as config:
-        config.write(f"[profile other]\nregion = us-east-1\nendpoint_url = {sandbox.endpoint_url}\n")
+        config.write(
+            f"[profile other]\nregion = us-east-1\nendpoint_url = {sandbox.endpoint_url}\n"
+        )
     alice = federation(ip, "alice")
     other = boto3.Session(profile_name="other").client("sts")
     other_core = botocore.session.Session(profile="other").create_client("sts")
@@ -319,7 +321,12 @@ def test_uninstall_undoes_every_hook(sandbox: Any, aws_profile: Path) -> None:
     assert not any(type(f).__module__ == "stsmagic.after_import" for f in sys.meta_path)
 
 
-ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION")
+ENV = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+)
 
 
 def environ() -> dict[str, str | None]:
@@ -403,7 +410,9 @@ def test_a_scoped_federation_session_is_refused_by_its_policy_in_pandas(
 
     ip.user_ns["only_elsewhere"] = {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::elsewhere/*"}],
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::elsewhere/*"}
+        ],
     }
     ip.user_ns["this_bucket"] = {
         "Version": "2012-10-17",
