@@ -197,13 +197,12 @@ def install(ledger: SessionLedger | None = None) -> LiveCredentials:
         resolver = core.get_component("credential_provider")
         previous = core._credentials
         provider: LiveProvider | None = live_provider_in(resolver)
-        if provider is not None and previous is None:
-            # The botocore outlet reached this session first; its credentials are the live ones.
+        if provider is not None:
+            # The botocore outlet reached this session first: its credentials are the live
+            # ones, and clients made from it hold them already.
             credentials = provider._credentials
-            provider = None
+            provider, previous = None, None
         else:
-            if previous is not None and previous.method == METHOD:
-                previous = None  # already live (the outlet's): nothing to adopt
             credentials = LiveCredentials(Source(resolver, previous))
             provider = LiveProvider(credentials)
             put_first(resolver, provider)
