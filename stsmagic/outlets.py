@@ -22,11 +22,13 @@ def _on_event(event: str, session: Any) -> None:
     if event != "activated":
         return
     live: Any = sys.modules.get("stsmagic.live")
-    if live is not None and live.installed() and live.active.following() is sessions:
-        return  # every activation comes here: answer cheaply when nothing is to be done
-    from . import live as live_module
+    if live is None or live.active.following() is not sessions or not live.botocore_outlet.hooked():
+        from . import live
 
-    live_module.watch(sessions)
+        live.watch(sessions)
+    # As before the outlets subscribed: an activation leaves boto3 with a live default session
+    # (install answers at once when it has one).
+    live.install(sessions)
 
 
 sessions.subscribe(_on_event)
