@@ -20,6 +20,7 @@ import issue_overhead
 import ledger_scale
 import load_ext_ratio
 import load_ext_time
+import reach_overhead
 import role_overhead
 import signing_overhead
 from timing import Figure
@@ -100,6 +101,16 @@ def main(argv: list[str]) -> int:
 
         report(signing, "signing overhead", missed)
         report(lambda: role_overhead.measure(sandbox, shell), "role overhead", missed)
+
+        def reach() -> list[Figure]:
+            import stsmagic
+
+            active = stsmagic.sessions.active
+            if active is None:
+                raise RuntimeError("no active session after %sts_session")
+            return reach_overhead.measure(sandbox, active.credentials)
+
+        report(reach, "reach overhead", missed)
         report(ledger_scale.measure, "ledger scale", missed)
         report(lambda: dask_switch.measure(sandbox), "dask switch", missed)
         shell.run_line_magic("unload_ext", "stsmagic")

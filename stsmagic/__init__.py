@@ -41,7 +41,7 @@ _LAZY = {
     "Broker": ("stsmagic.broker", "Broker"),
     "IssuedSession": ("stsmagic.session", "IssuedSession"),
     "SessionLedger": ("stsmagic.ledger", "SessionLedger"),
-    "sessions": ("stsmagic.ledger", "sessions"),
+    "sessions": ("stsmagic.outlets", "sessions"),
     "MfaForm": ("stsmagic.widgets.mfa_form", "MfaForm"),
     "SessionPanel": ("stsmagic.widgets.panel", "SessionPanel"),
 }

@@ -19,13 +19,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import botocore.session
 from botocore import UNSIGNED
 from botocore.config import Config
-from botocore.credentials import EnvProvider
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError, ProfileNotFound
 from botocore.parsers import ResponseParserError
 
 from . import __version__, answers, params, plain_http
 from .errors import ParameterError, RequestRefused, StsMagicError
-from .live import SourceEnviron
+from .live_credentials import source_providers
 from .redact import redact_wire_logs
 from .session import IssuedSession
 
@@ -116,11 +115,9 @@ class Broker:
             ) from None
         # The environment as it was before any `--env` export: the source keys, if they are
         # in the environment, are the user's, never an issued session's.
+        # Never the live provider either: the source is the profile's own chain.
         resolver = self._session.get_component("credential_provider")
-        resolver.providers = [
-            EnvProvider(environ=SourceEnviron()) if isinstance(p, EnvProvider) else p
-            for p in resolver.providers
-        ]
+        resolver.providers = source_providers(resolver.providers)
         # resolved once: botocore looks the name up in its config chain on every access
         self._profile = profile or self._session.profile or "default"
         self._region_name = region_name or self._session.get_config_variable("region")

@@ -55,17 +55,16 @@ class SessionLedger:
     released; a subscriber's exception is logged, never raised.
     """
 
-    def __init__(self, clock: Clock | None = None, *, installs_live: bool = False) -> None:
+    def __init__(self, clock: Clock | None = None) -> None:
         self._clock: Clock = clock or _utcnow
         self._lock = threading.RLock()
         self._sessions: dict[str, IssuedSession] = {}
-        # live.py reads this one attribute per signed request: keep it a plain reference.
+        # stsmagic.active reads this one attribute per signed request: keep it a plain reference.
         self._active: IssuedSession | None = None
         self._count = 0
         self._subscribers: list[Callback] = []
         # labels held while their session is being issued: label -> the holding thread's id
         self._reserved: dict[str, int] = {}
-        self._installs_live = installs_live
 
     # --- reading --------------------------------------------------------------------------------
 
@@ -114,8 +113,7 @@ class SessionLedger:
         if not isinstance(session, IssuedSession):
             raise TypeError(f"expected an IssuedSession, not {type(session).__name__}")
         if activate:
-            self._check_free(session.label)  # refused before boto3 is touched
-            self._install_live()
+            self._check_free(session.label)  # refused before any subscriber hears of it
         events: list[tuple[str, IssuedSession | None]] = []
         with self._lock:
             self._check_free(session.label)
@@ -174,8 +172,7 @@ class SessionLedger:
 
     def activate(self, label: str) -> IssuedSession:
         """Make the session labelled ``label`` the one every boto3 request signs with."""
-        self.get(label)  # an unknown label is refused before boto3 is touched
-        self._install_live()
+        self.get(label)  # an unknown label is refused before any subscriber hears of it
         with self._lock:
             session = self.get(label)
             self._active = session
@@ -243,12 +240,6 @@ class SessionLedger:
                     label = session.label if session else None
                     log.exception("ledger subscriber %r failed on %s %r", callback, event, label)
 
-    def _install_live(self) -> None:
-        if self._installs_live:
-            from . import live  # boto3 is imported only once a session is activated
-
-            live.install(self)
-
     # --- the table ------------------------------------------------------------------------------
 
     def to_frame(self, now: datetime | None = None) -> pd.DataFrame:
@@ -297,5 +288,6 @@ class SessionLedger:
         return pd.DataFrame(data, columns=list(FRAME_COLUMNS))
 
 
-sessions = SessionLedger(installs_live=True)
-"""The kernel's ledger (``stsmagic.sessions``): the magics and widgets feed it, live.py reads it."""
+sessions = SessionLedger()
+"""The kernel's ledger (``stsmagic.sessions``): the magics and widgets feed it; the outlets
+subscribe to it (``stsmagic.outlets`` wires them); this module imports none of them."""

@@ -1,172 +1,76 @@
-"""The ledger's active session, live in boto3's default session.
+"""The ledger's active session, live in every AWS consumer of this process: the wiring.
 
-One ``LiveCredentials`` object goes first in the default session's credential chain. botocore's
-signer calls ``get_frozen_credentials()`` for every request, so every client made from the
-default session signs each request with whatever session is active at that moment, or with
-the source chain's credentials when none is.
+``watch(ledger)`` (what ``%load_ext`` calls; a Dask worker calls it with its own ledger) points
+every outlet at ``ledger``:
 
-A credentials object the default session had already resolved before installation (held by
-clients made earlier, e.g. in plain Python before the first activation) is adopted: its
-``get_frozen_credentials`` answers from the live credentials too, until ``uninstall``.
+- boto3's default session (this module): one ``LiveCredentials`` first in its chain. A
+  credentials object the default session had already resolved (held by clients made before,
+  e.g. before ``%load_ext``) is adopted: it answers from the live credentials too, until
+  ``uninstall``. boto3 is imported when ``install`` runs; ``watch`` installs into the default
+  session if boto3 has one, and otherwise into the one boto3 makes on first use (making it at
+  load time would cost every ``%load_ext`` ~6 ms); ``boto3.setup_default_session`` is wrapped
+  so that a default session the user makes anew is live at once.
+- every other botocore/boto3 session made from then on (``botocore_outlet``);
+- every aiobotocore ``AioSession`` (``aiobotocore_outlet``), hooked only once aiobotocore is
+  imported, never importing it;
+- ``os.environ`` while exporting is on (``environ``).
 
-boto3 is imported when ``install`` runs, never when this module is imported. ``watch`` (what
-``%load_ext`` calls) installs into the default session if boto3 has one, and otherwise into
-the one boto3 makes on first use: making it at load time would cost every ``%load_ext`` ~6 ms.
-While installed, ``boto3.setup_default_session`` is wrapped so that a default session the user
-makes anew gets the live credentials at once.
+Each live credentials object asks ``active.credentials`` at every request: the one place that
+decides what signs. ``uninstall`` undoes all of it.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.credentials import (
-    CredentialProvider,
-    CredentialResolver,
-    Credentials,
-    EnvProvider,
-    ReadOnlyCredentials,
-)
-from botocore.exceptions import NoCredentialsError
+from botocore.credentials import CredentialResolver, Credentials
 
-from .errors import SessionExpired
+from . import active, botocore_outlet
+from .after_import import when_imported
+from .environ import (
+    ENV_NAMES,
+    SourceEnviron,
+    _exporter,
+    export_environ,
+    exporting,
+    source_environ,
+)
+from .live_credentials import (
+    METHOD,
+    LiveCredentials,
+    LiveProvider,
+    Source,
+    live_provider_in,
+    put_first,
+    source_providers,
+)
 
 if TYPE_CHECKING:
     from .ledger import SessionLedger
-    from .session import IssuedSession
 
-METHOD = "stsmagic"
-
-ENV_NAMES = (
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_CREDENTIAL_EXPIRATION",
-)
+__all__ = [
+    "ENV_NAMES",
+    "METHOD",
+    "LiveCredentials",
+    "LiveProvider",
+    "SourceEnviron",
+    "credentials",
+    "export_environ",
+    "exporting",
+    "install",
+    "installed",
+    "source_environ",
+    "source_providers",
+    "uninstall",
+    "watch",
+]
 
 _lock = threading.RLock()
-
-
-class _NoLedger:
-    """Stands in for the ledger once uninstalled: nothing is ever active."""
-
-    _active = None
-
-
-_DETACHED: Any = _NoLedger()
-
-
-class LiveCredentials(Credentials):
-    """botocore credentials that are, at every call, the ledger's active session.
-
-    ``source`` returns the source chain's frozen credentials (or None when there are none).
-    """
-
-    def __init__(
-        self,
-        ledger: SessionLedger,
-        source: Callable[[], ReadOnlyCredentials | None],
-    ) -> None:
-        # Credentials.__init__ would assign the key attributes, which are properties here.
-        self.method = METHOD
-        self._ledger: Any = ledger
-        self._source = source
-
-    def get_frozen_credentials(self) -> ReadOnlyCredentials:
-        # Read the active session once: another thread may switch it while this one signs,
-        # and the triple returned must be one session's.
-        session: IssuedSession | None = self._ledger._active
-        if session is None:
-            frozen = self._source()
-            if frozen is None:
-                raise NoCredentialsError()
-            return frozen
-        if self._ledger._clock() >= session.expiration:
-            raise SessionExpired(session.label or "(unlabelled)", session.kind, session.expiration)
-        return session.credentials
-
-    # botocore reads these directly in a few places; each is one frozen snapshot's part.
-    @property
-    def access_key(self) -> str:
-        return self.get_frozen_credentials().access_key
-
-    @property
-    def secret_key(self) -> str:
-        return self.get_frozen_credentials().secret_key
-
-    @property
-    def token(self) -> str | None:
-        return self.get_frozen_credentials().token
-
-    @property
-    def account_id(self) -> str | None:
-        try:
-            return self.get_frozen_credentials().account_id
-        except (NoCredentialsError, SessionExpired):
-            return None
-
-    def __repr__(self) -> str:
-        active = self._ledger._active
-        return f"<LiveCredentials active={active.label if active else None!r}>"
-
-
-class LiveProvider(CredentialProvider):
-    """The first provider in the chain: always answers with the live credentials."""
-
-    METHOD = METHOD
-    CANONICAL_NAME = "stsmagic"
-
-    def __init__(self, credentials: LiveCredentials) -> None:
-        super().__init__()
-        self._credentials = credentials
-
-    def load(self) -> LiveCredentials:
-        return self._credentials
-
-
-class _Source:
-    """The source chain's credentials, resolved once, on first need.
-
-    ``previous`` is the credentials object the default session had already resolved (clients
-    made before installation hold it); otherwise the chain is walked without stsmagic and with
-    the environment as it was before any ``export_environ``.
-    """
-
-    def __init__(self, resolver: CredentialResolver, previous: Credentials | None) -> None:
-        self._resolver = resolver
-        self._credentials = previous
-        self._resolved = previous is not None
-        self._lock = threading.Lock()
-
-    def __call__(self) -> ReadOnlyCredentials | None:
-        if not self._resolved:
-            self._resolve()
-        creds = self._credentials
-        if creds is None:
-            return None
-        # The class's method, not the instance's: a previously resolved object is adopted
-        # (its instance attribute points back at the live credentials).
-        return type(creds).get_frozen_credentials(creds)
-
-    def _resolve(self) -> None:
-        with self._lock:
-            if self._resolved:
-                return
-            providers = []
-            for provider in self._resolver.providers:
-                if isinstance(provider, LiveProvider):
-                    continue
-                if isinstance(provider, EnvProvider):
-                    provider = EnvProvider(environ=SourceEnviron())
-                providers.append(provider)
-            self._credentials = CredentialResolver(providers).load_credentials()
-            self._resolved = True
 
 
 @dataclass
@@ -174,7 +78,7 @@ class _Installation:
     boto3_session: Any
     core: Any
     resolver: CredentialResolver
-    provider: LiveProvider
+    provider: LiveProvider | None  # None: the botocore outlet had put one there already
     credentials: LiveCredentials
     previous: Credentials | None
 
@@ -183,6 +87,7 @@ _installation: _Installation | None = None
 # While watching: the ledger for the default sessions boto3 makes, and the function we wrapped.
 _watched_ledger: SessionLedger | None = None
 _original_setup: Callable[..., None] | None = None
+_stop_waiting_for_aiobotocore: Callable[[], None] | None = None
 
 
 def _the_ledger(ledger: SessionLedger | None) -> SessionLedger:
@@ -194,17 +99,36 @@ def _the_ledger(ledger: SessionLedger | None) -> SessionLedger:
 
 
 def watch(ledger: SessionLedger | None = None) -> None:
-    """Install now if boto3 has a default session, else when boto3 makes one (its first
-    ``boto3.client``/``resource``). Either way every client made from it is live."""
-    global _watched_ledger
+    """Make every outlet of this process follow ``ledger`` (default ``stsmagic.sessions``).
+
+    boto3's default session: now if boto3 has one, else when boto3 makes one (its first
+    ``boto3.client``/``resource``); every botocore/boto3 session made from now on; every
+    aiobotocore session, once aiobotocore is imported (this does not import it); and
+    ``os.environ`` while exporting. Idempotent; a second call switches the ledger.
+    """
+    global _watched_ledger, _stop_waiting_for_aiobotocore
     import boto3
 
+    from .redact import redact_wire_logs
+
+    redact_wire_logs()  # every signed request's canonical request carries the session token
     ledger = _the_ledger(ledger)
     with _lock:
         _watched_ledger = ledger
+        active.follow(ledger)
+        botocore_outlet.hook()
+        if _stop_waiting_for_aiobotocore is None:
+            _stop_waiting_for_aiobotocore = when_imported("aiobotocore.session", _hook_aio)
         _wrap_setup(boto3)
+        _exporter.follow(ledger)
         if boto3.DEFAULT_SESSION is not None:
             install(ledger)
+
+
+def _hook_aio(module: Any) -> None:
+    from . import aiobotocore_outlet
+
+    aiobotocore_outlet.hook(module)
 
 
 def _wrap_setup(boto3: Any) -> None:
@@ -235,7 +159,8 @@ def _unwrap_setup() -> None:
 
 
 def install(ledger: SessionLedger | None = None) -> LiveCredentials:
-    """Put the live credentials first in boto3's default session (made if missing).
+    """Put the live credentials first in boto3's default session (made if missing), following
+    ``ledger`` (default ``stsmagic.sessions``).
 
     Idempotent per default session; a new default session (``boto3.setup_default_session``)
     gets them on the next call.
@@ -243,7 +168,7 @@ def install(ledger: SessionLedger | None = None) -> LiveCredentials:
     global _installation, _watched_ledger
     ledger = _the_ledger(ledger)
     current = _installation
-    if current is not None and ledger is current.credentials._ledger:
+    if current is not None and ledger is active.following():
         # Every activation calls this: answer without a lock when nothing changed.
         boto3_module = sys.modules.get("boto3")
         if boto3_module is not None and boto3_module.DEFAULT_SESSION is current.boto3_session:
@@ -255,6 +180,8 @@ def install(ledger: SessionLedger | None = None) -> LiveCredentials:
     redact_wire_logs()  # every signed request's canonical request carries the session token
     with _lock:
         _watched_ledger = ledger
+        active.follow(ledger)
+        _exporter.follow(ledger)
         _wrap_setup(boto3)
         default = boto3.DEFAULT_SESSION
         if default is None:
@@ -264,35 +191,45 @@ def install(ledger: SessionLedger | None = None) -> LiveCredentials:
         current = _installation
         if current is not None:
             if current.boto3_session is default:
-                if current.credentials._ledger is not ledger:
-                    current.credentials._ledger = ledger
-                    _exporter.follow(ledger)
                 return current.credentials
             _uninstall_locked()
         core = default._session
         resolver = core.get_component("credential_provider")
         previous = core._credentials
-        credentials = LiveCredentials(ledger, _Source(resolver, previous))
-        provider = LiveProvider(credentials)
-        if "env" in [p.METHOD for p in resolver.providers]:
-            resolver.insert_before("env", provider)
+        provider: LiveProvider | None = live_provider_in(resolver)
+        if provider is not None:
+            # The botocore outlet reached this session first: its credentials are the live
+            # ones, and clients made from it hold them already.
+            credentials = provider._credentials
+            provider, previous = None, None
         else:
-            resolver.providers.insert(0, provider)
-        if previous is not None:
-            # Clients made before now hold `previous`; they switch too.
-            previous.get_frozen_credentials = credentials.get_frozen_credentials
+            credentials = LiveCredentials(Source(resolver, previous))
+            provider = LiveProvider(credentials)
+            put_first(resolver, provider)
+            if previous is not None:
+                # Clients made before now hold `previous`; they switch too.
+                previous.get_frozen_credentials = credentials.get_frozen_credentials
         # The next client made resolves through the chain, so gets the live credentials.
         core._credentials = None
         _installation = _Installation(default, core, resolver, provider, credentials, previous)
-        _exporter.follow(ledger)
         return credentials
 
 
 def uninstall() -> None:
-    """Restore the default session as it was before ``install``; stop exporting."""
+    """Undo everything ``watch`` and ``install`` did: the default session as it was, no new
+    session reached, nothing followed (live credentials handed out answer with their own
+    sessions' chains), exporting off and ``os.environ`` restored."""
+    global _stop_waiting_for_aiobotocore
     with _lock:
+        active.follow(None)
         _uninstall_locked()
         _unwrap_setup()
+        botocore_outlet.unhook()
+        if _stop_waiting_for_aiobotocore is not None:
+            _stop_waiting_for_aiobotocore()
+            _stop_waiting_for_aiobotocore = None
+        if "stsmagic.aiobotocore_outlet" in sys.modules:
+            sys.modules["stsmagic.aiobotocore_outlet"].unhook()
         _exporter.disable()
 
 
@@ -302,13 +239,11 @@ def _uninstall_locked() -> None:
     if current is None:
         return
     _installation = None
-    if current.provider in current.resolver.providers:
+    if current.provider is not None and current.provider in current.resolver.providers:
         current.resolver.providers.remove(current.provider)
     if current.previous is not None:
         current.previous.__dict__.pop("get_frozen_credentials", None)
     current.core._credentials = current.previous
-    # Clients that hold the live credentials fall back to the source chain.
-    current.credentials._ledger = _DETACHED
 
 
 def installed() -> bool:
@@ -327,140 +262,3 @@ def credentials() -> LiveCredentials | None:
     """The installed live credentials, or None."""
     current = _installation
     return current.credentials if current else None
-
-
-# --- exporting to os.environ (for `!aws ...`, subprocesses and s3fs) ---------------------------
-
-
-class _EnvironExport:
-    """Mirrors a ledger's active session into ``os.environ`` while enabled."""
-
-    def __init__(self) -> None:
-        self.enabled = False
-        self._ledger: SessionLedger | None = None
-        self._unsubscribe: Callable[[], None] | None = None
-        self._saved: dict[str, str | None] | None = None  # the values before ours
-        self._written: dict[str, str] = {}
-
-    def enable(self, ledger: SessionLedger) -> None:
-        with _lock:
-            self.enabled = True
-            self.follow(ledger)
-
-    def disable(self) -> None:
-        with _lock:
-            self.enabled = False
-            if self._unsubscribe is not None:
-                self._unsubscribe()
-                self._unsubscribe = None
-            self._ledger = None
-            self._restore()
-
-    def follow(self, ledger: SessionLedger) -> None:
-        with _lock:
-            if not self.enabled or ledger is self._ledger:
-                if self.enabled:
-                    self._sync()
-                return
-            if self._unsubscribe is not None:
-                self._unsubscribe()
-            self._ledger = ledger
-            self._unsubscribe = ledger.subscribe(self._on_event)
-            self._sync()
-
-    def _on_event(self, event: str, session: IssuedSession | None) -> None:
-        with _lock:
-            self._sync()
-
-    def _sync(self) -> None:
-        session = self._ledger.active if self._ledger is not None else None
-        if session is None:
-            self._restore()
-            return
-        if self._saved is None:
-            self._saved = {name: os.environ.get(name) for name in ENV_NAMES}
-        creds = session.credentials
-        values = {
-            "AWS_ACCESS_KEY_ID": creds.access_key,
-            "AWS_SECRET_ACCESS_KEY": creds.secret_key,
-            "AWS_SESSION_TOKEN": creds.token or "",
-            "AWS_CREDENTIAL_EXPIRATION": session.expiration.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }
-        for name, value in values.items():
-            if value:
-                os.environ[name] = value
-            else:
-                os.environ.pop(name, None)
-        self._written = values
-
-    def _restore(self) -> None:
-        saved, self._saved = self._saved, None
-        self._written = {}
-        if saved is None:
-            return
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-    def source_environ(self) -> dict[str, str]:
-        with _lock:
-            environ = dict(os.environ)
-            if self._saved is not None:
-                for name, value in self._saved.items():
-                    if value is None:
-                        environ.pop(name, None)
-                    else:
-                        environ[name] = value
-            return environ
-
-
-_exporter = _EnvironExport()
-
-
-def export_environ(enabled: bool, ledger: SessionLedger | None = None) -> None:
-    """Mirror the active session into ``os.environ`` (or stop, restoring what was there)."""
-    if not enabled:
-        _exporter.disable()
-        return
-    if ledger is None:
-        current = _installation
-        if current is not None:
-            ledger = current.credentials._ledger
-        else:
-            from .ledger import sessions
-
-            ledger = sessions
-    _exporter.enable(ledger)
-
-
-def exporting() -> bool:
-    return _exporter.enabled
-
-
-def source_environ() -> Mapping[str, str]:
-    """``os.environ`` as it would be without stsmagic's exports: where source keys live."""
-    return _exporter.source_environ()
-
-
-class SourceEnviron(Mapping[str, str]):
-    """``os.environ``, read live, but with stsmagic's exported keys replaced by what was there.
-
-    For botocore's ``EnvProvider`` in the source chains (the broker's and the live one's).
-    """
-
-    def __getitem__(self, name: str) -> str:
-        saved = _exporter._saved
-        if saved is not None and name in saved:
-            value = saved[name]
-            if value is None:
-                raise KeyError(name)
-            return value
-        return os.environ[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(source_environ())
-
-    def __len__(self) -> int:
-        return len(source_environ())

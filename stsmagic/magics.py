@@ -130,6 +130,21 @@ class StsMagics(Magics, Configurable):
             )
         return float(value)
 
+    @validate("export_env")
+    def _export_env_set(self, proposal: Any) -> bool:
+        # Every assignment, even of the same value (--env may have turned exporting on with
+        # the trait off): on, os.environ holds the active session from now on; off, what
+        # stsmagic set is removed and what was there is back.
+        live.export_environ(bool(proposal.value), self.ledger)
+        return bool(proposal.value)
+
+    def _load_config(self, cfg: Any, section_names: Any = None, traits: Any = None) -> None:
+        super()._load_config(cfg, section_names=section_names, traits=traits)
+        # `%config StsMagics.export_env = False` when the trait already was False (exporting
+        # through --env) changes nothing, so the validator above never hears of it.
+        if cfg.get(type(self).__name__, {}).get("export_env") is False:
+            live.export_environ(False)
+
     @observe("connect_timeout", "read_timeout", "allow_http")
     def _timeouts_changed(self, change: Any) -> None:
         self._brokers.clear()  # their clients were made with the old timeouts
@@ -170,7 +185,7 @@ class StsMagics(Magics, Configurable):
     def ledger(self) -> SessionLedger:
         """The ledger the magics feed: ``stsmagic.sessions`` unless another was given."""
         if self._ledger is None:
-            from .ledger import sessions
+            from .outlets import sessions
 
             return sessions
         return self._ledger
@@ -701,8 +716,9 @@ class StsMagics(Magics, Configurable):
         """Hand the new session to the ledger (active unless --no-activate) and export it."""
         activate = not args.no_activate
         kept = self.ledger.add(session, activate=activate)
-        if activate and (args.env or self.export_env):
-            live.export_environ(True, self.ledger)
+        if activate:
+            # DESIGN "Reach": a later magic without --env, the trait off, stops exporting.
+            live.export_environ(bool(args.env or self.export_env), self.ledger)
         return kept
 
     def _mfa_form(

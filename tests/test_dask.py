@@ -306,7 +306,6 @@ def test_an_expired_session_fails_the_task_before_anything_is_sent(
     assert sandbox.requests == []
 
 
-@pytest.mark.xfail(strict=False, reason="needs reach outlets")
 def test_dd_read_csv_reads_s3_with_the_active_session(
     plugged: Cluster,
     sandbox: Any,

@@ -40,6 +40,7 @@ EXPECTED = [
     "03-sso.ipynb",
     "04-delegated.ipynb",
     "05-panel.ipynb",
+    "06-pandas-and-friends.ipynb",
     "08-roles.ipynb",
     "09-dask.ipynb",
 ]

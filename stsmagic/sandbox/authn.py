@@ -10,7 +10,7 @@ routed before this.
 
 from __future__ import annotations
 
-from . import sigv4
+from . import session_policy, sigv4
 from .context import SandboxContext
 from .request import Request
 from .state import IssuedKey
@@ -45,7 +45,10 @@ def authenticate(request: Request, context: SandboxContext) -> IssuedKey:
 def check_passthrough(request: Request, context: SandboxContext) -> IssuedKey:
     """The signer of a request for moto: refused unless signed by a key we know, well."""
     try:
-        return authenticate(request, context)
+        key = authenticate(request, context)
+        if request.signing_service == "s3":
+            session_policy.check_s3(request, key)
+        return key
     except AwsError as error:
         if looks_like_s3(request):
             raise _as_s3(

@@ -60,7 +60,9 @@ class SandboxContext:
     def find_role(self, arn: str) -> Role | None:
         return self.roles.get(arn) or moto_role(arn, self.account_id)
 
-    def issue_key(self, kind: str, arn: str, user_id: str, seconds: int) -> IssuedKey:
+    def issue_key(
+        self, kind: str, arn: str, user_id: str, seconds: int, policy: object = None
+    ) -> IssuedKey:
         key = IssuedKey(
             access_key_id=tokens.access_key_id(),
             secret_access_key=tokens.secret_access_key(),
@@ -70,6 +72,7 @@ class SandboxContext:
             arn=arn,
             user_id=user_id,
             account_id=self.account_id,
+            policy=policy,
         )
         return self.state.add_key(key)
 

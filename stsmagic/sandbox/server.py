@@ -109,6 +109,8 @@ class FrontApp:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         request = Request.from_environ(environ)
         answer = self._route(request, start_response)
+        # A HEAD response has no body (its Content-Length tells the GET's): an error body after
+        # it makes aiohttp (s3fs) fail with "Data after Connection: close" and retry 7 times.
         return _without_body(answer) if request.method == "HEAD" else answer
 
     def _route(self, request: Request, start_response: StartResponse) -> Iterable[bytes]:

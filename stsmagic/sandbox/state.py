@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from .clock import Clock
 
@@ -40,6 +41,8 @@ class IssuedKey:
     arn: str
     user_id: str
     account_id: str
+    # A session policy (federation's Policy, parsed): S3 requests it does not allow are refused.
+    policy: Any = None
 
     def __repr__(self) -> str:
         return f"IssuedKey({self.kind}, {self.access_key_id[:4]}…{self.access_key_id[-4:]})"

@@ -93,7 +93,9 @@ def get_federation_token(request: Request, context: SandboxContext) -> Response:
     size = limits.packed_policy_size(document, arns, pairs)
     limits.too_large(size)
     arn = f"arn:aws:sts::{context.account_id}:federated-user/{name}"
-    issued = context.issue_key("federation", arn, f"{context.account_id}:{name}", seconds)
+    issued = context.issue_key(
+        "federation", arn, f"{context.account_id}:{name}", seconds, policy=document
+    )
     return query_result(
         "GetFederationToken",
         {

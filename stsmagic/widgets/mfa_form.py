@@ -73,7 +73,7 @@ class MfaForm(widgets.VBox):
 
             broker = Broker()
         if ledger is None:
-            from ..ledger import sessions
+            from ..outlets import sessions
 
             ledger = sessions
         self.broker = broker

@@ -328,7 +328,7 @@ class SessionPanel(widgets.VBox):
         **kwargs: Any,
     ) -> None:
         if ledger is None:
-            from ..ledger import sessions
+            from ..outlets import sessions
 
             ledger = sessions
         self.ledger = ledger

@@ -1,0 +1,57 @@
+"""Which credentials sign now: the one check every outlet's credentials make per request.
+
+``live.watch``/``live.install`` point this process at a ledger (``follow``); every live
+credentials object (boto3's default session, every botocore session, every aiobotocore
+session) calls ``credentials(profile)`` when a request is signed. Anything that must happen
+at request time (the expiry check now, renewal later) happens here and only here.
+
+Imports nothing heavy: no botocore, no boto3.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import SessionExpired
+
+if TYPE_CHECKING:
+    from botocore.credentials import ReadOnlyCredentials
+
+    from .ledger import SessionLedger
+
+# The ledger this process's outlets follow, or None (nothing is ever active then).
+_ledger: Any = None
+
+
+def follow(ledger: SessionLedger | None) -> None:
+    """Make every live credentials object of this process follow ``ledger`` (None: none)."""
+    global _ledger
+    _ledger = ledger
+
+
+def following() -> SessionLedger | None:
+    return _ledger
+
+
+def credentials(profile: str | None = None) -> ReadOnlyCredentials | None:
+    """The active session's frozen credentials for a session of ``profile``, or None when the
+    caller should sign with its own source credentials.
+
+    ``profile`` is the profile the caller's botocore session names explicitly: None (no
+    profile named) follows whatever session is active; a named profile follows only a session
+    issued from that profile. Raises ``SessionExpired`` when the session that would sign has
+    expired, so the request fails before it is sent.
+    """
+    ledger = _ledger
+    if ledger is None:
+        return None
+    # Read the active session once: another thread may switch it while this one signs, and
+    # the triple returned must be one session's.
+    session = ledger._active
+    if session is None:
+        return None
+    if profile is not None and profile != session.profile:
+        return None
+    if ledger._clock() >= session.expiration:
+        raise SessionExpired(session.label or "(unlabelled)", session.kind, session.expiration)
+    return session.credentials

@@ -1,0 +1,63 @@
+"""The botocore outlet: every botocore (so boto3) session made while it is hooked follows.
+
+botocore builds a session's credential chain lazily, the first time the session needs
+credentials, by calling the module attribute ``botocore.credentials.create_credential_resolver``.
+Wrapping that one name puts a ``LiveProvider`` first in the chain of every ``botocore.Session``
+and ``boto3.Session`` made from then on (no profile named: it follows any active session; a
+named profile: only sessions issued from it). Sessions given explicit keys never build a
+chain, so they keep them. Nothing of botocore's signing is touched.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any
+
+import botocore.credentials
+
+from .live_credentials import LiveCredentials, LiveProvider, Source, live_provider_in, put_first
+
+_lock = threading.Lock()
+_original: Any = None
+
+
+def named_profile(session: Any) -> str | None:
+    """The profile a botocore session was given by name (not from ``AWS_PROFILE``)."""
+    return session.instance_variables().get("profile")
+
+
+def _wrap(original: Any) -> Any:
+    @functools.wraps(original)
+    def create_credential_resolver(session: Any, *args: Any, **kwargs: Any) -> Any:
+        resolver = original(session, *args, **kwargs)
+        if live_provider_in(resolver) is None:
+            credentials = LiveCredentials(Source(resolver), named_profile(session))
+            put_first(resolver, LiveProvider(credentials))
+        return resolver
+
+    create_credential_resolver.__stsmagic_original__ = original  # type: ignore[attr-defined]
+    return create_credential_resolver
+
+
+def hook() -> None:
+    """Reach every botocore session made from now on (idempotent)."""
+    global _original
+    with _lock:
+        if _original is None:
+            _original = botocore.credentials.create_credential_resolver
+            botocore.credentials.create_credential_resolver = _wrap(_original)
+
+
+def unhook() -> None:
+    """Sessions made from now on build botocore's own chain again. Those made while hooked
+    keep their live provider, which answers with their own chain while nothing is followed."""
+    global _original
+    with _lock:
+        if _original is not None:
+            botocore.credentials.create_credential_resolver = _original
+            _original = None
+
+
+def hooked() -> bool:
+    return _original is not None

@@ -1,0 +1,164 @@
+"""The environment outlet: the active session mirrored into ``os.environ`` while enabled.
+
+For what reads credentials only from the environment: ``!aws ...``, child processes, and
+native SDKs (pyarrow, DuckDB, polars' object_store). While enabled, ``os.environ`` holds the
+active session (updated on every switch, removed when none is active); disabling removes what
+it set and restores what was there before the first export.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .ledger import SessionLedger
+    from .session import IssuedSession
+
+ENV_NAMES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+)
+
+_lock = threading.RLock()
+
+
+class _EnvironExport:
+    """Mirrors a ledger's active session into ``os.environ`` while enabled."""
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self._ledger: SessionLedger | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._saved: dict[str, str | None] | None = None  # the values before ours
+        self._written: dict[str, str] = {}
+
+    def enable(self, ledger: SessionLedger) -> None:
+        with _lock:
+            self.enabled = True
+            self.follow(ledger)
+
+    def disable(self) -> None:
+        with _lock:
+            self.enabled = False
+            if self._unsubscribe is not None:
+                self._unsubscribe()
+                self._unsubscribe = None
+            self._ledger = None
+            self._restore()
+
+    def follow(self, ledger: SessionLedger) -> None:
+        with _lock:
+            if not self.enabled or ledger is self._ledger:
+                if self.enabled:
+                    self._sync()
+                return
+            if self._unsubscribe is not None:
+                self._unsubscribe()
+            self._ledger = ledger
+            self._unsubscribe = ledger.subscribe(self._on_event)
+            self._sync()
+
+    def _on_event(self, event: str, session: IssuedSession | None) -> None:
+        with _lock:
+            self._sync()
+
+    def _sync(self) -> None:
+        session = self._ledger.active if self._ledger is not None else None
+        if session is None:
+            self._restore()
+            return
+        if self._saved is None:
+            self._saved = {name: os.environ.get(name) for name in ENV_NAMES}
+        creds = session.credentials
+        values = {
+            "AWS_ACCESS_KEY_ID": creds.access_key,
+            "AWS_SECRET_ACCESS_KEY": creds.secret_key,
+            "AWS_SESSION_TOKEN": creds.token or "",
+            "AWS_CREDENTIAL_EXPIRATION": session.expiration.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        for name, value in values.items():
+            if value:
+                os.environ[name] = value
+            else:
+                os.environ.pop(name, None)
+        self._written = values
+
+    def _restore(self) -> None:
+        saved, self._saved = self._saved, None
+        self._written = {}
+        if saved is None:
+            return
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    def source_environ(self) -> dict[str, str]:
+        with _lock:
+            environ = dict(os.environ)
+            if self._saved is not None:
+                for name, value in self._saved.items():
+                    if value is None:
+                        environ.pop(name, None)
+                    else:
+                        environ[name] = value
+            return environ
+
+
+_exporter = _EnvironExport()
+
+
+def export_environ(enabled: bool, ledger: SessionLedger | None = None) -> None:
+    """Mirror the active session into ``os.environ`` (or stop, restoring what was there).
+
+    ``ledger`` defaults to the one this process follows, else ``stsmagic.sessions``.
+    """
+    if not enabled:
+        _exporter.disable()
+        return
+    if ledger is None:
+        from . import active
+
+        ledger = active.following()
+        if ledger is None:
+            from .ledger import sessions
+
+            ledger = sessions
+    _exporter.enable(ledger)
+
+
+def exporting() -> bool:
+    return _exporter.enabled
+
+
+def source_environ() -> Mapping[str, str]:
+    """``os.environ`` as it would be without stsmagic's exports: where source keys live."""
+    return _exporter.source_environ()
+
+
+class SourceEnviron(Mapping[str, str]):
+    """``os.environ``, read live, but with stsmagic's exported keys replaced by what was there.
+
+    For botocore's ``EnvProvider`` in the source chains (the broker's and the live one's).
+    """
+
+    def __getitem__(self, name: str) -> str:
+        saved = _exporter._saved
+        if saved is not None and name in saved:
+            value = saved[name]
+            if value is None:
+                raise KeyError(name)
+            return value
+        return os.environ[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(source_environ())
+
+    def __len__(self) -> int:
+        return len(source_environ())
