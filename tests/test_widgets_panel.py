@@ -195,6 +195,9 @@ def test_every_ledger_change_re_renders_at_once(
     assert rows(panel)[a.label][0] == "stsmagic-active"
     ledger.forget(b.label)
     assert list(rows(panel)) == [a.label]
+    # round 1's `table` (HTML, `.value`) is still the same table
+    assert panel.table.value == panel._repr_html_() and a.label in panel.table.value
+    assert b.label not in panel.table.value
     ledger.deactivate()
     assert cells(panel, a.label)[2] == "standby"
     assert panel.use_source.disabled

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
@@ -410,6 +411,11 @@ class SessionPanel(widgets.VBox):
             self.note.value = self._note(rows, total)
             self.note.layout.display = None if self.note.value else "none"
             self.use_source.disabled = self.ledger.active is None
+
+    @property
+    def table(self) -> Any:
+        """Round 1's name for the table as HTML (``.value``): the same as ``_repr_html_()``."""
+        return SimpleNamespace(value=self._repr_html_())
 
     def _repr_html_(self) -> str:
         """The same table, for frontends without widgets (nbconvert, GitHub)."""
