@@ -155,6 +155,7 @@ def test_federation_renews_in_its_window(
     assert sandbox.signers("GetFederationToken") == [sandbox.source_credentials.access_key]
     assert ledger.get(label) is new and ledger.labels == (label,)  # type: ignore[arg-type]
     assert new.principal == old.principal and new.recipe is old.recipe
+    assert new.expiration - new.issued_at <= timedelta(seconds=901)  # the same parameters
     assert events[-1] == ("renewed", label)
     frame = ledger.to_frame()
     assert frame.loc[0, "renewal"] == "auto"
@@ -522,3 +523,130 @@ def test_renew_by_hand_and_single_use(sandbox: Any, ledger: SessionLedger) -> No
         renewal.renew(ledger, "d")
     for secret in sandbox.issued_secrets():
         assert secret not in repr(new.recipe)
+
+
+# --- the panel's Renew ---------------------------------------------------------------------------
+
+
+def test_panel_renew_auto_at_once_and_mfa_through_the_inline_form(
+    sandbox: Any, ledger: SessionLedger, clock: Clock
+) -> None:
+    from stsmagic.widgets.panel import SessionPanel
+
+    fed = ledger.add(Broker().get_federation_token(Name="panel", label="fed"), activate=False)
+    mfa = ledger.add(
+        Broker().get_session_token(TokenCode=sandbox.mfa_code(), label="mfa"), activate=True
+    )
+    delegated = ledger.add(
+        Broker().get_delegated_access_token(sandbox.mint_trade_in_token(), label="d"),
+        activate=False,
+    )
+    panel = SessionPanel(ledger, interval=None)
+    try:
+        assert [v.cells[-1].value for v in panel.rows.values()] == ["mfa", "none", "auto"]
+        assert panel.rows["d"].buttons["Renew"].disabled
+        assert not panel.rows["fed"].buttons["Renew"].disabled
+        panel.rows["fed"].buttons["Renew"].click()
+        new = ledger.get("fed")
+        assert new.access_key_id != fed.access_key_id and ledger.active is mfa  # not activated
+        assert panel.message.value == f"Renewed fed ({new.masked_access_key})"
+        panel.details.value = True
+        assert "last renewed" in panel.rows["fed"].details.value
+        assert "never" not in panel.rows["fed"].details.value
+        assert "never" in panel.rows["mfa"].details.value
+        # MFA: the form, inline, whose button renews with the code typed
+        panel.rows["mfa"].buttons["Renew"].click()
+        form = panel.form
+        assert form is not None and list(panel.form_box.children) == [form]
+        assert form.submit.description == "Renew" and form.serial_number.value == sandbox.mfa_serial
+        form.token_code.value = sandbox.mfa_code()
+        form.submit.click()
+        renewed = ledger.get("mfa")
+        assert form.error is None and renewed.access_key_id != mfa.access_key_id
+        assert ledger.active is renewed and "Renewed mfa" in form.status.value
+        form.token_code.value = "000000"
+        form.submit.click()
+        assert "AccessDenied" in str(form.error) and ledger.get("mfa") is renewed
+        assert ledger.get("d") is delegated
+    finally:
+        panel.close()
+
+
+# --- a real kernel asks through the frontend ------------------------------------------------------
+
+KERNEL_SETUP = """
+import datetime as dt
+import boto3, stsmagic
+from stsmagic import live
+from stsmagic.broker import Broker
+live.watch()
+first = stsmagic.sessions.add(
+    Broker().get_session_token(TokenCode={code!r}, DurationSeconds=900, label="mfa")
+)
+def later(hours):
+    stsmagic.sessions._clock = lambda: dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=hours)
+"""
+
+KERNEL_CALL = """
+later({hours})
+arn = boto3.client("sts").get_caller_identity()["Arn"]
+print("renewed", stsmagic.sessions.get("mfa").access_key_id != first.access_key_id)
+"""
+
+
+def run_cell(kc: Any, code: str, *, allow_stdin: bool, answer: str | None = None) -> dict[str, Any]:
+    """Execute ``code``; answer one input request with ``answer``; what the cell printed,
+    its error, and the prompts it sent."""
+    import queue
+
+    msg_id = kc.execute(code, allow_stdin=allow_stdin)
+    out: dict[str, Any] = {"stdout": "", "error": None, "prompts": []}
+    while True:
+        if allow_stdin:
+            try:
+                request = kc.get_stdin_msg(timeout=0.05)
+            except queue.Empty:
+                pass
+            else:
+                out["prompts"].append(
+                    (request["content"]["prompt"], request["content"]["password"])
+                )
+                kc.input(answer)
+        try:
+            msg = kc.get_iopub_msg(timeout=0.05)
+        except queue.Empty:
+            continue
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "stream" and content["name"] == "stdout":
+            out["stdout"] += content["text"]
+        elif kind == "error":
+            out["error"] = f"{content['ename']}: {content['evalue']}"
+        elif kind == "status" and content["execution_state"] == "idle":
+            return out
+
+
+def test_a_kernel_asks_for_the_code_and_the_cell_finishes(sandbox: Any, aws_profile: Path) -> None:
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3", env=dict(os.environ))
+    try:
+        setup = run_cell(kc, KERNEL_SETUP.format(code=sandbox.mfa_code()), allow_stdin=False)
+        assert setup["error"] is None, setup
+        asked = run_cell(
+            kc, KERNEL_CALL.format(hours=1), allow_stdin=True, answer=sandbox.mfa_code()
+        )
+        assert asked["error"] is None, asked
+        assert asked["prompts"] == [(f"MFA code for {sandbox.mfa_serial} to renew mfa: ", True)]
+        assert asked["stdout"] == "renewed True\n"
+        # nbval, papermill: no stdin; the cell fails with one line naming the way out
+        silent = run_cell(kc, KERNEL_CALL.format(hours=3), allow_stdin=False)
+        assert silent["prompts"] == [] and silent["stdout"] == ""
+        assert silent["error"].startswith("SessionExpired: session 'mfa' expired")
+        assert "no stdin" in silent["error"] and "the panel's Renew" in silent["error"]
+        for secret in sandbox.issued_secrets():
+            assert secret not in str(asked) + str(silent)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
