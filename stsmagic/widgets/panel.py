@@ -225,7 +225,7 @@ STYLE = """<style>
 .stsmagic-session-panel .stsmagic-details .widget-html-content { white-space: normal;
   line-height: 1.4; color: var(--jp-ui-font-color2, #666); }
 .stsmagic-session-panel .stsmagic-actions button { width: auto; height: 24px;
-  margin: 0 2px; padding: 0 6px; }
+  margin: 0 2px; padding: 0 4px; }
 .stsmagic-session-panel .stsmagic-footer button { width: auto; padding: 0 10px; }
 .stsmagic-active { font-weight: bold; background: rgba(46, 125, 50, 0.12); }
 .stsmagic-warn { background: rgba(245, 124, 0, 0.18); }

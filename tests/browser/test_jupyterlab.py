@@ -127,7 +127,7 @@ def test_mfa_form_panel_and_boto3_in_jupyterlab(
     expect(page.locator("#filebrowser")).to_be_visible()
     layout = panel.evaluate(PANEL_LAYOUT)
     assert layout["overflowing"] == [], layout
-    assert layout["columns"] == len(layout["headers"]) == 6, layout
+    assert layout["columns"] == len(layout["headers"]) == 7, layout
     for header, cell in zip(layout["headers"], layout["cells"], strict=True):
         assert abs(header["x"] - cell["x"]) < 1 and abs(header["width"] - cell["width"]) < 1
     assert layout["grid_width"] <= 800, layout  # room for one more column and action
