@@ -21,6 +21,7 @@ import ledger_scale
 import load_ext_ratio
 import load_ext_time
 import reach_overhead
+import renewal_overhead
 import role_overhead
 import signing_overhead
 from timing import Figure
@@ -101,6 +102,7 @@ def main(argv: list[str]) -> int:
 
         report(signing, "signing overhead", missed)
         report(lambda: role_overhead.measure(sandbox, shell), "role overhead", missed)
+        report(lambda: renewal_overhead.measure(sandbox), "renewal overhead", missed)
 
         def reach() -> list[Figure]:
             import stsmagic

@@ -3,7 +3,7 @@
 ``live.watch``/``live.install`` point this process at a ledger (``follow``); every live
 credentials object (boto3's default session, every botocore session, every aiobotocore
 session) calls ``credentials(profile)`` when a request is signed. Anything that must happen
-at request time (the expiry check now, renewal later) happens here and only here.
+at request time (the expiry check, renewal) happens here and only here.
 
 Imports nothing heavy: no botocore, no boto3.
 """
@@ -11,8 +11,6 @@ Imports nothing heavy: no botocore, no boto3.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-
-from .errors import SessionExpired
 
 if TYPE_CHECKING:
     from botocore.credentials import ReadOnlyCredentials
@@ -39,8 +37,9 @@ def credentials(profile: str | None = None) -> ReadOnlyCredentials | None:
 
     ``profile`` is the profile the caller's botocore session names explicitly: None (no
     profile named) follows whatever session is active; a named profile follows only a session
-    issued from that profile. Raises ``SessionExpired`` when the session that would sign has
-    expired, so the request fails before it is sent.
+    issued from that profile. Inside the session's refresh window (or expired) it is renewed
+    first when it can be (``stsmagic.renewal``). Raises ``SessionExpired`` when the session
+    that would sign has expired and was not renewed, so the request fails before it is sent.
     """
     ledger = _ledger
     if ledger is None:
@@ -52,6 +51,11 @@ def credentials(profile: str | None = None) -> ReadOnlyCredentials | None:
         return None
     if profile is not None and profile != session.profile:
         return None
-    if ledger._clock() >= session.expiration:
-        raise SessionExpired(session.label or "(unlabelled)", session.kind, session.expiration)
+    now = ledger._clock()
+    if now >= session._renew_from:  # IssuedSession.renew_from, read as the attribute
+        # Inside the refresh window, or expired: renew (or say why not). Outside it, the one
+        # comparison above is all a request costs.
+        from .renewal import renew_due
+
+        return renew_due(ledger, session, now)
     return session.credentials

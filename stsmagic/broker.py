@@ -71,6 +71,10 @@ def _one_line(text: str, secrets: Iterable[str]) -> str:
     return " ".join(text.split())
 
 
+def _single_use(**_: Any) -> IssuedSession:
+    raise StsMagicError("a trade-in token is single use; issue a new session")
+
+
 def default_role_session_name() -> str:
     """``stsmagic-<user>`` (the OS user, within AssumeRole's limits), else ``stsmagic-<time>``."""
     import getpass
@@ -230,7 +234,12 @@ class Broker:
         if DurationSeconds is None:
             DurationSeconds = self.duration_seconds
         request = params.session_token_request(SerialNumber, TokenCode, DurationSeconds)
-        return self._issue_sts("session", "GetSessionToken", request, label, ())
+        session = self._issue_sts("session", "GetSessionToken", request, label, ())
+        make = functools.partial(
+            self.get_session_token, SerialNumber=SerialNumber, DurationSeconds=DurationSeconds
+        )
+        mfa = TokenCode is not None
+        return self._recipe(session, "GetSessionToken", make, SerialNumber if mfa else None)
 
     @_refusal_without_frames
     def get_federation_token(
@@ -251,7 +260,16 @@ class Broker:
         if DurationSeconds is None:
             DurationSeconds = self.duration_seconds
         request = params.federation_token_request(Name, Policy, PolicyArns, Tags, DurationSeconds)
-        return self._issue_sts("federation", "GetFederationToken", request, label, ())
+        session = self._issue_sts("federation", "GetFederationToken", request, label, ())
+        make = functools.partial(
+            self.get_federation_token,
+            Name=Name,
+            Policy=Policy,
+            PolicyArns=PolicyArns,
+            Tags=Tags,
+            DurationSeconds=DurationSeconds,
+        )
+        return self._recipe(session, "GetFederationToken", make)
 
     @_refusal_without_frames
     def get_delegated_access_token(
@@ -260,9 +278,11 @@ class Broker:
         """STS GetDelegatedAccessToken: trade a one-time token for credentials."""
         request = params.delegated_access_token_request(TradeInToken)
         del TradeInToken  # the request holds it; one reference fewer for a frame to show
-        return self._issue_sts(
+        session = self._issue_sts(
             "delegated", "GetDelegatedAccessToken", request, label, (request["TradeInToken"],)
         )
+        # A trade-in token is single use: nothing to make it again with.
+        return self._recipe(session, "GetDelegatedAccessToken", _single_use, renewal="none")
 
     @_refusal_without_frames
     def get_role_credentials(
@@ -290,7 +310,23 @@ class Broker:
             region=self._region_name or self.sso_region,
         )
         log.info("issued %s credentials %s", session.kind, session.masked_access_key)
-        return session
+        # Made again with the token the CLI's cache holds then (never this one), refreshed
+        # there if it expired; a profile without SSO settings has no cache to read.
+        cached = bool(self._scoped.get("sso_session") or self._scoped.get("sso_start_url"))
+        make = functools.partial(self._sso_again, request["accountId"], request["roleName"])
+        return self._recipe(
+            session, "GetRoleCredentials", make, renewal="auto" if cached else "none"
+        )
+
+    def _sso_again(self, accountId: str, roleName: str, *, label: str | None) -> IssuedSession:
+        from .sso_cache import find_token
+
+        return self.get_role_credentials(
+            accountId=accountId,
+            roleName=roleName,
+            accessToken=find_token(self.profile, endpoint_url=self.endpoint_url),
+            label=label,
+        )
 
     @_refusal_without_frames
     def assume_role(
@@ -333,7 +369,51 @@ class Broker:
             chained=chained,
         )
         client = None if signed_by is None else self._signed_client(signed_by)
-        return self._issue_sts("role", "AssumeRole", request, label, (), client=client)
+        session = self._issue_sts("role", "AssumeRole", request, label, (), client=client)
+        make = functools.partial(
+            self.assume_role,
+            RoleArn=RoleArn,
+            RoleSessionName=request["RoleSessionName"],
+            SerialNumber=SerialNumber,
+            ExternalId=ExternalId,
+            Policy=Policy,
+            PolicyArns=PolicyArns,
+            Tags=Tags,
+            TransitiveTagKeys=TransitiveTagKeys,
+            SourceIdentity=SourceIdentity,
+            DurationSeconds=DurationSeconds,
+        )
+        # --chain: made again signed by the session that signed it, as the ledger holds it
+        # then (renewed, perhaps), while that one is valid. Signed by bare credentials, or by a
+        # session without a label, it cannot be found again: not renewable.
+        signer = signed_by.label if isinstance(signed_by, IssuedSession) else None
+        renewal = "none" if signed_by is not None and signer is None else None
+        mfa = TokenCode is not None
+        return self._recipe(
+            session,
+            "AssumeRole",
+            make,
+            SerialNumber if mfa else None,
+            renewal=renewal,
+            signer=signer,
+        )
+
+    @staticmethod
+    def _recipe(
+        session: IssuedSession,
+        operation: str,
+        make: Callable[..., IssuedSession],
+        serial_number: str | None = None,
+        *,
+        renewal: str | None = None,
+        signer: str | None = None,
+    ) -> IssuedSession:
+        """``session`` remembering how it was made (the one place recipes are attached)."""
+        from .renewal import Recipe
+
+        kind = renewal or ("mfa" if serial_number else "auto")
+        recipe = Recipe(operation, make, renewal=kind, serial_number=serial_number, signer=signer)
+        return session.with_recipe(recipe)
 
     def _signed_client(self, signer: IssuedSession | ReadOnlyCredentials) -> Any:
         """An STS client signing with ``signer``'s keys, not the source chain's (not cached:

@@ -48,24 +48,26 @@ class RequestRefused(StsMagicError):
 class SessionExpired(StsMagicError):
     """The active session has expired; raised before a request would be signed with it."""
 
-    def __init__(self, label: str, kind: str, expiration: object) -> None:
+    def __init__(self, label: str, kind: str, expiration: object, cause: str | None = None) -> None:
         self.label = label
         self.kind = kind
         self.expiration = expiration
+        self.cause = cause
         renew = RENEW_HINTS.get(kind, "issue a new session")
+        why = f" and was not renewed: {cause}" if cause else ""
         super().__init__(
-            f"session {label!r} expired at {expiration}; {renew}, "
+            f"session {label!r} expired at {expiration}{why}; {renew}, "
             "or go back to the source credentials with %sts_use --source"
         )
 
-    def __reduce__(self) -> tuple[type, tuple[str, str, object]]:
-        return (type(self), (self.label, self.kind, self.expiration))
+    def __reduce__(self) -> tuple[type, tuple[str, str, object, str | None]]:
+        return (type(self), (self.label, self.kind, self.expiration, self.cause))
 
 
 RENEW_HINTS = {
-    "session": "renew it with %sts_session",
+    "session": "renew it with %sts_session or the panel's Renew",
     "federation": "renew it with %sts_federation",
     "delegated": "renew it with %sts_delegated and a new trade-in token",
-    "role": "renew it with %sts_role (or %sts_profile)",
+    "role": "renew it with %sts_role (or %sts_profile) or the panel's Renew",
     "sso": "renew it with %sso_role (after %sso_login if the SSO token expired too)",
 }

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 Callback = Callable[[str, "IssuedSession | None"], Any]
 Clock = Callable[[], datetime]
 
-EVENTS = ("added", "activated", "deactivated", "forgotten")
+EVENTS = ("added", "activated", "deactivated", "forgotten", "renewed")
 
 FRAME_COLUMNS = (
     "label",
@@ -35,6 +35,8 @@ FRAME_COLUMNS = (
     "packed_policy_size",
     "profile",
     "region",
+    "renewal",
+    "renewed_at",
 )
 
 
@@ -65,6 +67,8 @@ class SessionLedger:
         self._subscribers: list[Callback] = []
         # labels held while their session is being issued: label -> the holding thread's id
         self._reserved: dict[str, int] = {}
+        # label -> when its session was last renewed (ledger clock); forgotten with the label
+        self._renewed_at: dict[str, datetime] = {}
 
     # --- reading --------------------------------------------------------------------------------
 
@@ -170,6 +174,29 @@ class SessionLedger:
             with self._lock:
                 self._reserved.pop(label, None)
 
+    def replace(self, label: str, session: IssuedSession) -> IssuedSession:
+        """Swap in ``session`` (a renewal) under ``label``: same place, active if the old one
+        was. Publishes ``renewed``. The renewer (``stsmagic.renewal``) calls this; the ledger
+        never makes sessions itself."""
+        if not isinstance(session, IssuedSession):
+            raise TypeError(f"expected an IssuedSession, not {type(session).__name__}")
+        if session.label != label:
+            session = session.with_label(label)
+        with self._lock:
+            old = self._sessions.get(label)
+            if old is None:
+                raise self._unknown(label)
+            self._sessions[label] = session
+            if self._active is old:
+                self._active = session
+            self._renewed_at[label] = self._clock()
+        self._notify([("renewed", session)])
+        return session
+
+    def renewed_at(self, label: str) -> datetime | None:
+        """When the session labelled ``label`` was last renewed, or None."""
+        return self._renewed_at.get(label)
+
     def activate(self, label: str) -> IssuedSession:
         """Make the session labelled ``label`` the one every boto3 request signs with."""
         self.get(label)  # an unknown label is refused before any subscriber hears of it
@@ -194,6 +221,7 @@ class SessionLedger:
             session = self._sessions.pop(label, None)
             if session is None:
                 raise self._unknown(label)
+            self._renewed_at.pop(label, None)
             if self._active is session:
                 self._active = None
                 events.append(("deactivated", session))
@@ -211,6 +239,7 @@ class SessionLedger:
                 self._active = None
             events.extend(("forgotten", s) for s in dropped)
             self._sessions.clear()
+            self._renewed_at.clear()
             self._count = 0
         self._notify(events)
         return dropped
@@ -251,6 +280,7 @@ class SessionLedger:
         with self._lock:
             sessions = list(self._sessions.values())
             active = self._active
+            renewed = dict(self._renewed_at)
         n = len(sessions)
         now_us = (now - _EPOCH) // _MICRO
         # Whole columns at once, from values each session computed when it was made; one
@@ -284,6 +314,10 @@ class SessionLedger:
             ),
             "profile": texts("profile"),
             "region": texts("region"),
+            "renewal": texts("renewal"),
+            "renewed_at": pd.Series(
+                [renewed.get(s.label or "") for s in sessions], dtype="datetime64[us, UTC]"
+            ).array,
         }
         return pd.DataFrame(data, columns=list(FRAME_COLUMNS))
 

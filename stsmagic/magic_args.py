@@ -78,6 +78,11 @@ def issuing(func: Callable[..., Any]) -> Callable[..., Any]:
         argument("--label", help="name for the session (default: <kind>-<n>, e.g. session-1)"),
         argument("--no-activate", action="store_true", help="keep the current active session"),
         argument(
+            "--no-renew",
+            action="store_true",
+            help="never renew this session by itself (default: StsMagics.auto_renew)",
+        ),
+        argument(
             "--allow-http",
             action="store_true",
             help="allow a plain http:// --endpoint-url that is not loopback (tokens and keys "

@@ -90,6 +90,13 @@ class StsMagics(Magics, Configurable):
         help="Send requests to a plain http:// endpoint that is not loopback, as --allow-http "
         "does (tokens, signatures and the issued keys then cross the network in clear text).",
     ).tag(config=True)
+    auto_renew = Bool(
+        True,
+        help="Renew sessions in their last 10 minutes (or last half, if shorter than 20 "
+        "minutes) or once expired, at the request that finds them so: federation, sso, role "
+        "and session without MFA at once; with MFA, asks for a new code where the kernel can "
+        "ask. Off: no session renews itself (--no-renew turns it off for one session).",
+    ).tag(config=True)
     remember = Bool(
         False,
         help="Keep issued sessions in a 0600 file under the user's cache directory "
@@ -103,6 +110,9 @@ class StsMagics(Magics, Configurable):
         self._ledger = ledger  # before the config too: remember = True restores into it
         self._remembering: Any = None
         super().__init__(shell=shell, **kwargs)
+        from . import renewal  # small: the trait's value holds from this instance on
+
+        renewal.enabled = self.auto_renew
         self._panel: Any = None  # the last %sts_panel: closed by the next (its timer with it)
 
     @validate("duration_seconds")
@@ -148,6 +158,12 @@ class StsMagics(Magics, Configurable):
     @observe("connect_timeout", "read_timeout", "allow_http")
     def _timeouts_changed(self, change: Any) -> None:
         self._brokers.clear()  # their clients were made with the old timeouts
+
+    @observe("auto_renew")
+    def _auto_renew_changed(self, change: Any) -> None:
+        from . import renewal
+
+        renewal.enabled = bool(change["new"])
 
     @observe("remember")
     def _remember_changed(self, change: Any) -> None:
@@ -715,6 +731,10 @@ class StsMagics(Magics, Configurable):
     def _keep(self, session: IssuedSession, args: argparse.Namespace) -> IssuedSession:
         """Hand the new session to the ledger (active unless --no-activate) and export it."""
         activate = not args.no_activate
+        if args.no_renew:
+            from .renewal import without_renewal
+
+            session = without_renewal(session)
         kept = self.ledger.add(session, activate=activate)
         if activate:
             # DESIGN "Reach": a later magic without --env, the trait off, stops exporting.
@@ -747,6 +767,7 @@ class StsMagics(Magics, Configurable):
             label=args.label,
             activate=not args.no_activate,
             export_env=bool(args.env or self.export_env) and not args.no_activate,
+            auto_renew=not args.no_renew,
             **action,
         )
 

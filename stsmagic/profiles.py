@@ -206,8 +206,41 @@ def issue(
     ``TokenCode`` is the MFA code for ``plan.serial_number`` (the one request that needs it);
     ``DurationSeconds`` overrides the last request's. Intermediate sessions go nowhere: only
     the last is returned, labelled ``label``. ``SerialNumber`` is accepted (the MFA form passes
-    it) and must be the plan's device.
+    it) and must be the plan's device. The session's recipe is this call again, the whole
+    chain from its source (``mfa`` when the plan names a device, else ``auto``).
     """
+    import functools
+
+    from .renewal import Recipe
+
+    session = _issue(
+        plan,
+        broker_for,
+        TokenCode=TokenCode,
+        DurationSeconds=DurationSeconds,
+        label=label,
+        SerialNumber=SerialNumber,
+    )
+    serial = plan.serial_number
+    make = functools.partial(issue, plan, broker_for, DurationSeconds=DurationSeconds)
+    recipe = Recipe(
+        {"session": "GetSessionToken", "sso": "GetRoleCredentials"}.get(session.kind, "AssumeRole"),
+        make,
+        renewal="mfa" if serial else "auto",
+        serial_number=serial,
+    )
+    return session.with_recipe(recipe)
+
+
+def _issue(
+    plan: ProfilePlan,
+    broker_for: Callable[[str], Broker],
+    *,
+    TokenCode: str | None,
+    DurationSeconds: int | None,
+    label: str | None,
+    SerialNumber: str | None,
+) -> IssuedSession:
     serial = plan.serial_number
     if SerialNumber and SerialNumber != serial:
         raise ProfileError(f"profile {plan.name!r} names MFA device {serial!r}, not another")

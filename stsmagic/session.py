@@ -10,11 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.credentials import ReadOnlyCredentials
 
+if TYPE_CHECKING:
+    from .renewal import Recipe
+
 KINDS = ("session", "federation", "delegated", "sso", "role")
 
 _ZERO = timedelta(0)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICRO = timedelta(microseconds=1)
+REFRESH_WINDOW = timedelta(minutes=10)
 
 
 class SecretCredentials(ReadOnlyCredentials):
@@ -77,12 +81,18 @@ class IssuedSession:
     # Not a field: an InitVar, kept in ``_credentials`` and read through the ``credentials``
     # property set below the class. Its default only lets ``dataclasses.replace`` read the
     # current value from the property; a session without credentials is refused.
+    # ``recipe`` likewise: how the session was made (stsmagic.renewal.Recipe), so it can be
+    # made again; ``dataclasses.replace`` (``with_label``) keeps it. It holds no secret.
     if TYPE_CHECKING:  # what a reader of the class gets: the credentials, read-only
         credentials: ReadOnlyCredentials
+        recipe: Recipe | None = None
     else:
         credentials: dataclasses.InitVar[ReadOnlyCredentials | None] = None
+        recipe: dataclasses.InitVar[Any] = None
 
-    def __post_init__(self, credentials: ReadOnlyCredentials | None) -> None:  # type: ignore[override]
+    def __post_init__(  # type: ignore[override]
+        self, credentials: ReadOnlyCredentials | None, recipe: Recipe | None
+    ) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
         if self.expiration.tzinfo is None or self.issued_at.tzinfo is None:
@@ -98,6 +108,11 @@ class IssuedSession:
                 credentials.access_key, credentials.secret_key, credentials.token
             )
         object.__setattr__(self, "_credentials", credentials)
+        object.__setattr__(self, "_recipe", recipe)
+        # The refresh window opens 10 minutes before expiry, or halfway through a session
+        # shorter than 20 minutes (stsmagic.active compares against this once per request).
+        window = min(REFRESH_WINDOW, (self.expiration - self.issued_at) / 2)
+        object.__setattr__(self, "_renew_from", self.expiration - max(window, _ZERO))
 
     # --- never serialised -----------------------------------------------------------------------
 
@@ -210,6 +225,22 @@ class IssuedSession:
     def with_label(self, label: str) -> IssuedSession:
         return dataclasses.replace(self, label=label)
 
+    def with_recipe(self, recipe: Recipe | None) -> IssuedSession:
+        """The same session, remembering ``recipe`` as how it was made."""
+        return dataclasses.replace(self, recipe=recipe)
+
+    @property
+    def renewal(self) -> str:
+        """``auto`` (renews itself), ``mfa`` (needs a new code) or ``none``."""
+        recipe = self._recipe  # type: ignore[attr-defined]
+        return "none" if recipe is None else recipe.renewal
+
+    @property
+    def renew_from(self) -> datetime:
+        """When the refresh window opens: 10 minutes before expiry, or half the life of a
+        session shorter than 20 minutes."""
+        return self._renew_from  # type: ignore[attr-defined]
+
     def __repr__(self) -> str:
         return (
             f"IssuedSession(label={self.label!r}, kind={self.kind!r}, "
@@ -255,5 +286,10 @@ def _credentials(session: IssuedSession) -> SecretCredentials:
     return session._credentials  # type: ignore[attr-defined]
 
 
-# After the dataclass is made: the class attribute of the same name was the InitVar's default.
+def _recipe(session: IssuedSession) -> Recipe | None:
+    return session._recipe  # type: ignore[attr-defined]
+
+
+# After the dataclass is made: the class attributes of the same names were the InitVars' defaults.
 IssuedSession.credentials = property(_credentials)
+IssuedSession.recipe = property(_recipe)  # type: ignore[assignment]

@@ -241,12 +241,9 @@ def test_a_renewal_under_the_same_label_reaches_every_worker(
 ) -> None:
     ledger.add(issued[0])
     renewed = dataclasses.replace(issued[1], label="alpha")
-    # What a renewal does to the ledger: the same label, new keys, and an event of its own
-    # (whatever its name: the plugin pushes on every event).
-    with ledger._lock:
-        ledger._sessions["alpha"] = renewed
-        ledger._active = renewed
-    ledger._notify([("renewed", renewed)])
+    # What the renewer does to the ledger: the same label, new keys, the event `renewed`.
+    ledger.replace("alpha", renewed)
+    assert ledger.active is renewed
     assert signers(sandbox, plugged.client) == each(plugged.client, issued[1].access_key_id)
 
 

@@ -127,8 +127,11 @@ def test_watch_waits_for_boto3_to_make_its_default_session(sandbox: Any, aws_pro
 def expired_copy(session: IssuedSession, label: str) -> IssuedSession:
     import dataclasses
 
+    from stsmagic.renewal import without_renewal
+
     past = datetime.now(timezone.utc) - timedelta(seconds=1)
-    return dataclasses.replace(session, label=label, expiration=past)
+    # not renewable (--no-renew): what is tested is the expiry check itself
+    return without_renewal(dataclasses.replace(session, label=label, expiration=past))
 
 
 def test_expired_active_session_fails_before_sending(sandbox: Any, aws_profile: Path) -> None:
@@ -148,7 +151,11 @@ def test_expiry_follows_the_ledgers_clock(sandbox: Any, aws_profile: Path) -> No
     ledger = SessionLedger(clock=lambda: now[0])
     live.install(ledger)
     client = boto3.client("sts")
-    session = ledger.add(Broker().get_federation_token(Name="gus", DurationSeconds=900))
+    from stsmagic.renewal import without_renewal
+
+    session = ledger.add(
+        without_renewal(Broker().get_federation_token(Name="gus", DurationSeconds=900))
+    )
     assert signed_with(sandbox, client) == session.access_key_id
     now[0] = session.expiration  # the very second it expires
     sent = len(sandbox.requests)

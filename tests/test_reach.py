@@ -25,6 +25,7 @@ from stsmagic import live
 from stsmagic.broker import Broker
 from stsmagic.errors import SessionExpired
 from stsmagic.ledger import SessionLedger
+from stsmagic.renewal import without_renewal
 from tests.aws_clients import sandbox_client
 
 CSV = b"city,people\nLisbon,545000\nPorto,232000\n"
@@ -266,7 +267,10 @@ def test_an_expired_session_fails_before_sending_for_each_consumer(
         "s3fs, made before": lambda: fs.cat(f"{bucket}/cities.csv"),
         "pandas": lambda: pd.read_csv(f"s3://{bucket}/cities.csv"),
     }
-    alice = ledger.add(Broker().get_federation_token(Name="alice", DurationSeconds=900))
+    # not renewable: what is tested is that the expiry check reaches every consumer
+    alice = ledger.add(
+        without_renewal(Broker().get_federation_token(Name="alice", DurationSeconds=900))
+    )
     for name, consume in consumers.items():  # each works while alice is valid
         n = len(sandbox.requests)
         consume()

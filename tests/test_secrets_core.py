@@ -19,6 +19,7 @@ import stsmagic
 from stsmagic import live
 from stsmagic.broker import Broker
 from stsmagic.errors import StsMagicError
+from stsmagic.renewal import without_renewal
 
 POLICY = {
     "Version": "2012-10-17",
@@ -81,9 +82,11 @@ def test_no_secret_becomes_text(
         s = stsmagic.sessions.add(s)
         earlier.get_caller_identity()  # signed with the live session: token in the headers
         texts += [repr(s), str(s), s._repr_html_(), repr(s.credentials), f"{s!r:>10}"]
-    stsmagic.sessions.add(
-        dataclasses.replace(
-            issued[1], label="stale", expiration=datetime.now(timezone.utc) - timedelta(1)
+    stsmagic.sessions.add(  # not renewable: the refusal's text is what is scanned
+        without_renewal(
+            dataclasses.replace(
+                issued[1], label="stale", expiration=datetime.now(timezone.utc) - timedelta(1)
+            )
         )
     )
     refused(earlier.get_caller_identity)  # SessionExpired

@@ -61,7 +61,7 @@ def issue(broker: Broker, name: str, seconds: int = 3600) -> IssuedSession:
     return broker.get_federation_token(Name=name, DurationSeconds=seconds)
 
 
-HEADERS = ["label", "kind", "status", "time left", "expires"]
+HEADERS = ["label", "kind", "status", "time left", "expires", "renewal"]
 
 
 def text(fragment: str) -> str:
@@ -133,6 +133,7 @@ def test_a_row_shows_label_kind_status_time_left_and_expiry_in_utc(
         "● active",
         remaining_text(a.expiration - clock.now),
         f"{MONTHS[a.expiration.month - 1]} {a.expiration:%d %H:%M} UTC",
+        "auto",
     ]
     assert bar(html_cells[3]) == pytest.approx(
         (a.expiration - clock.now) / (a.expiration - a.issued_at), abs=0.001
@@ -208,7 +209,7 @@ def test_each_row_has_use_and_forget_and_the_message_says_what_the_click_did(
 ) -> None:
     a = ledger.add(issue(broker, "panel-a"))
     b = ledger.add(issue(broker, "panel-b"))
-    assert [list(view.buttons) for view in panel.rows.values()] == [["Use", "Forget"]] * 2
+    assert [list(view.buttons) for view in panel.rows.values()] == [["Use", "Renew", "Forget"]] * 2
     assert panel.rows[b.label].buttons["Use"].disabled  # already active
     assert not panel.rows[a.label].buttons["Use"].disabled
 
@@ -250,31 +251,31 @@ def test_one_more_column_and_row_action_join_without_changing_the_panel(
 ) -> None:
     clicked: list[str] = []
 
-    def renew(panel: SessionPanel, label: str) -> str:
+    def inspect(panel: SessionPanel, label: str) -> str:
         clicked.append(label)
-        return f"Renewed {label}"
+        return f"Inspected {label}"
 
-    renewal = Column("renewal", lambda row: "auto" if row.kind == "federation" else "none")
+    region = Column("region", lambda row: "us-east-1" if row.kind == "federation" else "")
     panel = SessionPanel(
         ledger,
         interval=None,
-        columns=(*COLUMNS, renewal),
-        actions=(*ROW_ACTIONS, RowAction("Renew", "refresh", "renew it now", renew)),
+        columns=(*COLUMNS, region),
+        actions=(*ROW_ACTIONS, RowAction("Inspect", "search", "look at it", inspect)),
     )
     try:
-        session = ledger.add(issue(broker, "panel-renew"))
+        session = ledger.add(issue(broker, "panel-inspect"))
         view = panel.rows[session.label]
-        assert list(view.buttons) == ["Use", "Forget", "Renew"]
-        assert [text(c.value) for c in view.cells][-1] == "auto"
-        assert [text(h.value) for h in panel.header][-2:] == ["renewal", ""]
+        assert list(view.buttons) == ["Use", "Renew", "Forget", "Inspect"]
+        assert [text(c.value) for c in view.cells][-1] == "us-east-1"
+        assert [text(h.value) for h in panel.header][-2:] == ["region", ""]
         assert panel.grid.layout.grid_template_columns.split()[-2:] == [
             "max-content",
             "max-content",
         ]
-        assert "<th>renewal</th>" in panel._repr_html_()
-        view.buttons["Renew"].click()
+        assert "<th>region</th>" in panel._repr_html_()
+        view.buttons["Inspect"].click()
         assert clicked == [session.label]
-        assert panel.message.value == f"Renewed {session.label}"
+        assert panel.message.value == f"Inspected {session.label}"
     finally:
         panel.close()
 
@@ -293,6 +294,7 @@ def test_details_show_principal_key_and_issued_time_on_demand(
     assert text(details.value) == (
         f"principal {a.principal} · access key {a.masked_access_key} · "
         f"issued {a.issued_at:%Y-%m-%d %H:%M:%S} UTC · expires {a.expiration:%Y-%m-%d %H:%M:%S} UTC"
+        " · last renewed never"
     )
     b = ledger.add(issue(broker, "panel-b"))
     assert panel.rows[b.label].details.value.startswith("principal <b>arn:")
@@ -326,7 +328,7 @@ def test_only_the_rows_needed_are_rendered(
         assert text(panel.note.value) == (
             "10 of 40 sessions shown (stsmagic.sessions.to_frame() has them all)"
         )
-        assert len(panel.grid.children) == 6 + 10 * 7
+        assert len(panel.grid.children) == 7 + 10 * 8
     finally:
         panel.close()
 

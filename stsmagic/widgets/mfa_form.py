@@ -63,12 +63,19 @@ class MfaForm(widgets.VBox):
         action: Callable[..., IssuedSession] | None = None,
         action_name: str = "Get session token",
         durations: Sequence[int] = DURATIONS,
+        auto_renew: bool = True,
+        renews: str | None = None,
         **kwargs: Any,
     ) -> None:
         """``action`` (default: ``broker.get_session_token``) is called with ``SerialNumber``,
         ``TokenCode``, ``DurationSeconds`` and ``label``; ``action_name`` is the button's words
-        ("Assume role"); ``durations`` the dropdown's choices in seconds."""
-        if broker is None:
+        ("Assume role"); ``durations`` the dropdown's choices in seconds. ``auto_renew=False``
+        keeps the session from renewing itself (``--no-renew``). ``renews=LABEL`` makes the
+        form renew that session with its recipe and the code typed (the panel's Renew): no
+        duration to choose, the session keeps its label and place."""
+        self.renews = renews
+        self.auto_renew = auto_renew
+        if broker is None and renews is None:
             from ..broker import Broker
 
             broker = Broker()
@@ -78,7 +85,7 @@ class MfaForm(widgets.VBox):
             ledger = sessions
         self.broker = broker
         self.ledger = ledger
-        self.action = action or broker.get_session_token
+        self.action = action or (broker.get_session_token if broker is not None else None)
         self.action_name = action_name
         self.label = label
         self.activate = activate
@@ -88,11 +95,11 @@ class MfaForm(widgets.VBox):
 
         default = duration_seconds or (
             (broker.duration_seconds or DEFAULT_DURATION)
-            if action is None
+            if action is None and broker is not None
             else ROLE_DEFAULT_DURATION
         )
         self.serial_number = widgets.Text(
-            value=serial_number or broker.mfa_serial or "",
+            value=serial_number or (broker.mfa_serial if broker is not None else None) or "",
             description="MFA device",
             placeholder="arn:aws:iam::123456789012:mfa/name",
             layout=widgets.Layout(width="36em"),
@@ -120,6 +127,8 @@ class MfaForm(widgets.VBox):
             tooltip=f"{action_name} with this MFA code",
             layout=widgets.Layout(width="auto"),
         )
+        if renews is not None:
+            self.duration.layout.display = "none"  # the recipe's duration, as first issued
         self.status = widgets.HTML(value="Enter the 6-digit code from your MFA device.")
         self.out = widgets.Output()
 
@@ -163,14 +172,29 @@ class MfaForm(widgets.VBox):
 
     def _request(self, code: str) -> None:
         try:
+            if self.renews is not None:
+                from ..renewal import renew
+
+                self.session = renew(self.ledger, self.renews, TokenCode=code)
+                self.error = None
+                until = self.session.expiration.strftime("%Y-%m-%d %H:%M:%S %Z")
+                self.status.value = html.escape(
+                    f"✓ Renewed {self.renews} ({self.session.masked_access_key}) until {until}"
+                )
+                return
             # held before sending: a taken label costs no request and no thrown-away session
             with self.ledger.reserve(self.label):
+                assert self.action is not None  # only a renewing form has none
                 issued = self.action(
                     SerialNumber=self.serial_number.value.strip() or None,
                     TokenCode=code,
                     DurationSeconds=self.duration.value,
                     label=self.label,
                 )
+                if not self.auto_renew:
+                    from ..renewal import without_renewal
+
+                    issued = without_renewal(issued)
                 issued = self.ledger.add(issued, activate=self.activate)
             if self.export_env and self.activate:
                 from .. import live

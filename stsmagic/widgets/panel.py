@@ -70,6 +70,8 @@ class Row:
     expiration: datetime
     remaining: timedelta
     active: bool
+    renewal: str = "none"  # auto, mfa or none (IssuedSession.renewal)
+    renewed_at: datetime | None = None
 
     @property
     def expired(self) -> bool:
@@ -107,6 +109,7 @@ class Row:
             ("access key", self.access_key),
             ("issued", format_utc(self.issued_at)),
             ("expires", format_utc(self.expiration)),
+            ("last renewed", format_utc(self.renewed_at) if self.renewed_at else "never"),
         ]
 
 
@@ -139,6 +142,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("status", lambda row: esc(row.status)),
     Column("time left", time_left_cell),
     Column("expires", lambda row: esc(format_short_utc(row.expiration))),
+    Column("renewal", lambda row: esc(row.renewal)),
 )
 
 
@@ -163,6 +167,24 @@ def use_session(panel: SessionPanel, label: str) -> str:
     return f"Using {label}"
 
 
+def _when(value: Any) -> datetime | None:
+    """A frame's timestamp as a datetime; NaT (never) as None."""
+    return None if value is None or value != value else value.to_pydatetime()
+
+
+def renew_session(panel: SessionPanel, label: str) -> str:
+    """``auto``: made again now with its recipe, same label. ``mfa``: the MFA form, inline in
+    the panel, whose button renews it with the code typed."""
+    from ..renewal import renew
+
+    session = panel.ledger.get(label)
+    if session.renewal == "mfa":
+        panel.show_form(label, session)
+        return f"Type a new MFA code to renew {label}"
+    renewed = renew(panel.ledger, label)
+    return f"Renewed {label} ({renewed.masked_access_key})"
+
+
 def forget_session(panel: SessionPanel, label: str) -> str:
     panel.ledger.forget(label)
     return f"Forgot {label}"
@@ -175,6 +197,13 @@ ROW_ACTIONS: tuple[RowAction, ...] = (
         "make it the active session",
         use_session,
         lambda row: not row.active and not row.expired,
+    ),
+    RowAction(
+        "Renew",
+        "refresh",
+        "make it again now, same label (MFA: asks for a code)",
+        renew_session,
+        lambda row: row.renewal != "none",
     ),
     RowAction("Forget", "trash", "drop it from this kernel", forget_session),
 )
@@ -197,7 +226,7 @@ STYLE = """<style>
 .stsmagic-session-panel .stsmagic-details .widget-html-content { white-space: normal;
   line-height: 1.4; color: var(--jp-ui-font-color2, #666); }
 .stsmagic-session-panel .stsmagic-actions button { width: auto; height: 24px;
-  margin: 0 2px; padding: 0 6px; }
+  margin: 0 2px; padding: 0 4px; }
 .stsmagic-session-panel .stsmagic-footer button { width: auto; padding: 0 10px; }
 .stsmagic-active { font-weight: bold; background: rgba(46, 125, 50, 0.12); }
 .stsmagic-warn { background: rgba(245, 124, 0, 0.18); }
@@ -369,8 +398,11 @@ class SessionPanel(widgets.VBox):
         self.message.add_class("stsmagic-message")
         self.footer = widgets.HBox([self.use_source, self.details, self.message])
         self.footer.add_class("stsmagic-footer")
+        self.form: Any = None  # the MfaForm a Renew of an MFA session shows, under the table
+        self.form_box = widgets.VBox([])
         super().__init__(
-            children=[self.style, self.warning, self.grid, self.note, self.footer], **kwargs
+            children=[self.style, self.warning, self.grid, self.note, self.form_box, self.footer],
+            **kwargs,
         )
         self.add_class("stsmagic-session-panel")
         self._unsubscribe = ledger.subscribe(self._ledger_changed)
@@ -486,9 +518,35 @@ class SessionPanel(widgets.VBox):
                     expiration=expiration,
                     remaining=max(expiration - now, timedelta(0)),
                     active=bool(is_active[position]),
+                    renewal=str(record.renewal),
+                    renewed_at=_when(record.renewed_at),
                 )
             )
         return rows, len(frame)
+
+    def show_form(self, label: str, session: IssuedSession) -> None:
+        """The MFA form for renewing ``label``, under the table (replacing any other)."""
+        from .mfa_form import MfaForm
+
+        self.close_form()
+        recipe = session.recipe
+        serial = recipe.serial_number if recipe is not None else None
+        self.form = MfaForm(
+            None,  # renewing: no Broker, the session's recipe makes it
+            self.ledger,
+            serial_number=serial,
+            label=label,
+            action_name="Renew",
+            renews=label,
+        )
+        self.form.serial_number.disabled = True
+        self.form_box.children = [self.form]
+
+    def close_form(self) -> None:
+        if self.form is not None:
+            self.form.close()
+            self.form = None
+        self.form_box.children = []
 
     # -- events ----------------------------------------------------------------------------
 
@@ -543,6 +601,7 @@ class SessionPanel(widgets.VBox):
         timer = getattr(self, "timer", None)
         if timer is not None and timer is not threading.current_thread():
             timer.join(timeout=5)
+        self.close_form()
         with self._lock:
             for view in self.rows.values():
                 view.close()

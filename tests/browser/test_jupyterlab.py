@@ -127,7 +127,7 @@ def test_mfa_form_panel_and_boto3_in_jupyterlab(
     expect(page.locator("#filebrowser")).to_be_visible()
     layout = panel.evaluate(PANEL_LAYOUT)
     assert layout["overflowing"] == [], layout
-    assert layout["columns"] == len(layout["headers"]) == 6, layout
+    assert layout["columns"] == len(layout["headers"]) == 7, layout
     for header, cell in zip(layout["headers"], layout["cells"], strict=True):
         assert abs(header["x"] - cell["x"]) < 1 and abs(header["width"] - cell["width"]) < 1
     assert layout["grid_width"] <= 800, layout  # room for one more column and action
@@ -164,3 +164,42 @@ def test_mfa_form_panel_and_boto3_in_jupyterlab(
     content = page.content()
     for secret in sandbox.issued_secrets():
         assert secret not in content
+
+
+def test_an_expired_mfa_session_asks_for_a_code_under_the_cell(
+    sandbox: Any, lab_dir: Path, jupyter_lab: str, page: Any
+) -> None:
+    """Issue 13: the renewer's getpass shows JupyterLab's password box; the cell finishes."""
+    from playwright.sync_api import expect
+
+    write_notebook(
+        lab_dir / "notebooks/renew.ipynb",
+        [
+            "%load_ext stsmagic\nfrom stsmagic.sandbox import connect\n"
+            f"code = connect({sandbox.endpoint_url!r}).mfa_code()",
+            "%sts_session --token-code $code --duration-seconds 900 --label mfa",
+            "import datetime as dt, stsmagic\nfirst = stsmagic.sessions.get('mfa')\n"
+            "stsmagic.sessions._clock = lambda: (\n"
+            "    dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1))  # an hour later\n"
+            f"{IDENTITY}\n"
+            "print('renewed', stsmagic.sessions.get('mfa').access_key_id != first.access_key_id)",
+        ],
+    )
+    page.goto(f"{jupyter_lab}/lab/tree/renew.ipynb")
+    page.wait_for_function(KERNEL_IDLE, timeout=60_000)
+    run_cell(page, 0)
+    run_cell(page, 1)
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(2)
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Shift+Enter")
+    box = cell.locator("input.jp-Stdin-input")
+    expect(box).to_be_visible(timeout=20_000)
+    assert box.get_attribute("type") == "password"
+    expect(cell.locator(".jp-Stdin-prompt")).to_contain_text(
+        f"MFA code for {sandbox.mfa_serial} to renew mfa"
+    )
+    box.fill(sandbox.mfa_code())
+    box.press("Enter")
+    output = cell.locator(".jp-OutputArea-output").last
+    expect(output).to_contain_text("renewed True", timeout=20_000)
+    assert sandbox.user_arn in cell.locator(".jp-OutputArea").inner_text()

@@ -1,0 +1,286 @@
+"""Sessions that renew themselves: a session's recipe, and the renewer ``stsmagic.active`` calls.
+
+A ``Recipe`` is how a session was made: the operation and its parameters, never a one-time
+code, a trade-in token or an SSO bearer token (SSO re-reads the CLI's cache, which refreshes
+an expired token). The Broker attaches it to every session it issues (``profiles.issue`` its
+own, over the whole chain); the ledger only swaps the session under its label
+(``SessionLedger.replace``), the way botocore's ``RefreshableCredentials`` calls
+``refresh_using``.
+
+``renewal`` kinds: ``auto`` re-issues with the same parameters; ``mfa`` needs a new code, asked
+with ``getpass.getpass`` in the kernel's main thread when the kernel can ask; ``none`` cannot
+be made again (a trade-in token is single use).
+
+``renew_due(ledger, session, now)`` is what ``stsmagic.active.credentials`` calls once the
+active session is inside its refresh window (``IssuedSession.renew_from``) or expired. One lock
+per label: eight threads finding the window at once cause one renewal. The renewal's own
+request never comes back here (the Broker signs with the source chain, ``--chain`` with an
+explicit session; and a thread that is renewing skips the renewer).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from .errors import SessionExpired, StsMagicError
+
+if TYPE_CHECKING:
+    from botocore.credentials import ReadOnlyCredentials
+
+    from .ledger import SessionLedger
+    from .session import IssuedSession
+
+log = logging.getLogger(__name__)
+
+KINDS = ("auto", "mfa", "none")
+
+# StsMagics.auto_renew sets this: off, no session renews itself (the panel's Renew still does).
+enabled = True
+
+# After a failed automatic renewal inside the window (the old session still signs), wait this
+# long (by the ledger's clock) before trying again, so a failing endpoint is not hammered.
+RETRY_AFTER = timedelta(seconds=60)
+
+Make = Callable[..., "IssuedSession"]
+
+
+class Recipe:
+    """How a session was made, so it can be made again; holds no secret.
+
+    ``make(label=, TokenCode=, signed_by=)`` issues a new session with the same parameters
+    (``TokenCode`` only for ``mfa``; ``signed_by`` only when ``signer`` names the session that
+    signed the first one: ``%sts_role --chain``). ``auto_renew`` is False for a session issued
+    with ``--no-renew``.
+    """
+
+    __slots__ = ("_make", "auto_renew", "operation", "renewal", "serial_number", "signer")
+
+    def __init__(
+        self,
+        operation: str,
+        make: Make,
+        *,
+        renewal: str = "auto",
+        serial_number: str | None = None,
+        signer: str | None = None,
+        auto_renew: bool = True,
+    ) -> None:
+        if renewal not in KINDS:
+            raise ValueError(f"renewal must be one of {', '.join(KINDS)}, not {renewal!r}")
+        self.operation = operation
+        self.renewal = renewal
+        self.serial_number = serial_number
+        self.signer = signer
+        self.auto_renew = auto_renew
+        self._make = make
+
+    def issue(
+        self,
+        *,
+        label: str | None,
+        TokenCode: str | None = None,
+        signed_by: IssuedSession | None = None,
+    ) -> IssuedSession:
+        """A new session made as this one was, labelled ``label``, carrying this recipe."""
+        kwargs: dict[str, Any] = {"label": label}
+        if self.renewal == "mfa":
+            kwargs["TokenCode"] = TokenCode
+        if self.signer is not None:
+            kwargs["signed_by"] = signed_by
+        return self._make(**kwargs).with_recipe(self)
+
+    def without_renewal(self) -> Recipe:
+        """The same recipe with automatic renewal off (``--no-renew``)."""
+        return Recipe(
+            self.operation,
+            self._make,
+            renewal=self.renewal,
+            serial_number=self.serial_number,
+            signer=self.signer,
+            auto_renew=False,
+        )
+
+    def __reduce_ex__(self, protocol: object) -> Any:
+        raise TypeError("a Recipe holds a Broker and is not pickled")
+
+    def __repr__(self) -> str:
+        off = ", auto_renew=False" if not self.auto_renew else ""
+        return f"Recipe(operation={self.operation!r}, renewal={self.renewal!r}{off})"
+
+
+def without_renewal(session: IssuedSession) -> IssuedSession:
+    """``session`` with automatic renewal off (what ``--no-renew`` keeps)."""
+    recipe = session.recipe
+    return session if recipe is None else session.with_recipe(recipe.without_renewal())
+
+
+# --- the renewer ------------------------------------------------------------------------------
+
+_locks: dict[tuple[int, str], threading.Lock] = {}
+_locks_lock = threading.Lock()
+_busy = threading.local()  # .renewing: this thread is issuing a renewal right now
+# (id(ledger), label) -> (the session that failed to renew, when to try again)
+_failed: dict[tuple[int, str], tuple[IssuedSession, datetime]] = {}
+
+
+def _lock_for(ledger: SessionLedger, label: str) -> threading.Lock:
+    key = (id(ledger), label)
+    lock = _locks.get(key)
+    if lock is None:
+        with _locks_lock:
+            lock = _locks.setdefault(key, threading.Lock())
+    return lock
+
+
+def renewing() -> bool:
+    """True in a thread that is issuing a renewal (its requests must not renew again)."""
+    return getattr(_busy, "renewing", False)
+
+
+def renew_due(ledger: SessionLedger, session: IssuedSession, now: datetime) -> ReadOnlyCredentials:
+    """The credentials to sign with, for the active ``session`` found inside its window.
+
+    Renews it when it may (a new session under the same label, swapped in the ledger);
+    otherwise the old one signs while it is valid, and an expired one raises
+    ``SessionExpired`` naming why it was not renewed.
+    """
+    expired = now >= session.expiration
+    recipe = session.recipe
+    label = session.label or "(unlabelled)"
+    if recipe is None or recipe.renewal == "none" or session.label is None:
+        return _old(session, expired, None)
+    if not enabled or not recipe.auto_renew or renewing():
+        return _old(session, expired, None)
+    key = (id(ledger), label)
+    failed = _failed.get(key)
+    if not expired and failed is not None and failed[0] is session and now < failed[1]:
+        return session.credentials  # tried and failed in this window: the old one still signs
+    if recipe.renewal == "mfa" and not expired and not _can_ask():
+        return session.credentials  # asked only where it can be; expired, it says why below
+    with _lock_for(ledger, label):
+        current = ledger._sessions.get(label)
+        if current is not session:
+            # Another thread renewed it (or it was forgotten) while this one waited.
+            if current is not None and now < current.expiration:
+                return current.credentials
+            return _old(session, expired, None)
+        try:
+            renewed = renew(ledger, label, now=now)
+        except StsMagicError as e:
+            cause = str(e)
+            if expired:
+                raise SessionExpired(label, session.kind, session.expiration, cause) from None
+            if recipe.renewal == "mfa":
+                # Declined or wrong: not asked again in this window; asked again once expired.
+                _failed[key] = (session, session.expiration)
+            else:
+                _failed[key] = (session, now + RETRY_AFTER)
+            log.warning(
+                "stsmagic: %s was not renewed (%s); it signs until it expires", label, cause
+            )
+            return session.credentials
+        _failed.pop(key, None)
+        return renewed.credentials
+
+
+def _old(session: IssuedSession, expired: bool, cause: str | None) -> ReadOnlyCredentials:
+    if expired:
+        raise SessionExpired(
+            session.label or "(unlabelled)", session.kind, session.expiration, cause
+        )
+    return session.credentials
+
+
+def renew(
+    ledger: SessionLedger,
+    label: str,
+    *,
+    TokenCode: str | None = None,
+    now: datetime | None = None,
+) -> IssuedSession:
+    """Make the session labelled ``label`` again and swap it in (event ``renewed``).
+
+    An ``mfa`` session uses ``TokenCode``, or asks for one with ``getpass.getpass`` (main
+    thread, a kernel that can ask). Raises an ``StsMagicError`` (one line) and changes
+    nothing when it cannot: no recipe, ``none``, no code, the request refused. The panel's
+    Renew calls this; the renewer too.
+    """
+    session = ledger.get(label)
+    recipe = session.recipe
+    if recipe is None or recipe.renewal == "none":
+        why = "a trade-in token is single use" if session.kind == "delegated" else "its recipe"
+        raise StsMagicError(f"{label!r} cannot be made again ({why}); issue a new session")
+    signed_by = None
+    if recipe.signer is not None:
+        signed_by = _signer(ledger, recipe.signer, now or ledger.now())
+    if recipe.renewal == "mfa" and TokenCode is None:
+        TokenCode = ask_code(str(recipe.serial_number), label)
+    _busy.renewing = True
+    try:
+        renewed = recipe.issue(label=label, TokenCode=TokenCode, signed_by=signed_by)
+    finally:
+        _busy.renewing = False
+    del TokenCode
+    ledger.replace(label, renewed)
+    log.info("stsmagic: renewed %s (%s)", label, renewed.masked_access_key)
+    return renewed
+
+
+def _signer(ledger: SessionLedger, label: str, now: datetime) -> IssuedSession:
+    """The session that signed a chained role, as the ledger holds it now (it may itself have
+    been renewed); gone or expired, the chained role cannot be made again."""
+    signer = ledger._sessions.get(label)
+    if signer is None:
+        raise StsMagicError(f"the session that signed it, {label!r}, was forgotten")
+    if now >= signer.expiration:
+        raise StsMagicError(f"the session that signed it, {label!r}, has expired too")
+    return signer
+
+
+# --- asking for a code ------------------------------------------------------------------------
+
+
+class CannotAsk(StsMagicError):
+    """The kernel cannot ask for input here (no stdin, another thread)."""
+
+
+def _can_ask() -> bool:
+    import getpass
+
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    if getattr(getpass.getpass, "__module__", None) == "getpass":
+        # The standard library's own: not inside a kernel's cell; only a terminal can answer.
+        stdin = sys.stdin
+        return stdin is not None and hasattr(stdin, "isatty") and stdin.isatty()
+    return True  # a kernel's (or a frontend's) getpass: it says itself when it cannot
+
+
+def ask_code(serial: str, label: str) -> str:
+    """Ask for an MFA code with ``getpass.getpass``; raise one line when it cannot be asked or
+    nothing was typed."""
+    import getpass
+
+    try:
+        from IPython.core.error import StdinNotImplementedError
+    except ImportError:  # a plain process (a Dask worker): nothing else raises it
+        StdinNotImplementedError = EOFError  # type: ignore[misc,assignment]
+
+    where = "the panel's Renew, or the magic with --token-code"
+    if not _can_ask():
+        thread = threading.current_thread() is not threading.main_thread()
+        why = "not in the kernel's main thread" if thread else "no stdin to ask for a code"
+        raise CannotAsk(f"{why}; renew it with {where}")
+    try:
+        code = getpass.getpass(f"MFA code for {serial} to renew {label}: ")
+    except (StdinNotImplementedError, EOFError, OSError):
+        raise CannotAsk(f"this kernel cannot ask for input (no stdin); use {where}") from None
+    code = (code or "").strip()
+    if not code:
+        raise StsMagicError(f"no MFA code was typed; {label!r} was not renewed")
+    return code
