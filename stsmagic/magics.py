@@ -20,11 +20,12 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
-from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.core.magic_arguments import argument
 from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 from traitlets.config import Configurable
 
 from . import live, magic_args, params
+from .magic_args import magic_arguments
 from .broker import ROLE_SESSION_KINDS, Broker
 from .errors import ParameterError, SessionExpired, StsMagicError
 
@@ -808,5 +809,3 @@ def unload_ipython_extension(ipython: Any) -> None:
     ipython.magics_manager.registry.pop(StsMagics.__name__, None)
     ipython.configurables[:] = [c for c in ipython.configurables if not isinstance(c, StsMagics)]
 
-
-magic_args.plain_help(StsMagics)
