@@ -181,7 +181,7 @@ def nearest_flag(parser: argparse.ArgumentParser, typed: str) -> str | None:
     return f"--{close[0]}" if close else None
 
 
-class magic_arguments(ipython_arguments.magic_arguments):  # noqa: N801 (IPython's name)
+class magic_arguments(ipython_arguments.magic_arguments):
     """IPython's ``@magic_arguments()``, with the parser and the help built on first use.
 
     IPython builds a magic's ``argparse`` parser, and formats its help into ``__doc__``, when
@@ -232,8 +232,8 @@ class LazyMagic:
         assert self._parser is not None
         return self._parser
 
-    @property  # type: ignore[override]
-    def __doc__(self) -> str:  # noqa: D105
+    @property
+    def __doc__(self) -> str:  # type: ignore[override]
         if self._help is None:
             self._build()
         assert self._help is not None
@@ -245,7 +245,7 @@ class LazyMagic:
         func = types.SimpleNamespace(**self.__dict__)
         func.__name__, func.__doc__ = self.__name__, self._docstring
         parser = ipython_arguments.construct_parser(func)
-        self._help = plain_help(func.__doc__)
+        self._help = plain_help(str(func.__doc__))
         self._parser = parser
 
 

@@ -25,11 +25,11 @@ from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 from traitlets.config import Configurable
 
 from . import live, magic_args, params
-from .magic_args import magic_arguments
-from .broker import ROLE_SESSION_KINDS, Broker
 from .errors import ParameterError, SessionExpired, StsMagicError
+from .magic_args import magic_arguments
 
 if TYPE_CHECKING:
+    from .broker import Broker
     from .ledger import SessionLedger
     from .session import IssuedSession
 
@@ -206,6 +206,8 @@ class StsMagics(Magics, Configurable):
             bool(getattr(args, "allow_http", False) or self.allow_http),
         )
         if key not in self._brokers:
+            from .broker import Broker  # on the first request, not at %load_ext
+
             # retries stay the profile's (retry_mode, max_attempts), as botocore reads them
             config = Config(connect_timeout=self.connect_timeout, read_timeout=self.read_timeout)
             self._brokers[key] = Broker(
@@ -496,6 +498,8 @@ class StsMagics(Magics, Configurable):
                 raise UsageError("--token-code needs the MFA device: give --serial-number ARN")
             if args.serial_number and not args.token_code:
                 # everything else is checked now, not after the code is typed
+                from .broker import ROLE_SESSION_KINDS
+
                 chained = signer is not None and signer.kind in ROLE_SESSION_KINDS
                 params.assume_role_request(
                     **{**request, "RoleSessionName": request["RoleSessionName"] or "checked"},
@@ -808,4 +812,3 @@ def unload_ipython_extension(ipython: Any) -> None:
                 del table[name]
     ipython.magics_manager.registry.pop(StsMagics.__name__, None)
     ipython.configurables[:] = [c for c in ipython.configurables if not isinstance(c, StsMagics)]
-
