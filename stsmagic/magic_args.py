@@ -23,7 +23,8 @@ from . import params
 from .errors import ParameterError
 
 # A word that can only be a variable's name; a leading `$` is allowed, as in IPython's `$name`.
-_NAME = re.compile(r"\$?([A-Za-z_][A-Za-z0-9_]*)")
+# Patterns here are text, compiled (and cached by `re`) when a magic first runs, not at %load_ext.
+_NAME = r"\$?([A-Za-z_][A-Za-z0-9_]*)"
 # A literal token typed in a cell is long; a short bare word that names no variable is almost
 # certainly a mistyped name, and is refused rather than sent to AWS as a token.
 LITERAL_SECRET_MIN_LENGTH = 32
@@ -113,7 +114,7 @@ def one_line(text: str) -> str:
 
 MAX_LINE = 64 * 1024
 # Words, spaces and the punctuation of ARNs, numbers and labels: nothing shlex would interpret.
-_PLAIN = re.compile(r"[\w ,.:/@+=*-]*")
+_PLAIN = r"[\w ,.:/@+=*-]*"
 
 
 def parse_line(magic: Callable[..., Any], line: str, *, secret_flags: bool = False) -> Any:
@@ -136,7 +137,7 @@ def parse_line(magic: Callable[..., Any], line: str, *, secret_flags: bool = Fal
         )
     try:
         # A line with nothing for shlex to interpret splits the same on whitespace, 10x faster.
-        argv = line.split() if _PLAIN.fullmatch(line) else shlex.split(line, posix=True)
+        argv = line.split() if re.fullmatch(_PLAIN, line) else shlex.split(line, posix=True)
     except ValueError as e:
         raise UsageError(f"%{name}: {one_line(str(e)).lower()} in the line; see %{name}?") from e
     parser: argparse.ArgumentParser = magic.parser  # type: ignore[attr-defined]
@@ -163,12 +164,12 @@ def parse_line(magic: Callable[..., Any], line: str, *, secret_flags: bool = Fal
     return args
 
 
-_FLAG_VALUE = re.compile(r"(--?[\w-]+)=\S*")
+_FLAG_VALUE = r"(--?[\w-]+)=\S*"
 
 
 def _without_values(text: str) -> str:
     """``--flag=VALUE`` -> ``--flag=…`` everywhere in ``text``."""
-    return _FLAG_VALUE.sub(r"\1=…", text)
+    return re.sub(_FLAG_VALUE, r"\1=…", text)
 
 
 def nearest_flag(parser: argparse.ArgumentParser, typed: str) -> str | None:
@@ -345,7 +346,7 @@ def resolve_policy(value: str | None, user_ns: Mapping[str, Any]) -> object:
         return None
     if value.startswith("@"):
         return read_policy_file(Path(value[1:]).expanduser())
-    name = _NAME.fullmatch(value)
+    name = re.fullmatch(_NAME, value)
     if name is None:
         return value
     if name[1] not in user_ns:
@@ -411,7 +412,7 @@ def resolve_secret(flag: str, value: str, user_ns: Mapping[str, Any]) -> str:
     A word shorter than ``LITERAL_SECRET_MIN_LENGTH`` that names no variable is refused as a
     mistyped name; anything else is taken literally. Messages never show ``value``.
     """
-    name = _NAME.fullmatch(value)
+    name = re.fullmatch(_NAME, value)
     if name is not None and name[1] in user_ns:
         held = user_ns[name[1]]
         if not isinstance(held, str) or not held:
