@@ -11,10 +11,11 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from .errors import ParameterError
-from .session import IssuedSession
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from .session import IssuedSession
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,8 @@ class SessionLedger:
 
     def add(self, session: IssuedSession, activate: bool = True) -> IssuedSession:
         """Keep ``session`` (labelled ``<kind>-<n>`` if it has no label); make it active."""
+        from .session import IssuedSession  # made by then; not imported at %load_ext
+
         if not isinstance(session, IssuedSession):
             raise TypeError(f"expected an IssuedSession, not {type(session).__name__}")
         if activate:

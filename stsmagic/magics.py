@@ -20,15 +20,16 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
-from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.core.magic_arguments import argument
 from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 from traitlets.config import Configurable
 
 from . import live, magic_args, params
-from .broker import ROLE_SESSION_KINDS, Broker
 from .errors import ParameterError, SessionExpired, StsMagicError
+from .magic_args import magic_arguments
 
 if TYPE_CHECKING:
+    from .broker import Broker
     from .ledger import SessionLedger
     from .session import IssuedSession
 
@@ -221,6 +222,8 @@ class StsMagics(Magics, Configurable):
             bool(getattr(args, "allow_http", False) or self.allow_http),
         )
         if key not in self._brokers:
+            from .broker import Broker  # on the first request, not at %load_ext
+
             # retries stay the profile's (retry_mode, max_attempts), as botocore reads them
             config = Config(connect_timeout=self.connect_timeout, read_timeout=self.read_timeout)
             self._brokers[key] = Broker(
@@ -511,6 +514,8 @@ class StsMagics(Magics, Configurable):
                 raise UsageError("--token-code needs the MFA device: give --serial-number ARN")
             if args.serial_number and not args.token_code:
                 # everything else is checked now, not after the code is typed
+                from .broker import ROLE_SESSION_KINDS
+
                 chained = signer is not None and signer.kind in ROLE_SESSION_KINDS
                 params.assume_role_request(
                     **{**request, "RoleSessionName": request["RoleSessionName"] or "checked"},
@@ -828,6 +833,3 @@ def unload_ipython_extension(ipython: Any) -> None:
                 del table[name]
     ipython.magics_manager.registry.pop(StsMagics.__name__, None)
     ipython.configurables[:] = [c for c in ipython.configurables if not isinstance(c, StsMagics)]
-
-
-magic_args.plain_help(StsMagics)
