@@ -296,7 +296,7 @@ role_duration_argument = argument(
     metavar="N",
     type=role_duration_seconds,
     help="how long the role session lasts: 900-43200 seconds, at most 3600 with --chain "
-    "(default: none sent, so AWS's 3600; %sts_profile: the profile's duration_seconds)",
+    "(default: none sent, so AWS's 3600; %%sts_profile: the profile's duration_seconds)",
 )
 
 

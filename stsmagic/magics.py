@@ -371,7 +371,7 @@ class StsMagics(Magics, Configurable):
         "--access-token",
         metavar="T",
         help=magic_args.SECRET_HELP.format(what="an SSO access token")
-        + ". Default: the token %sso_login (or `aws sso login`) cached for the profile",
+        + ". Default: the token %%sso_login (or `aws sso login`) cached for the profile",
     )
     @magic_args.issuing
     def sso_role(self, line: str) -> Any:

@@ -133,6 +133,9 @@ def test_help_is_written_for_a_user(ip: Any) -> None:
     assert "aws sso login --profile NAME" in ip.find_line_magic("sso_role").__doc__
     assert "--source" in ip.find_line_magic("sts_use").__doc__
     assert "--all" in ip.find_line_magic("sts_forget").__doc__
+    assert "Default: the token %sso_login (or `aws sso login`)" in " ".join(
+        ip.find_line_magic("sso_role").__doc__.split()
+    )
 
 
 def test_question_mark_shows_the_help(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
@@ -777,4 +780,6 @@ def test_help_starts_with_the_usage_line(ip: Any) -> None:
         doc = ip.find_line_magic(name).__doc__
         assert doc.startswith(f"%{name}"), (name, doc[:40])
         assert "::" not in doc.split("\n\n")[0]
+        # argparse formats help with %: an unescaped `%sso_login` prints its internals
+        assert "option_strings" not in doc and "'prog'" not in doc, name
     assert "\n  %" not in ip.find_line_magic("sts_session").__doc__.split("\n\n")[0]
