@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import cloudpickle
-from timing import Figure
+from timing import Figure, raw_client
 
 ROUNDS = 20
 WORKERS = 4
@@ -51,19 +51,13 @@ def signed_with(target: str, deadline_seconds: float) -> float | None:
 
 
 def measure(sandbox: Any) -> list[Figure]:
-    import boto3
     import distributed
 
     from stsmagic.dask import CredentialsPlugin
     from stsmagic.ledger import SessionLedger
     from stsmagic.session import IssuedSession
 
-    keys = sandbox.source_credentials
-    sts = boto3.Session(
-        aws_access_key_id=keys.access_key,
-        aws_secret_access_key=keys.secret_key,
-        region_name="us-east-1",
-    ).client("sts", endpoint_url=sandbox.endpoint_url)
+    sts = raw_client(sandbox)
     now = datetime.now(timezone.utc)
     sessions = [
         IssuedSession.from_sts("session", sts.get_session_token(), issued_at=now, label=label)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from timing import Figure, interleaved
+from timing import Figure, interleaved, raw_client
 
 RESPONSE = (
     '<GetSessionTokenResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
@@ -66,14 +66,7 @@ def _without_network(sandbox: Any, shell: Any, raw: Any, rounds: int) -> Figure:
 
 
 def measure(sandbox: Any, shell: Any, rounds: int = 61) -> list[Figure]:
-    import boto3
-
-    keys = sandbox.source_credentials
-    raw = boto3.Session(
-        aws_access_key_id=keys.access_key,
-        aws_secret_access_key=keys.secret_key,
-        region_name="us-east-1",
-    ).client("sts", endpoint_url=sandbox.endpoint_url)
+    raw = raw_client(sandbox)
 
     def raw_call() -> None:
         raw.get_session_token(SerialNumber=sandbox.mfa_serial, TokenCode=sandbox.mfa_code())

@@ -13,7 +13,7 @@ import asyncio
 import io
 from typing import Any
 
-from timing import Figure, interleaved
+from timing import Figure, interleaved, raw_client
 
 BUCKET = "stsmagic-bench"
 KEY = "ten-megabytes.csv"
@@ -26,14 +26,7 @@ def _csv_of(megabytes: int) -> bytes:
 
 
 def _put_object(sandbox: Any) -> None:
-    import boto3
-
-    keys = sandbox.source_credentials
-    s3 = boto3.Session(
-        aws_access_key_id=keys.access_key,
-        aws_secret_access_key=keys.secret_key,
-        region_name="us-east-1",
-    ).client("s3", endpoint_url=sandbox.endpoint_url)
+    s3 = raw_client(sandbox, "s3")
     s3.create_bucket(Bucket=BUCKET)
     s3.put_object(Bucket=BUCKET, Key=KEY, Body=_csv_of(10))
 

@@ -9,22 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from timing import Figure, interleaved
+from timing import Figure, interleaved, raw_client
 
 
 def measure(sandbox: Any, rounds: int = 40) -> list[Figure]:
-    import boto3
-
     from stsmagic import renewal
     from stsmagic.broker import Broker
     from stsmagic.ledger import SessionLedger
 
-    keys = sandbox.source_credentials
-    raw = boto3.Session(
-        aws_access_key_id=keys.access_key,
-        aws_secret_access_key=keys.secret_key,
-        region_name="us-east-1",
-    ).client("sts", endpoint_url=sandbox.endpoint_url)
+    raw = raw_client(sandbox)
     broker = Broker()
     ledger = SessionLedger()
     ledger.subscribe(lambda event, session: None)  # one subscriber, as the outlets are

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from timing import Figure, interleaved
+from timing import Figure, interleaved, raw_client
 
 
 def measure(sandbox: Any, shell: Any, rounds: int = 61) -> list[Figure]:
-    import boto3
-
     role = sandbox.role_arn("plain")
-    keys = sandbox.source_credentials
-    raw = boto3.Session(
-        aws_access_key_id=keys.access_key,
-        aws_secret_access_key=keys.secret_key,
-        region_name="us-east-1",
-    ).client("sts", endpoint_url=sandbox.endpoint_url)
+    raw = raw_client(sandbox)
 
     def raw_call() -> None:
         raw.assume_role(RoleArn=role, RoleSessionName="bench")

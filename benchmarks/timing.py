@@ -1,4 +1,5 @@
-"""How every figure is timed: medians of repeated runs, two variants interleaved in rounds."""
+"""How every figure is timed: medians of repeated runs, two variants interleaved in rounds,
+against a raw boto3 client on the same endpoint."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -64,3 +66,15 @@ def interleaved(
             sink.append(time.perf_counter() - start)
     ratios = [a / b for a, b in zip(a_times, b_times, strict=True)]
     return statistics.median(a_times), statistics.median(b_times), statistics.median(ratios)
+
+
+def raw_client(sandbox: Any, service: str = "sts") -> Any:
+    """A plain boto3 client on the sandbox with its IAM user's keys: what stsmagic is held to."""
+    import boto3
+
+    keys = sandbox.source_credentials
+    return boto3.Session(
+        aws_access_key_id=keys.access_key,
+        aws_secret_access_key=keys.secret_key,
+        region_name="us-east-1",
+    ).client(service, endpoint_url=sandbox.endpoint_url)
