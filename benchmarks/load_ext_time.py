@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
-import subprocess
-import sys
-from typing import Any
 
-from timing import Figure
+from timing import Figure, run_child
 
 # Everything a kernel has before the user's first cell: IPython, boto3, a shell. Only the
 # load_ext call itself is timed.
@@ -52,22 +48,6 @@ print(json.dumps({"imports": t1 - t0, "default_session": t2 - t1, "register_inst
 """
 
 
-def _run(script: str, env: dict[str, str]) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    if done.returncode != 0:
-        tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
-        raise RuntimeError(f"load_ext child failed: {tail[0]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
-
-
 def measure(env: dict[str, str], pycache: str, repeats: int = 9) -> list[Figure]:
     """``pycache``: a directory for bytecode, as an installed package has it compiled.
 
@@ -76,8 +56,9 @@ def measure(env: dict[str, str], pycache: str, repeats: int = 9) -> list[Figure]
     """
     child_env = {**os.environ, **env, "PYTHONPYCACHEPREFIX": pycache}
     child_env.pop("PYTHONDONTWRITEBYTECODE", None)
-    results = [_run(CHILD, child_env) for _ in range(repeats + 1)][1:]  # 1st: compiled
-    parts = [_run(PARTS, child_env) for _ in range(repeats)]
+    runs = [run_child(CHILD, child_env, "load_ext") for _ in range(repeats + 1)]
+    results = runs[1:]  # the first run compiled the bytecode
+    parts = [run_child(PARTS, child_env, "load_ext") for _ in range(repeats)]
     heavy = sorted({name for r in results for name in ("pandas", "ipywidgets") if r[name]})
     magics = results[0]["magics"]
     detail = f"median of {repeats} fresh processes; magics {len(magics)}"

@@ -1,9 +1,12 @@
 """How every figure is timed: medians of repeated runs, two variants interleaved in rounds,
-against a raw boto3 client on the same endpoint."""
+against a raw boto3 client on the same endpoint, or in a fresh Python process."""
 
 from __future__ import annotations
 
+import json
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -78,3 +81,20 @@ def raw_client(sandbox: Any, service: str = "sts") -> Any:
         aws_secret_access_key=keys.secret_key,
         region_name="us-east-1",
     ).client(service, endpoint_url=sandbox.endpoint_url)
+
+
+def run_child(script: str, env: dict[str, str], name: str) -> dict[str, Any]:
+    """Run ``script`` in a fresh Python process; the JSON object its last output line prints."""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"{name} child failed: {tail[0]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
