@@ -60,6 +60,16 @@ def shell_with_extension() -> Any:
     return shell
 
 
+def active_session() -> Any:
+    """The kernel's active session, which the issue figures' `%sts_session` calls left."""
+    import stsmagic
+
+    active = stsmagic.sessions.active
+    if active is None:
+        raise RuntimeError("no active session after %sts_session")
+    return active
+
+
 def report(produce: Callable[[], list[Figure]], name: str, missed: list[str]) -> None:
     try:
         figures = produce()
@@ -92,27 +102,18 @@ def main(argv: list[str]) -> int:
         report(lambda: issue_overhead.measure(sandbox, shell), "issue overhead", missed)
         report(lambda: issue_latency.measure(sandbox, shell), "issue overhead, 20 ms RTT", missed)
 
-        def signing() -> list[Figure]:
-            import stsmagic
-
-            active = stsmagic.sessions.active
-            if active is None:
-                raise RuntimeError("no active session after %sts_session")
-            return signing_overhead.measure(sandbox, active.access_key_id)
-
-        report(signing, "signing overhead", missed)
+        report(
+            lambda: signing_overhead.measure(sandbox, active_session().access_key_id),
+            "signing overhead",
+            missed,
+        )
         report(lambda: role_overhead.measure(sandbox, shell), "role overhead", missed)
         report(lambda: renewal_overhead.measure(sandbox), "renewal overhead", missed)
-
-        def reach() -> list[Figure]:
-            import stsmagic
-
-            active = stsmagic.sessions.active
-            if active is None:
-                raise RuntimeError("no active session after %sts_session")
-            return reach_overhead.measure(sandbox, active.credentials)
-
-        report(reach, "reach overhead", missed)
+        report(
+            lambda: reach_overhead.measure(sandbox, active_session().credentials),
+            "reach overhead",
+            missed,
+        )
         report(ledger_scale.measure, "ledger scale", missed)
         report(lambda: dask_switch.measure(sandbox), "dask switch", missed)
         shell.run_line_magic("unload_ext", "stsmagic")
