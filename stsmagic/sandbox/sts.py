@@ -52,6 +52,20 @@ def _members(params: dict[str, str], prefix: str, fields: tuple[str, ...]) -> li
     return [tuple(found[i].get(f, "") for f in fields) for i in sorted(found)]
 
 
+def _session_policies(
+    params: dict[str, str], violations: limits.Violations
+) -> tuple[str | None, list[str], list[tuple[str, str]]]:
+    """Policy, PolicyArns and Tags, as GetFederationToken and AssumeRole both take them, each
+    checked against its limits (what is wrong goes to ``violations``)."""
+    policy = params.get("Policy")
+    limits.policy_text(policy, violations)
+    arns = [arn for (arn,) in _members(params, "PolicyArns", ("arn",))]
+    limits.policy_arns(arns, violations)
+    pairs = [(k, v) for k, v in _members(params, "Tags", ("Key", "Value"))]
+    limits.tags(pairs, violations)
+    return policy, arns, pairs
+
+
 def get_session_token(request: Request, context: SandboxContext) -> Response:
     caller = authenticate(request, context)
     _refuse_session_credentials(caller, "GetSessionToken")
@@ -81,12 +95,7 @@ def get_federation_token(request: Request, context: SandboxContext) -> Response:
     violations = limits.Violations()
     name = limits.federation_name(params.get("Name"), violations)
     seconds = limits.duration(params.get("DurationSeconds"), violations)
-    policy = params.get("Policy")
-    limits.policy_text(policy, violations)
-    arns = [arn for (arn,) in _members(params, "PolicyArns", ("arn",))]
-    limits.policy_arns(arns, violations)
-    pairs = [(k, v) for k, v in _members(params, "Tags", ("Key", "Value"))]
-    limits.tags(pairs, violations)
+    policy, arns, pairs = _session_policies(params, violations)
     violations.raise_any()
     limits.unique_tag_keys(pairs)
     document = limits.parse_policy(policy) if policy is not None else None
@@ -213,12 +222,7 @@ def assume_role(request: Request, context: SandboxContext) -> Response:
     seconds = limits.role_duration(params.get("DurationSeconds"), violations)
     serial, code = params.get("SerialNumber"), params.get("TokenCode")
     limits.serial_and_code(serial, code, violations)
-    policy = params.get("Policy")
-    limits.policy_text(policy, violations)
-    arns = [arn for (arn,) in _members(params, "PolicyArns", ("arn",))]
-    limits.policy_arns(arns, violations)
-    pairs = [(k, v) for k, v in _members(params, "Tags", ("Key", "Value"))]
-    limits.tags(pairs, violations)
+    policy, arns, pairs = _session_policies(params, violations)
     violations.raise_any()
     limits.unique_tag_keys(pairs)
     transitive = [key for (key,) in _members(params, "TransitiveTagKeys", ("",))]
