@@ -1,4 +1,5 @@
-"""boto3 clients for a sandbox, made the one way the sandbox tests make them."""
+"""boto3 clients for a sandbox, made the one way the sandbox tests make them, and the key that
+signed a call of theirs."""
 
 from __future__ import annotations
 
@@ -38,3 +39,11 @@ def sandbox_client(box: Any, service: str, keys: Any = None, config: Any = None)
         aws_session_token=token,
         config=config,
     )
+
+
+def signed_with(box: Any, client: Any) -> str:
+    """Call GetCallerIdentity with ``client``; the access key the sandbox saw sign it."""
+    client.get_caller_identity()
+    request = box.requests[-1]
+    assert request.operation == "GetCallerIdentity" and request.status == 200
+    return str(request.access_key_id)

@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_clients import signed_with
 from botocore.exceptions import NoCredentialsError
 
 import stsmagic
@@ -20,14 +21,6 @@ from stsmagic.broker import Broker
 from stsmagic.errors import SessionExpired
 from stsmagic.ledger import SessionLedger
 from stsmagic.session import IssuedSession
-
-
-def signed_with(sandbox: Any, client: Any) -> str:
-    """Call GetCallerIdentity with ``client``; the access key the sandbox saw sign it."""
-    client.get_caller_identity()
-    request = sandbox.requests[-1]
-    assert request.operation == "GetCallerIdentity" and request.status == 200
-    return str(request.access_key_id)
 
 
 def test_done_when_from_plain_python(sandbox: Any, aws_profile: Path) -> None:

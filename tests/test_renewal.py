@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_clients import signed_with
 from IPython.core.error import StdinNotImplementedError
 
 import stsmagic
@@ -57,14 +58,6 @@ def events(ledger: SessionLedger) -> list[tuple[str, str | None]]:
     seen: list[tuple[str, str | None]] = []
     ledger.subscribe(lambda event, s: seen.append((event, s.label if s else None)))
     return seen
-
-
-def signed_with(sandbox: Any, client: Any) -> str:
-    """Call GetCallerIdentity; the access key the sandbox saw sign it."""
-    client.get_caller_identity()
-    request = sandbox.requests[-1]
-    assert request.operation == "GetCallerIdentity" and request.status == 200
-    return str(request.access_key_id)
 
 
 def count(sandbox: Any, operation: str) -> int:
