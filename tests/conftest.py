@@ -81,6 +81,23 @@ def aws_profile(sandbox: object, clean_environ: Path) -> Path:
     return clean_environ / "config"
 
 
+@pytest.fixture
+def sso_logged_in(sandbox: object, clean_environ: Path) -> Path:
+    """As after `aws sso login --sso-session work`: the sandbox portal's access token, valid
+    for an hour, in this test's SSO cache. Returns the cached file."""
+    from datetime import datetime, timedelta, timezone
+
+    from stsmagic.sso_cache import write_token
+
+    return write_token(
+        session_name="work",
+        start_url=sandbox.sso_start_url,  # type: ignore[attr-defined]
+        region=sandbox.sso_region,  # type: ignore[attr-defined]
+        access_token=sandbox.sso_access_token(),  # type: ignore[attr-defined]
+        expires_at=datetime.now(timezone.utc) + timedelta(hours=1),
+    )
+
+
 @pytest.fixture(scope="session")
 def shell() -> object:
     """IPython's one InteractiveShell, history off (nothing typed is kept anywhere)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -172,16 +171,9 @@ def test_credential_source_environment(
     ]
 
 
-def test_sso_profile_and_a_role_over_it(sandbox: Any, ip: Any, role_profiles: Path) -> None:
-    from stsmagic.sso_cache import write_token
-
-    write_token(
-        session_name="work",
-        start_url=sandbox.sso_start_url,
-        region=sandbox.sso_region,
-        access_token=sandbox.sso_access_token(),
-        expires_at=datetime.now(timezone.utc) + timedelta(hours=1),
-    )
+def test_sso_profile_and_a_role_over_it(
+    sandbox: Any, ip: Any, role_profiles: Path, sso_logged_in: Path
+) -> None:
     session = ip.run_line_magic("sts_profile", "portal")
     assert session.kind == "sso" and session.label == "portal"
     over = ip.run_line_magic("sts_profile", "over-portal")

@@ -185,9 +185,9 @@ sso_region = {region}
 
 
 def test_sso_renews_with_the_token_from_the_cache(
-    sandbox: Any, ledger: SessionLedger, clock: Clock, aws_profile: Path
+    sandbox: Any, ledger: SessionLedger, clock: Clock, aws_profile: Path, sso_logged_in: Path
 ) -> None:
-    from stsmagic.sso_cache import find_token, write_token
+    from stsmagic.sso_cache import find_token
 
     with aws_profile.open("a") as config:
         config.write(
@@ -199,13 +199,6 @@ def test_sso_renews_with_the_token_from_the_cache(
                 region=sandbox.sso_region,
             )
         )
-    write_token(
-        session_name="work",
-        start_url=sandbox.sso_start_url,
-        region=sandbox.sso_region,
-        access_token=sandbox.sso_access_token(),
-        expires_at=datetime.now(timezone.utc) + timedelta(hours=1),
-    )
     broker = Broker(profile="portal")
     old = ledger.add(
         broker.get_role_credentials(
