@@ -181,6 +181,8 @@ class SessionLedger:
         """Swap in ``session`` (a renewal) under ``label``: same place, active if the old one
         was. Publishes ``renewed``. The renewer (``stsmagic.renewal``) calls this; the ledger
         never makes sessions itself."""
+        from .session import IssuedSession  # made by then; not imported at %load_ext
+
         if not isinstance(session, IssuedSession):
             raise TypeError(f"expected an IssuedSession, not {type(session).__name__}")
         if session.label != label:
