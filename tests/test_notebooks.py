@@ -41,6 +41,7 @@ EXPECTED = [
     "04-delegated.ipynb",
     "05-panel.ipynb",
     "06-pandas-and-friends.ipynb",
+    "07-long-running.ipynb",
     "08-roles.ipynb",
     "09-dask.ipynb",
 ]
