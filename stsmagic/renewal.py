@@ -271,15 +271,15 @@ def ask_code(serial: str, label: str) -> str:
     except ImportError:  # a plain process (a Dask worker): nothing else raises it
         StdinNotImplementedError = EOFError  # type: ignore[misc,assignment]
 
-    where = "the panel's Renew, or the magic with --token-code"
+    # Only why: SessionExpired adds how to renew (the magic, the panel's Renew), once.
     if not _can_ask():
         thread = threading.current_thread() is not threading.main_thread()
         why = "not in the kernel's main thread" if thread else "no stdin to ask for a code"
-        raise CannotAsk(f"{why}; renew it with {where}")
+        raise CannotAsk(why)
     try:
         code = getpass.getpass(f"MFA code for {serial} to renew {label}: ")
     except (StdinNotImplementedError, EOFError, OSError):
-        raise CannotAsk(f"this kernel cannot ask for input (no stdin); use {where}") from None
+        raise CannotAsk("this kernel cannot ask for input (no stdin)") from None
     code = (code or "").strip()
     if not code:
         raise StsMagicError(f"no MFA code was typed; {label!r} was not renewed")

@@ -73,7 +73,8 @@ class SsoLogin:
     def __str__(self) -> str:
         return (
             f"Logged in: SSO token for profile {self.profile!r} cached until "
-            f"{self.expires_at:%Y-%m-%d %H:%M:%S} UTC in {self.path}"
+            # the folder, not the file: its name is a 40-hex SHA-1, which reads like a secret
+            f"{self.expires_at:%Y-%m-%d %H:%M:%S} UTC in {self.path.parent}"
         )
 
 
