@@ -142,6 +142,12 @@ def test_chained_role_is_limited_to_one_hour(sandbox: Any) -> None:
         ({"ExternalId": "bad id!"}, "externalId"),
         ({"SourceIdentity": "bad identity"}, "sourceIdentity"),
         ({"RoleSessionName": "bad name"}, "roleSessionName"),
+        # the session policies' limits, shared with GetFederationToken
+        ({"Tags": [{"Key": f"k{i}", "Value": "v"} for i in range(51)]}, "tags"),
+        (
+            {"PolicyArns": [{"arn": f"arn:aws:iam::aws:policy/p{i}"} for i in range(11)]},
+            "policyArns",
+        ),
     ],
 )
 def test_limits_are_validation_errors(sandbox: Any, extra: dict[str, Any], words: str) -> None:
