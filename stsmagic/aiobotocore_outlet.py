@@ -12,7 +12,6 @@ imported (``after_import``).
 
 from __future__ import annotations
 
-import functools
 import threading
 from types import ModuleType
 from typing import Any
@@ -22,8 +21,8 @@ from botocore.credentials import ReadOnlyCredentials
 from botocore.exceptions import NoCredentialsError
 
 from . import active
-from .botocore_outlet import named_profile
-from .live_credentials import METHOD, LiveProvider, live_provider_in, put_first, source_providers
+from .botocore_outlet import reaching
+from .live_credentials import METHOD, LiveProvider, source_providers
 
 _lock = threading.Lock()
 _patched: dict[int, tuple[ModuleType, Any]] = {}
@@ -92,16 +91,8 @@ class AioLiveProvider(LiveProvider):
         return self._credentials
 
 
-def _wrap(original: Any) -> Any:
-    @functools.wraps(original)
-    def create_credential_resolver(session: Any, *args: Any, **kwargs: Any) -> Any:
-        resolver = original(session, *args, **kwargs)
-        if live_provider_in(resolver) is None:
-            credentials = AioLiveCredentials(_AioSource(resolver), named_profile(session))
-            put_first(resolver, AioLiveProvider(credentials))
-        return resolver
-
-    return create_credential_resolver
+def _live_provider(resolver: Any, profile: str | None) -> AioLiveProvider:
+    return AioLiveProvider(AioLiveCredentials(_AioSource(resolver), profile))
 
 
 def hook(module: ModuleType) -> None:
@@ -111,7 +102,7 @@ def hook(module: ModuleType) -> None:
             return
         original = module.create_credential_resolver
         _patched[id(module)] = (module, original)
-        module.create_credential_resolver = _wrap(original)  # type: ignore[attr-defined]
+        module.create_credential_resolver = reaching(original, _live_provider)  # type: ignore[attr-defined]
 
 
 def unhook() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import botocore.credentials
@@ -27,17 +28,23 @@ def named_profile(session: Any) -> str | None:
     return session.instance_variables().get("profile")
 
 
-def _wrap(original: Any) -> Any:
+def reaching(original: Any, live_provider: Callable[[Any, str | None], Any]) -> Any:
+    """``original`` (a ``create_credential_resolver``) whose resolvers get
+    ``live_provider(resolver, named profile)`` first in their chain, once. aiobotocore's
+    outlet wraps its own function the same way."""
+
     @functools.wraps(original)
     def create_credential_resolver(session: Any, *args: Any, **kwargs: Any) -> Any:
         resolver = original(session, *args, **kwargs)
         if live_provider_in(resolver) is None:
-            credentials = LiveCredentials(Source(resolver), named_profile(session))
-            put_first(resolver, LiveProvider(credentials))
+            put_first(resolver, live_provider(resolver, named_profile(session)))
         return resolver
 
-    create_credential_resolver.__stsmagic_original__ = original  # type: ignore[attr-defined]
     return create_credential_resolver
+
+
+def _live_provider(resolver: Any, profile: str | None) -> LiveProvider:
+    return LiveProvider(LiveCredentials(Source(resolver), profile))
 
 
 def hook() -> None:
@@ -46,7 +53,7 @@ def hook() -> None:
     with _lock:
         if _original is None:
             _original = botocore.credentials.create_credential_resolver
-            botocore.credentials.create_credential_resolver = _wrap(_original)
+            botocore.credentials.create_credential_resolver = reaching(_original, _live_provider)
 
 
 def unhook() -> None:
