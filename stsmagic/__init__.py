@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import ParameterError, RequestRefused, SessionExpired, StsMagicError
 
 if TYPE_CHECKING:
-    from .broker import Broker
+    from .broker.broker import Broker
     from .ledger import SessionLedger
     from .session import IssuedSession
     from .widgets.mfa_form import MfaForm
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     sessions: SessionLedger
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "Broker",
@@ -32,6 +32,7 @@ __all__ = [
     "SessionLedger",
     "SessionPanel",
     "StsMagicError",
+    "__version__",
     "load_ipython_extension",
     "sessions",
     "unload_ipython_extension",

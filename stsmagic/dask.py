@@ -294,8 +294,8 @@ class CredentialsPlugin(WorkerPlugin):
     # --- the worker's side ----------------------------------------------------------------------
 
     async def setup(self, worker: Any) -> None:
-        from . import live
         from .ledger import SessionLedger
+        from .outlets import live
 
         if live.installed():
             # A worker thread in a process that already follows a ledger: the kernel's own
@@ -314,7 +314,7 @@ class CredentialsPlugin(WorkerPlugin):
             self.receive(stored)
 
     def teardown(self, worker: Any) -> None:
-        from . import live
+        from .outlets import live
 
         with self._worker_lock:
             ledger, self._worker_ledger = self._worker_ledger, None

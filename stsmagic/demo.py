@@ -53,7 +53,7 @@ def write_demo_config(directory: Path, box: Sandbox, *, home: Path | None = None
     to leave ``HOME`` alone, as binder does).
     """
     from .private_file import write_private
-    from .sso_cache import write_token
+    from .sso.cache import write_token
 
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     keys = box.source_credentials

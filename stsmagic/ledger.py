@@ -62,7 +62,7 @@ class SessionLedger:
         self._clock: Clock = clock or _utcnow
         self._lock = threading.RLock()
         self._sessions: dict[str, IssuedSession] = {}
-        # stsmagic.active reads this one attribute per signed request: keep it a plain reference.
+        # read once per signed request (the gate, through .active): a plain reference
         self._active: IssuedSession | None = None
         self._count = 0
         self._subscribers: list[Callback] = []
@@ -88,7 +88,22 @@ class SessionLedger:
             return tuple(self._sessions)
 
     def now(self) -> datetime:
+        """The time by the ledger's clock (what expiry and renewal are measured against)."""
         return self._clock()
+
+    @property
+    def clock(self) -> Clock:
+        """The function that tells the ledger's time; assign one to move time in a demo or a
+        test (every expiry check and renewal window reads it)."""
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def find(self, label: str) -> IssuedSession | None:
+        """The session labelled ``label``, or None (``get`` refuses an unknown label)."""
+        return self._sessions.get(label)
 
     def get(self, label: str) -> IssuedSession:
         with self._lock:

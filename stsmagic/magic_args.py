@@ -19,7 +19,7 @@ from IPython.core import magic_arguments as ipython_arguments
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument
 
-from . import params
+from . import limits
 from .errors import ParameterError
 
 # A word that can only be a variable's name; a leading `$` is allowed, as in IPython's `$name`.
@@ -67,7 +67,7 @@ SECRET_HELP = (
 def endpoint_url(text: str) -> str:
     """argparse type for ``--endpoint-url``: an http(s) URL."""
     try:
-        return params.endpoint_url(text, "--endpoint-url")
+        return limits.endpoint_url(text, "--endpoint-url")
     except ParameterError as e:
         raise argparse.ArgumentTypeError(f"{e.problem}; {e.limit}") from None
 
@@ -267,7 +267,7 @@ def plain_help(doc: str) -> str:
 def duration_seconds(text: str) -> int:
     """argparse type for ``--duration-seconds``: whole seconds within AWS's limits."""
     try:
-        return params.duration_seconds(int(text), "--duration-seconds")
+        return limits.duration_seconds(int(text), "--duration-seconds")
     except ValueError as e:  # int() or ParameterError (also a ValueError)
         problem = f"{e.problem}; {e.limit}" if isinstance(e, ParameterError) else None
         raise argparse.ArgumentTypeError(
@@ -344,7 +344,7 @@ def parse_policy_arns(items: list[str] | None) -> list[dict[str, str]] | None:
 def resolve_policy(value: str | None, user_ns: Mapping[str, Any]) -> object:
     """``--policy``: JSON text, ``@file.json``, or the name of a variable (a dict or JSON text).
 
-    Returns the text or the dict; ``params.policy`` (in the broker) checks it against AWS's
+    Returns the text or the dict; ``limits.policy`` (in the broker) checks it against AWS's
     limits, so a policy is judged the same from Python and from a magic.
     """
     if value is None:
@@ -369,7 +369,7 @@ def resolve_policy(value: str | None, user_ns: Mapping[str, Any]) -> object:
 
 
 # A policy is at most POLICY_MAX characters, each at most 2 bytes in UTF-8 (U+0000-U+00FF).
-POLICY_FILE_MAX = 2 * params.POLICY_MAX
+POLICY_FILE_MAX = 2 * limits.POLICY_MAX
 
 
 def read_policy_file(path: Path) -> str:
@@ -400,7 +400,7 @@ def read_policy_file(path: Path) -> str:
     if len(data) > POLICY_FILE_MAX:
         raise UsageError(
             f"{where} is over {POLICY_FILE_MAX:,} bytes; a policy is at most "
-            f"{params.POLICY_MAX:,} characters"
+            f"{limits.POLICY_MAX:,} characters"
         )
     try:
         return data.decode("utf-8")

@@ -24,12 +24,13 @@ from IPython.core.magic_arguments import argument
 from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 from traitlets.config import Configurable
 
-from . import live, magic_args, params
+from . import limits, magic_args
 from .errors import ParameterError, SessionExpired, StsMagicError
 from .magic_args import magic_arguments
+from .outlets import environ, live
 
 if TYPE_CHECKING:
-    from .broker import Broker
+    from .broker.broker import Broker
     from .ledger import SessionLedger
     from .session import IssuedSession
 
@@ -120,7 +121,7 @@ class StsMagics(Magics, Configurable):
     def _check_duration(self, proposal: Any) -> int | None:
         value = proposal["value"]
         try:
-            return None if value is None else params.duration_seconds(value, "duration_seconds")
+            return None if value is None else limits.duration_seconds(value, "duration_seconds")
         except ParameterError as e:
             raise TraitError(f"StsMagics.{e}") from None
 
@@ -128,7 +129,7 @@ class StsMagics(Magics, Configurable):
     def _check_endpoint_url(self, proposal: Any) -> str | None:
         value = proposal["value"]
         try:
-            return None if value is None else params.endpoint_url(value)
+            return None if value is None else limits.endpoint_url(value)
         except ParameterError as e:
             raise TraitError(f"StsMagics.{e}") from None
 
@@ -146,7 +147,7 @@ class StsMagics(Magics, Configurable):
         # Every assignment, even of the same value (--env may have turned exporting on with
         # the trait off): on, os.environ holds the active session from now on; off, what
         # stsmagic set is removed and what was there is back.
-        live.export_environ(bool(proposal.value), self.ledger)
+        environ.export_environ(bool(proposal.value), self.ledger)
         return bool(proposal.value)
 
     def _load_config(self, cfg: Any, section_names: Any = None, traits: Any = None) -> None:
@@ -154,7 +155,7 @@ class StsMagics(Magics, Configurable):
         # `%config StsMagics.export_env = False` when the trait already was False (exporting
         # through --env) changes nothing, so the validator above never hears of it.
         if cfg.get(type(self).__name__, {}).get("export_env") is False:
-            live.export_environ(False)
+            environ.export_environ(False)
 
     @observe("connect_timeout", "read_timeout", "allow_http")
     def _timeouts_changed(self, change: Any) -> None:
@@ -168,7 +169,7 @@ class StsMagics(Magics, Configurable):
 
     @observe("remember")
     def _remember_changed(self, change: Any) -> None:
-        from . import remember
+        from .outlets import remember
 
         if change["new"]:
             if self._remembering is None:
@@ -222,7 +223,7 @@ class StsMagics(Magics, Configurable):
             bool(getattr(args, "allow_http", False) or self.allow_http),
         )
         if key not in self._brokers:
-            from .broker import Broker  # on the first request, not at %load_ext
+            from .broker.broker import Broker  # on the first request, not at %load_ext
 
             # retries stay the profile's (retry_mode, max_attempts), as botocore reads them
             config = Config(connect_timeout=self.connect_timeout, read_timeout=self.read_timeout)
@@ -264,7 +265,7 @@ class StsMagics(Magics, Configurable):
             serial = args.serial_number or broker.mfa_serial
             duration = self._duration(args)
             if serial and not args.token_code:
-                params.serial_number(serial)
+                limits.serial_number(serial)
                 return self._mfa_form(broker, serial, duration, args)
             if args.token_code and not serial:
                 raise UsageError(
@@ -392,7 +393,7 @@ class StsMagics(Magics, Configurable):
                     "--access-token", args.access_token, self._user_ns
                 )
             else:
-                from .sso_cache import find_token
+                from .sso.cache import find_token
 
                 token = find_token(
                     args.profile or self.profile,
@@ -428,7 +429,7 @@ class StsMagics(Magics, Configurable):
         """
         with self._errors("sso_login"):
             args = magic_args.parse_line(self.sso_login, line)
-            from .sso_login import sso_login
+            from .sso.login import sso_login
 
             try:
                 done = sso_login(
@@ -514,10 +515,10 @@ class StsMagics(Magics, Configurable):
                 raise UsageError("--token-code needs the MFA device: give --serial-number ARN")
             if args.serial_number and not args.token_code:
                 # everything else is checked now, not after the code is typed
-                from .broker import ROLE_SESSION_KINDS
+                from .broker.broker import ROLE_SESSION_KINDS
 
                 chained = signer is not None and signer.kind in ROLE_SESSION_KINDS
-                params.assume_role_request(
+                limits.assume_role_request(
                     **{**request, "RoleSessionName": request["RoleSessionName"] or "checked"},
                     SerialNumber=args.serial_number,
                     TokenCode="000000",
@@ -569,7 +570,7 @@ class StsMagics(Magics, Configurable):
                 raise UsageError("--profile: give the profile as NAME (%sts_profile NAME)")
             args.label = args.label or args.name
             self._check_issuing(args)
-            from . import profiles
+            from .broker import profiles
 
             plan = profiles.resolve(args.name)
             serial = plan.serial_number
@@ -577,7 +578,7 @@ class StsMagics(Magics, Configurable):
                 profiles.check_duration(plan, args.duration_seconds)
             broker_for = functools.partial(self.broker_for, args=args)
             if serial and not args.token_code:
-                params.serial_number(serial)
+                limits.serial_number(serial)
                 action = functools.partial(profiles.issue, plan, broker_for)
                 return self._mfa_form(
                     broker_for(plan.source_profile),
@@ -743,7 +744,7 @@ class StsMagics(Magics, Configurable):
         kept = self.ledger.add(session, activate=activate)
         if activate:
             # DESIGN "Reach": a later magic without --env, the trait off, stops exporting.
-            live.export_environ(bool(args.env or self.export_env), self.ledger)
+            environ.export_environ(bool(args.env or self.export_env), self.ledger)
         return kept
 
     def _mfa_form(

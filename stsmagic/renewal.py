@@ -1,4 +1,4 @@
-"""Sessions that renew themselves: a session's recipe, and the renewer ``stsmagic.active`` calls.
+"""Sessions that renew themselves: the renewer the gate (``stsmagic.outlets.gate``) calls.
 
 A ``Recipe`` is how a session was made: the operation and its parameters, never a one-time
 code, a trade-in token or an SSO bearer token (SSO re-reads the CLI's cache, which refreshes
@@ -11,7 +11,7 @@ own, over the whole chain); the ledger only swaps the session under its label
 with ``getpass.getpass`` in the kernel's main thread when the kernel can ask; ``none`` cannot
 be made again (a trade-in token is single use).
 
-``renew_due(ledger, session, now)`` is what ``stsmagic.active.credentials`` calls once the
+``renew_due(ledger, session, now)`` is what ``stsmagic.outlets.gate.credentials`` calls once the
 active session is inside its refresh window (``IssuedSession.renew_from``) or expired. One lock
 per label: eight threads finding the window at once cause one renewal. The renewal's own
 request never comes back here (the Broker signs with the source chain, ``--chain`` with an
@@ -23,9 +23,8 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import SessionExpired, StsMagicError
 
@@ -37,80 +36,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KINDS = ("auto", "mfa", "none")
-
 # StsMagics.auto_renew sets this: off, no session renews itself (the panel's Renew still does).
 enabled = True
 
 # After a failed automatic renewal inside the window (the old session still signs), wait this
 # long (by the ledger's clock) before trying again, so a failing endpoint is not hammered.
 RETRY_AFTER = timedelta(seconds=60)
-
-Make = Callable[..., "IssuedSession"]
-
-
-class Recipe:
-    """How a session was made, so it can be made again; holds no secret.
-
-    ``make(label=, TokenCode=, signed_by=)`` issues a new session with the same parameters
-    (``TokenCode`` only for ``mfa``; ``signed_by`` only when ``signer`` names the session that
-    signed the first one: ``%sts_role --chain``). ``auto_renew`` is False for a session issued
-    with ``--no-renew``.
-    """
-
-    __slots__ = ("_make", "auto_renew", "operation", "renewal", "serial_number", "signer")
-
-    def __init__(
-        self,
-        operation: str,
-        make: Make,
-        *,
-        renewal: str = "auto",
-        serial_number: str | None = None,
-        signer: str | None = None,
-        auto_renew: bool = True,
-    ) -> None:
-        if renewal not in KINDS:
-            raise ValueError(f"renewal must be one of {', '.join(KINDS)}, not {renewal!r}")
-        self.operation = operation
-        self.renewal = renewal
-        self.serial_number = serial_number
-        self.signer = signer
-        self.auto_renew = auto_renew
-        self._make = make
-
-    def issue(
-        self,
-        *,
-        label: str | None,
-        TokenCode: str | None = None,
-        signed_by: IssuedSession | None = None,
-    ) -> IssuedSession:
-        """A new session made as this one was, labelled ``label``, carrying this recipe."""
-        kwargs: dict[str, Any] = {"label": label}
-        if self.renewal == "mfa":
-            kwargs["TokenCode"] = TokenCode
-        if self.signer is not None:
-            kwargs["signed_by"] = signed_by
-        return self._make(**kwargs).with_recipe(self)
-
-    def without_renewal(self) -> Recipe:
-        """The same recipe with automatic renewal off (``--no-renew``)."""
-        return Recipe(
-            self.operation,
-            self._make,
-            renewal=self.renewal,
-            serial_number=self.serial_number,
-            signer=self.signer,
-            auto_renew=False,
-        )
-
-    def __reduce_ex__(self, protocol: object) -> Any:
-        raise TypeError("a Recipe holds a Broker and is not pickled")
-
-    def __repr__(self) -> str:
-        off = ", auto_renew=False" if not self.auto_renew else ""
-        return f"Recipe(operation={self.operation!r}, renewal={self.renewal!r}{off})"
 
 
 def without_renewal(session: IssuedSession) -> IssuedSession:
@@ -163,7 +94,7 @@ def renew_due(ledger: SessionLedger, session: IssuedSession, now: datetime) -> R
     if recipe.renewal == "mfa" and not expired and not _can_ask():
         return session.credentials  # asked only where it can be; expired, it says why below
     with _lock_for(ledger, label):
-        current = ledger._sessions.get(label)
+        current = ledger.find(label)
         if current is not session:
             # Another thread renewed it (or it was forgotten) while this one waited.
             if current is not None and now < current.expiration:
@@ -234,7 +165,7 @@ def renew(
 def _signer(ledger: SessionLedger, label: str, now: datetime) -> IssuedSession:
     """The session that signed a chained role, as the ledger holds it now (it may itself have
     been renewed); gone or expired, the chained role cannot be made again."""
-    signer = ledger._sessions.get(label)
+    signer = ledger.find(label)
     if signer is None:
         raise StsMagicError(f"the session that signed it, {label!r}, was forgotten")
     if now >= signer.expiration:

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import html
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from botocore.credentials import ReadOnlyCredentials
 
-if TYPE_CHECKING:
-    from .renewal import Recipe
-
 KINDS = ("session", "federation", "delegated", "sso", "role")
+RENEWALS = ("auto", "mfa", "none")
 
 _ZERO = timedelta(0)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -81,7 +79,7 @@ class IssuedSession:
     # Not a field: an InitVar, kept in ``_credentials`` and read through the ``credentials``
     # property set below the class. Its default only lets ``dataclasses.replace`` read the
     # current value from the property; a session without credentials is refused.
-    # ``recipe`` likewise: how the session was made (stsmagic.renewal.Recipe), so it can be
+    # ``recipe`` likewise: how the session was made (``Recipe``, below), so it can be
     # made again; ``dataclasses.replace`` (``with_label``) keeps it. It holds no secret.
     if TYPE_CHECKING:  # what a reader of the class gets: the credentials, read-only
         credentials: ReadOnlyCredentials
@@ -293,3 +291,70 @@ def _recipe(session: IssuedSession) -> Recipe | None:
 # After the dataclass is made: the class attributes of the same names were the InitVars' defaults.
 IssuedSession.credentials = property(_credentials)
 IssuedSession.recipe = property(_recipe)  # type: ignore[assignment]
+
+
+Make = Callable[..., IssuedSession]
+
+
+class Recipe:
+    """How a session was made, so it can be made again; holds no secret.
+
+    ``make(label=, TokenCode=, signed_by=)`` issues a new session with the same parameters
+    (``TokenCode`` only for ``mfa``; ``signed_by`` only when ``signer`` names the session that
+    signed the first one: ``%sts_role --chain``). ``auto_renew`` is False for a session issued
+    with ``--no-renew``.
+    """
+
+    __slots__ = ("_make", "auto_renew", "operation", "renewal", "serial_number", "signer")
+
+    def __init__(
+        self,
+        operation: str,
+        make: Make,
+        *,
+        renewal: str = "auto",
+        serial_number: str | None = None,
+        signer: str | None = None,
+        auto_renew: bool = True,
+    ) -> None:
+        if renewal not in RENEWALS:
+            raise ValueError(f"renewal must be one of {', '.join(RENEWALS)}, not {renewal!r}")
+        self.operation = operation
+        self.renewal = renewal
+        self.serial_number = serial_number
+        self.signer = signer
+        self.auto_renew = auto_renew
+        self._make = make
+
+    def issue(
+        self,
+        *,
+        label: str | None,
+        TokenCode: str | None = None,
+        signed_by: IssuedSession | None = None,
+    ) -> IssuedSession:
+        """A new session made as this one was, labelled ``label``, carrying this recipe."""
+        kwargs: dict[str, Any] = {"label": label}
+        if self.renewal == "mfa":
+            kwargs["TokenCode"] = TokenCode
+        if self.signer is not None:
+            kwargs["signed_by"] = signed_by
+        return self._make(**kwargs).with_recipe(self)
+
+    def without_renewal(self) -> Recipe:
+        """The same recipe with automatic renewal off (``--no-renew``)."""
+        return Recipe(
+            self.operation,
+            self._make,
+            renewal=self.renewal,
+            serial_number=self.serial_number,
+            signer=self.signer,
+            auto_renew=False,
+        )
+
+    def __reduce_ex__(self, protocol: object) -> Any:
+        raise TypeError("a Recipe holds a Broker and is not pickled")
+
+    def __repr__(self) -> str:
+        off = ", auto_renew=False" if not self.auto_renew else ""
+        return f"Recipe(operation={self.operation!r}, renewal={self.renewal!r}{off})"

@@ -40,8 +40,8 @@ def reset_stsmagic_state() -> Iterator[None]:
     yield
     import sys
 
-    if "stsmagic.live" in sys.modules:
-        sys.modules["stsmagic.live"].uninstall()
+    if "stsmagic.outlets.live" in sys.modules:
+        sys.modules["stsmagic.outlets.live"].uninstall()
     if "stsmagic.ledger" in sys.modules:
         sys.modules["stsmagic.ledger"].sessions.forget_all()
     if "boto3" in sys.modules:
@@ -87,7 +87,7 @@ def sso_logged_in(sandbox: object, clean_environ: Path) -> Path:
     for an hour, in this test's SSO cache. Returns the cached file."""
     from datetime import datetime, timedelta, timezone
 
-    from stsmagic.sso_cache import write_token
+    from stsmagic.sso.cache import write_token
 
     return write_token(
         session_name="work",

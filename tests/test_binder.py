@@ -56,7 +56,7 @@ def test_binder_start_exports_the_demo_profile_and_stops_with_its_command(tmp_pa
     env["TMPDIR"] = str(tmp_path)
     (tmp_path / "home").mkdir()
     probe = (
-        "import os, boto3; from stsmagic.sso_cache import find_token; "
+        "import os, boto3; from stsmagic.sso.cache import find_token; "
         "print(os.environ['AWS_PROFILE'], os.environ['AWS_ENDPOINT_URL']); "
         "print(boto3.client('sts').get_caller_identity()['Arn']); "
         "print(len(find_token()) > 20)"

@@ -270,10 +270,10 @@ def test_source_is_never_the_live_session(
 ) -> None:
     """With a session active and exported to os.environ, the broker still signs with the
     profile's long-term keys (STS refuses session credentials for GetSessionToken)."""
-    from stsmagic import live
+    from stsmagic.outlets import environ
 
     stsmagic.sessions.add(Broker().get_session_token())
-    live.export_environ(True)
+    environ.export_environ(True)
     import os
 
     assert os.environ["AWS_ACCESS_KEY_ID"] == stsmagic.sessions.active.access_key_id  # type: ignore[union-attr]

@@ -72,7 +72,7 @@ def captured_logs(dask_worker: Any) -> list[str]:
 
 def live_installed() -> bool:
     """Whether stsmagic is live in the worker's process."""
-    from stsmagic import live
+    from stsmagic.outlets import live
 
     return live.installed()
 
@@ -524,7 +524,7 @@ def test_sts_dask_warns_for_a_plain_tcp_scheduler_off_loopback(ip: Any, capsys: 
 def test_workers_in_the_kernels_own_process_keep_the_kernels_live_session(
     ip: Any, sandbox: Any, issued: list[IssuedSession], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from stsmagic import live
+    from stsmagic.outlets import live
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.endpoint_url)
     cluster = distributed.LocalCluster(

@@ -82,7 +82,7 @@ def test_demo_config_gives_source_keys_mfa_device_and_sso_token(
     identity = session.client("sts").get_caller_identity()
     assert identity["Arn"] == sandbox.user_arn
 
-    from stsmagic.sso_cache import find_token
+    from stsmagic.sso.cache import find_token
 
     token = find_token(DEMO_PROFILE)
     assert token in sandbox.issued_secrets()
@@ -328,8 +328,7 @@ def test_execute_reruns_a_notebook_in_place_against_a_fresh_sandbox(tmp_path: Pa
 def test_demo_role_profiles_work_for_boto3_and_sts_profile(
     sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from stsmagic import profiles
-    from stsmagic.broker import Broker
+    from stsmagic.broker import Broker, profiles
     from stsmagic.demo import ROLE_PROFILES
 
     env = write_demo_config(tmp_path / "demo", sandbox)

@@ -444,7 +444,7 @@ def test_magic_refuses_with_one_line(
     ids=[f"{f}-{i}" for i, (f, _, _) in enumerate(PARAMS_CASES)],
 )
 def test_params_check_names_the_parameter(function: str, value: object, parameter: str) -> None:
-    from stsmagic import params
+    from stsmagic import limits as params
     from stsmagic.errors import ParameterError
 
     with pytest.raises(ParameterError) as caught:

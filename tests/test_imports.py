@@ -24,8 +24,8 @@ def test_public_names_and_errors_stay_light() -> None:
     code = (
         "import stsmagic\n"
         "from stsmagic import ParameterError, RequestRefused, SessionExpired, StsMagicError\n"
-        "from stsmagic import params\n"
-        "params.duration_seconds(3600)"
+        "from stsmagic import limits\n"
+        "limits.duration_seconds(3600)"
     )
     assert loaded_after(code) == set()
 
@@ -38,7 +38,7 @@ def test_the_ledger_needs_no_boto3_nor_pandas_until_used() -> None:
 
 def test_broker_and_live_need_boto3_but_not_pandas_or_widgets() -> None:
     loaded = loaded_after(
-        "import stsmagic; stsmagic.Broker; from stsmagic import live; live.install()"
+        "import stsmagic; stsmagic.Broker; from stsmagic.outlets import live; live.install()"
     )
     assert "boto3" in loaded
     assert loaded & {"pandas", "ipywidgets", "IPython"} == set()
@@ -60,8 +60,9 @@ def test_load_ext_defers_what_only_a_magic_needs() -> None:
         "ip = InteractiveShell.instance(config=c)\n"
         "argparse.ArgumentParser.__init__ = counting  # IPython's own are built by now\n"
         "ip.run_line_magic('load_ext', 'stsmagic')\n"
-        "lazy = ['broker', 'session', 'profiles', 'sso_cache', 'sso_login', 'sso_oidc',\n"
-        "        'remember', 'dask', 'answers', 'plain_http', 'widgets']\n"
+        "lazy = ['broker.broker', 'session', 'broker.profiles', 'sso', 'sso.cache',\n"
+        "        'sso.login', 'sso.oidc', 'outlets.remember', 'dask', 'broker.answers',\n"
+        "        'broker.plain_http', 'widgets']\n"
         "print(sorted(m for m in lazy if 'stsmagic.' + m in sys.modules), built)\n"
         "doc = ip.find_line_magic('sts_use').__doc__\n"
         "ip.run_line_magic('sts_use', '--source')\n"

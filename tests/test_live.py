@@ -16,10 +16,10 @@ from aws_clients import signed_with
 from botocore.exceptions import NoCredentialsError
 
 import stsmagic
-from stsmagic import live
-from stsmagic.broker import Broker
+from stsmagic.broker import Broker, source
 from stsmagic.errors import SessionExpired
 from stsmagic.ledger import SessionLedger
+from stsmagic.outlets import environ, live
 from stsmagic.session import IssuedSession
 
 
@@ -173,8 +173,8 @@ def test_export_environ_and_take_back(
 ) -> None:
     monkeypatch.setenv("AWS_SESSION_TOKEN", "what-was-there")
     monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.endpoint_url)
-    live.export_environ(True)
-    assert live.exporting()
+    environ.export_environ(True)
+    assert environ.exporting()
     session = stsmagic.sessions.add(Broker().get_federation_token(Name="hal"))
     assert os.environ["AWS_ACCESS_KEY_ID"] == session.access_key_id
     assert os.environ["AWS_SECRET_ACCESS_KEY"] == session.credentials.secret_key
@@ -197,10 +197,10 @@ def test_export_environ_and_take_back(
     stsmagic.sessions.forget(session.label)  # type: ignore[arg-type]
     assert "AWS_ACCESS_KEY_ID" not in os.environ
     stsmagic.sessions.add(Broker().get_federation_token(Name="ida"))
-    live.export_environ(False)
+    environ.export_environ(False)
     assert "AWS_ACCESS_KEY_ID" not in os.environ
     assert os.environ["AWS_SESSION_TOKEN"] == "what-was-there"
-    assert not live.exporting()
+    assert not environ.exporting()
 
 
 def test_source_environ_hides_the_exports(
@@ -210,15 +210,15 @@ def test_source_environ_hides_the_exports(
     keys = sandbox.source_credentials  # the user's own keys, in the environment
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", keys.access_key)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", keys.secret_key)
-    live.export_environ(True)
+    environ.export_environ(True)
     session = stsmagic.sessions.add(Broker().get_federation_token(Name="jo"))
     assert os.environ["AWS_ACCESS_KEY_ID"] == session.access_key_id
-    hidden = live.SourceEnviron()
+    hidden = source.SourceEnviron()
     assert hidden["AWS_ACCESS_KEY_ID"] == keys.access_key
     assert hidden["AWS_SECRET_ACCESS_KEY"] == keys.secret_key
     assert "AWS_SESSION_TOKEN" not in hidden and "AWS_CREDENTIAL_EXPIRATION" not in hidden
     assert hidden.get("AWS_CONFIG_FILE") == os.environ["AWS_CONFIG_FILE"]
-    assert dict(hidden) == dict(live.source_environ())
+    assert dict(hidden) == dict(source.source_environ())
     # The broker's source is still the user's env keys, not the exported session's.
     Broker().get_session_token()
     assert sandbox.requests[-1].access_key_id == keys.access_key

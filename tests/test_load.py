@@ -25,7 +25,7 @@ def test_calls_while_sessions_are_issued_and_switched(sandbox: Any, aws_profile:
     import boto3
 
     import stsmagic
-    from stsmagic import live
+    from stsmagic.outlets import live
     from stsmagic.widgets.panel import SessionPanel
 
     ledger = stsmagic.sessions

@@ -81,7 +81,7 @@ def test_load_ext_imports_boto3_but_neither_pandas_nor_ipywidgets(aws_profile: P
         "c = Config(); c.HistoryManager.enabled = False\n"
         "ip = InteractiveShell.instance(config=c)\n"
         "ip.run_line_magic('load_ext', 'stsmagic')\n"
-        "from stsmagic import live\n"
+        "from stsmagic.outlets import live\n"
         "print(live.installed(), 'boto3' in sys.modules, 'pandas' in sys.modules,"
         " 'ipywidgets' in sys.modules, sorted(ip.magics_manager.magics['line'])[0:0])\n"
     )
@@ -96,7 +96,7 @@ def test_unload_restores_boto3_default_session_and_removes_the_magics(
 ) -> None:
     import boto3
 
-    from stsmagic import live
+    from stsmagic.outlets import live
 
     boto3.setup_default_session(region_name="eu-west-1")
     before = boto3.DEFAULT_SESSION
@@ -304,7 +304,7 @@ def sso_profile(aws: Path, sandbox: Any) -> None:
 
 
 def test_sso_role_reads_the_cli_cache(sandbox: Any, ip: Any, clean_environ: Path) -> None:
-    from stsmagic import sso_cache
+    from stsmagic.sso import cache as sso_cache
 
     sso_profile(clean_environ, sandbox)
     sso_cache.write_token(
@@ -324,7 +324,7 @@ def test_sso_role_reads_the_cli_cache(sandbox: Any, ip: Any, clean_environ: Path
 def test_sso_role_with_an_expired_cached_token_says_what_to_run(
     sandbox: Any, ip: Any, clean_environ: Path
 ) -> None:
-    from stsmagic import sso_cache
+    from stsmagic.sso import cache as sso_cache
 
     sso_profile(clean_environ, sandbox)
     sso_cache.write_token(

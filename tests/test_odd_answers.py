@@ -283,11 +283,11 @@ def test_credentials_expired_on_arrival_are_not_exported(
     import stsmagic
 
     ip.run_line_magic("sts_use", "good")
-    stsmagic.live.export_environ(True)
+    stsmagic.outlets.environ.export_environ(True)
     exported = os.environ["AWS_ACCESS_KEY_ID"]
     odd.answer(sts_body(creds(expiration=EARLIER)))
     with pytest.raises(UsageError, match="ExpiredOnArrival"):
         ip.run_line_magic("sts_session", f"--token-code 123456 --endpoint-url {odd.url} --env")
     assert stsmagic.sessions.active is good
     assert os.environ["AWS_ACCESS_KEY_ID"] == exported == good.access_key_id
-    stsmagic.live.export_environ(False)
+    stsmagic.outlets.environ.export_environ(False)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from stsmagic import params
+from stsmagic import limits as params
 from stsmagic.errors import ParameterError
 
 ARN = "arn:aws:iam::123456789012:policy/ReadOnly"

@@ -9,7 +9,7 @@ import pytest
 from IPython.core.error import UsageError
 
 import stsmagic
-from stsmagic import profiles
+from stsmagic.broker import profiles
 
 
 @pytest.fixture

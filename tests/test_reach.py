@@ -21,10 +21,10 @@ import botocore.session
 import pytest
 
 import stsmagic
-from stsmagic import live
 from stsmagic.broker import Broker
 from stsmagic.errors import SessionExpired
 from stsmagic.ledger import SessionLedger
+from stsmagic.outlets import live
 from stsmagic.renewal import without_renewal
 from tests.aws_clients import sandbox_client
 
@@ -322,7 +322,7 @@ def test_uninstall_undoes_every_hook(sandbox: Any, aws_profile: Path) -> None:
     live.uninstall()
     assert botocore.credentials.create_credential_resolver is botocore_original
     assert aiobotocore.session.create_credential_resolver is aio_original
-    assert not any(type(f).__module__ == "stsmagic.after_import" for f in sys.meta_path)
+    assert not any(type(f).__module__ == "stsmagic.outlets.after_import" for f in sys.meta_path)
 
 
 ENV = (

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from stsmagic import remember
+from stsmagic.outlets import remember
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -23,10 +23,11 @@ from aws_clients import signed_with
 from IPython.core.error import StdinNotImplementedError
 
 import stsmagic
-from stsmagic import live, remember, renewal
+from stsmagic import renewal
 from stsmagic.broker import Broker
 from stsmagic.errors import SessionExpired, StsMagicError
 from stsmagic.ledger import SessionLedger
+from stsmagic.outlets import environ, live, remember
 from stsmagic.session import IssuedSession
 
 
@@ -187,7 +188,7 @@ sso_region = {region}
 def test_sso_renews_with_the_token_from_the_cache(
     sandbox: Any, ledger: SessionLedger, clock: Clock, aws_profile: Path, sso_logged_in: Path
 ) -> None:
-    from stsmagic.sso_cache import find_token
+    from stsmagic.sso.cache import find_token
 
     with aws_profile.open("a") as config:
         config.write(
@@ -365,7 +366,7 @@ def test_no_renew_and_auto_renew_off(
 def test_env_export_and_remember_follow_a_renewal(
     sandbox: Any, ledger: SessionLedger, clock: Clock, tmp_path: Path
 ) -> None:
-    live.export_environ(True, ledger)
+    environ.export_environ(True, ledger)
     keeping = remember.Remembering(ledger, tmp_path / "sessions.json")
     keeping.start()
     try:
@@ -380,7 +381,7 @@ def test_env_export_and_remember_follow_a_renewal(
         assert [s.access_key_id for s in stored] == [key] and active == old.label
     finally:
         keeping.stop()
-        live.export_environ(False)
+        environ.export_environ(False)
 
 
 # --- MFA: asking again -------------------------------------------------------------------------
@@ -563,14 +564,14 @@ def test_panel_renew_auto_at_once_and_mfa_through_the_inline_form(
 KERNEL_SETUP = """
 import datetime as dt
 import boto3, stsmagic
-from stsmagic import live
+from stsmagic.outlets import environ, live
 from stsmagic.broker import Broker
 live.watch()
 first = stsmagic.sessions.add(
     Broker().get_session_token(TokenCode={code!r}, DurationSeconds=900, label="mfa")
 )
 def later(hours):
-    stsmagic.sessions._clock = lambda: dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=hours)
+    stsmagic.sessions.clock = lambda: dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=hours)
 """
 
 KERNEL_CALL = """

@@ -16,9 +16,9 @@ import boto3
 import pytest
 
 import stsmagic
-from stsmagic import live
 from stsmagic.broker import Broker
 from stsmagic.errors import StsMagicError
+from stsmagic.outlets import environ, live
 from stsmagic.renewal import without_renewal
 
 POLICY = {
@@ -77,7 +77,7 @@ def test_no_secret_becomes_text(
     ]
     # role chaining: the request is signed with the last session's keys, not the source's
     issued.append(broker.assume_role(RoleArn=sandbox.role_arn("plain"), signed_by=issued[-1]))
-    live.export_environ(True)
+    environ.export_environ(True)
     for s in issued:
         s = stsmagic.sessions.add(s)
         earlier.get_caller_identity()  # signed with the live session: token in the headers

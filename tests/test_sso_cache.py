@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from stsmagic.errors import StsMagicError
-from stsmagic.sso_cache import default_cache_dir, find_token, write_token
+from stsmagic.sso.cache import default_cache_dir, find_token, write_token
 
 START_URL = "https://d-1234567890.awsapps.com/start"
 SOON = timedelta(hours=8)

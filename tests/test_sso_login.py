@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from stsmagic import sso_login as login_module
 from stsmagic.errors import StsMagicError
-from stsmagic.sso_cache import default_cache_dir, find_token
-from stsmagic.sso_login import DeviceAuthorization, LoginNotApproved, sso_login
+from stsmagic.sso import login as login_module
+from stsmagic.sso.cache import default_cache_dir, find_token
+from stsmagic.sso.login import DeviceAuthorization, LoginNotApproved, sso_login
 
 CLI_FIELDS = {
     "startUrl",

@@ -212,7 +212,7 @@ def test_export_env_puts_the_new_session_in_the_environment(
 ) -> None:
     import os
 
-    from stsmagic import live
+    from stsmagic.outlets import environ
 
     form = MfaForm(broker, ledger, export_env=True)
     form.token_code.value = sandbox.mfa_code()
@@ -222,7 +222,7 @@ def test_export_env_puts_the_new_session_in_the_environment(
         assert os.environ["AWS_ACCESS_KEY_ID"] == form.session.access_key_id
         assert os.environ["AWS_SESSION_TOKEN"] == form.session.credentials.token
     finally:
-        live.export_environ(False)
+        environ.export_environ(False)
     assert "AWS_ACCESS_KEY_ID" not in os.environ
 
 

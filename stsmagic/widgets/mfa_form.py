@@ -13,7 +13,7 @@ import ipywidgets as widgets
 from ..errors import StsMagicError
 
 if TYPE_CHECKING:
-    from ..broker import Broker
+    from ..broker.broker import Broker
     from ..ledger import SessionLedger
     from ..session import IssuedSession
 
@@ -76,7 +76,7 @@ class MfaForm(widgets.VBox):
         self.renews = renews
         self.auto_renew = auto_renew
         if broker is None and renews is None:
-            from ..broker import Broker
+            from ..broker.broker import Broker
 
             broker = Broker()
         if ledger is None:
@@ -197,9 +197,9 @@ class MfaForm(widgets.VBox):
                     issued = without_renewal(issued)
                 issued = self.ledger.add(issued, activate=self.activate)
             if self.export_env and self.activate:
-                from .. import live
+                from ..outlets import environ
 
-                live.export_environ(True, self.ledger)
+                environ.export_environ(True, self.ledger)
         except StsMagicError as e:
             self.error = str(e)
             self._show_error(str(e))

@@ -179,7 +179,7 @@ def test_an_expired_mfa_session_asks_for_a_code_under_the_cell(
             f"code = connect({sandbox.endpoint_url!r}).mfa_code()",
             "%sts_session --token-code $code --duration-seconds 900 --label mfa",
             "import datetime as dt, stsmagic\nfirst = stsmagic.sessions.get('mfa')\n"
-            "stsmagic.sessions._clock = lambda: (\n"
+            "stsmagic.sessions.clock = lambda: (\n"
             "    dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1))  # an hour later\n"
             f"{IDENTITY}\n"
             "print('renewed', stsmagic.sessions.get('mfa').access_key_id != first.access_key_id)",

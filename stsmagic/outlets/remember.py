@@ -18,11 +18,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .private_file import write_private
-from .session import IssuedSession, SecretCredentials
+from ..private_file import write_private
+from ..session import IssuedSession, SecretCredentials
 
 if TYPE_CHECKING:
-    from .ledger import SessionLedger
+    from ..ledger import SessionLedger
 
 log = logging.getLogger(__name__)
 

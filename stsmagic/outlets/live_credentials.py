@@ -2,30 +2,29 @@
 
 One ``LiveCredentials`` goes first (``LiveProvider``) in the credential chain of each botocore
 session stsmagic reaches; botocore's signer calls ``get_frozen_credentials()`` for every
-request, which asks ``active.credentials`` (the one request-time check) and, when that has
+request, which asks ``gate.credentials`` (the one request-time check) and, when that has
 nothing for this session, answers with the session's own chain without stsmagic (``Source``).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from botocore.credentials import (
     CredentialProvider,
     CredentialResolver,
     Credentials,
-    EnvProvider,
     ReadOnlyCredentials,
 )
 from botocore.exceptions import NoCredentialsError
 
-from . import active
-from .environ import SourceEnviron
-from .errors import SessionExpired
+from ..broker import source
+from ..errors import SessionExpired
+from . import gate
 
-METHOD = "stsmagic"
+METHOD = source.LIVE_METHOD
 
 
 class LiveCredentials(Credentials):
@@ -46,7 +45,7 @@ class LiveCredentials(Credentials):
         self._profile = profile
 
     def get_frozen_credentials(self) -> ReadOnlyCredentials:
-        frozen = active.credentials(self._profile)
+        frozen = gate.credentials(self._profile)
         if frozen is None:
             frozen = self._source()
             if frozen is None:
@@ -74,8 +73,8 @@ class LiveCredentials(Credentials):
             return None
 
     def __repr__(self) -> str:
-        ledger: Any = active.following()
-        session = ledger._active if ledger is not None else None
+        ledger: Any = gate.following()
+        session = ledger.active if ledger is not None else None
         return f"<LiveCredentials active={session.label if session else None!r}>"
 
 
@@ -106,20 +105,6 @@ def live_provider_in(resolver: CredentialResolver) -> Any:
     return next((p for p in resolver.providers if p.METHOD == METHOD), None)
 
 
-def source_providers(providers: Iterable[Any]) -> list[Any]:
-    """A chain without stsmagic: no live provider, and the env provider reading the
-    environment as it was before any ``--env`` export (its keys are the user's, never an
-    issued session's)."""
-    chain = []
-    for provider in providers:
-        if provider.METHOD == METHOD:
-            continue
-        if isinstance(provider, EnvProvider):
-            provider = type(provider)(environ=SourceEnviron())
-        chain.append(provider)
-    return chain
-
-
 class Source:
     """A session's own credentials, resolved once, on first need.
 
@@ -147,6 +132,6 @@ class Source:
         with self._lock:
             if self._resolved:
                 return
-            chain = CredentialResolver(source_providers(self._resolver.providers))
+            chain = CredentialResolver(source.source_providers(self._resolver.providers))
             self._credentials = chain.load_credentials()
             self._resolved = True

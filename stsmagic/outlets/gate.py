@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from botocore.credentials import ReadOnlyCredentials
 
-    from .ledger import SessionLedger
+    from ..ledger import SessionLedger
 
 # The ledger this process's outlets follow, or None (nothing is ever active then).
 _ledger: Any = None
@@ -46,16 +46,16 @@ def credentials(profile: str | None = None) -> ReadOnlyCredentials | None:
         return None
     # Read the active session once: another thread may switch it while this one signs, and
     # the triple returned must be one session's.
-    session = ledger._active
+    session = ledger.active
     if session is None:
         return None
     if profile is not None and profile != session.profile:
         return None
-    now = ledger._clock()
-    if now >= session._renew_from:  # IssuedSession.renew_from, read as the attribute
+    now = ledger.now()
+    if now >= session.renew_from:
         # Inside the refresh window, or expired: renew (or say why not). Outside it, the one
         # comparison above is all a request costs.
-        from .renewal import renew_due
+        from ..renewal import renew_due
 
         return renew_due(ledger, session, now)
     return session.credentials

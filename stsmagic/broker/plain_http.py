@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from .errors import ParameterError
+from ..errors import ParameterError
 
 OPT_IN = "--allow-http, StsMagics.allow_http or Broker(allow_http=True)"
 

@@ -20,9 +20,10 @@ from aiobotocore.credentials import AioCredentialResolver, AioCredentials
 from botocore.credentials import ReadOnlyCredentials
 from botocore.exceptions import NoCredentialsError
 
-from . import active
-from .botocore_outlet import reaching
-from .live_credentials import METHOD, LiveProvider, source_providers
+from ..broker.source import source_providers
+from . import gate
+from .botocore_sessions import reaching
+from .live_credentials import METHOD, LiveProvider
 
 _lock = threading.Lock()
 _patched: dict[int, tuple[ModuleType, Any]] = {}
@@ -55,7 +56,7 @@ class AioLiveCredentials(AioCredentials):
         self._profile = profile
 
     async def get_frozen_credentials(self) -> ReadOnlyCredentials:
-        frozen = active.credentials(self._profile)
+        frozen = gate.credentials(self._profile)
         if frozen is None:
             frozen = await self._source()
             if frozen is None:
@@ -65,17 +66,17 @@ class AioLiveCredentials(AioCredentials):
     # Synchronous parts have no answer without awaiting the source; the active one's only.
     @property
     def access_key(self) -> str | None:
-        frozen = active.credentials(self._profile)
+        frozen = gate.credentials(self._profile)
         return frozen.access_key if frozen else None
 
     @property
     def secret_key(self) -> str | None:
-        frozen = active.credentials(self._profile)
+        frozen = gate.credentials(self._profile)
         return frozen.secret_key if frozen else None
 
     @property
     def token(self) -> str | None:
-        frozen = active.credentials(self._profile)
+        frozen = gate.credentials(self._profile)
         return frozen.token if frozen else None
 
     @property

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import RequestRefused, StsMagicError
-from .private_file import write_private
+from ..errors import RequestRefused, StsMagicError
+from ..private_file import write_private
 
 EXPIRES_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -143,11 +143,11 @@ def find_token(
     if not _refreshable(token, now):
         del token
         raise StsMagicError(f"{expired}; {login_hint(name)}")
-    from . import sso_oidc
+    from . import oidc
 
     region = str(token.get("region") or settings.region or "")
     try:
-        answer = sso_oidc.refresh(sso_oidc.client(profile, region, endpoint_url), token)
+        answer = oidc.refresh(oidc.client(profile, region, endpoint_url), token)
     except RequestRefused as e:
         del token
         raise StsMagicError(

@@ -22,11 +22,13 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError, ProfileNotFound
 from botocore.parsers import ResponseParserError
 
-from . import __version__, answers, params, plain_http
-from .errors import ParameterError, RequestRefused, StsMagicError
-from .live_credentials import source_providers
-from .redact import redact_wire_logs
-from .session import IssuedSession
+from .. import limits
+from .._version import __version__
+from ..errors import ParameterError, RequestRefused, StsMagicError
+from ..redact import redact_wire_logs
+from ..session import IssuedSession
+from . import answers, plain_http
+from .source import source_providers
 
 if TYPE_CHECKING:
     from botocore.credentials import ReadOnlyCredentials
@@ -125,7 +127,7 @@ class Broker:
         # resolved once: botocore looks the name up in its config chain on every access
         self._profile = profile or self._session.profile or "default"
         self._region_name = region_name or self._session.get_config_variable("region")
-        self._endpoint_url = None if endpoint_url is None else params.endpoint_url(endpoint_url)
+        self._endpoint_url = None if endpoint_url is None else limits.endpoint_url(endpoint_url)
         self._allow_http = bool(allow_http)
         # refused at once when the URL is known now; client() checks the one botocore picks
         plain_http.check(
@@ -170,7 +172,7 @@ class Broker:
             raise ParameterError(
                 name, f"{value!r} is not a whole number", "must be seconds from 900 to 129600"
             ) from None
-        return params.duration_seconds(seconds, parameter=name)
+        return limits.duration_seconds(seconds, parameter=name)
 
     @property
     def sso_region(self) -> str | None:
@@ -182,7 +184,7 @@ class Broker:
 
     def source_credentials(self) -> ReadOnlyCredentials:
         """The profile's own credentials, frozen (to sign a first AssumeRole of a chain)."""
-        from .session import SecretCredentials
+        from ..session import SecretCredentials
 
         found = self._session.get_credentials()
         if found is None:
@@ -233,7 +235,7 @@ class Broker:
             SerialNumber = self.mfa_serial
         if DurationSeconds is None:
             DurationSeconds = self.duration_seconds
-        request = params.session_token_request(SerialNumber, TokenCode, DurationSeconds)
+        request = limits.session_token_request(SerialNumber, TokenCode, DurationSeconds)
         session = self._issue_sts("session", "GetSessionToken", request, label, ())
         make = functools.partial(
             self.get_session_token, SerialNumber=SerialNumber, DurationSeconds=DurationSeconds
@@ -259,7 +261,7 @@ class Broker:
         """
         if DurationSeconds is None:
             DurationSeconds = self.duration_seconds
-        request = params.federation_token_request(Name, Policy, PolicyArns, Tags, DurationSeconds)
+        request = limits.federation_token_request(Name, Policy, PolicyArns, Tags, DurationSeconds)
         session = self._issue_sts("federation", "GetFederationToken", request, label, ())
         make = functools.partial(
             self.get_federation_token,
@@ -276,7 +278,7 @@ class Broker:
         self, TradeInToken: str, *, label: str | None = None
     ) -> IssuedSession:
         """STS GetDelegatedAccessToken: trade a one-time token for credentials."""
-        request = params.delegated_access_token_request(TradeInToken)
+        request = limits.delegated_access_token_request(TradeInToken)
         del TradeInToken  # the request holds it; one reference fewer for a frame to show
         session = self._issue_sts(
             "delegated", "GetDelegatedAccessToken", request, label, (request["TradeInToken"],)
@@ -289,7 +291,7 @@ class Broker:
         self, accountId: str, roleName: str, accessToken: str, *, label: str | None = None
     ) -> IssuedSession:
         """SSO GetRoleCredentials with an IAM Identity Center access token."""
-        request = params.role_credentials_request(accountId, roleName, accessToken)
+        request = limits.role_credentials_request(accountId, roleName, accessToken)
         del accessToken  # the request holds it; one reference fewer for a frame to show
         issued_at = datetime.now(timezone.utc)
         log.debug(
@@ -319,7 +321,7 @@ class Broker:
         )
 
     def _sso_again(self, accountId: str, roleName: str, *, label: str | None) -> IssuedSession:
-        from .sso_cache import find_token
+        from ..sso.cache import find_token
 
         return self.get_role_credentials(
             accountId=accountId,
@@ -354,7 +356,7 @@ class Broker:
         RoleSessionName, ``default_role_session_name()``.
         """
         chained = isinstance(signed_by, IssuedSession) and signed_by.kind in ROLE_SESSION_KINDS
-        request = params.assume_role_request(
+        request = limits.assume_role_request(
             RoleArn,
             default_role_session_name() if RoleSessionName is None else RoleSessionName,
             SerialNumber,
@@ -409,7 +411,7 @@ class Broker:
         signer: str | None = None,
     ) -> IssuedSession:
         """``session`` remembering how it was made (the one place recipes are attached)."""
-        from .renewal import Recipe
+        from ..session import Recipe
 
         kind = renewal or ("mfa" if serial_number else "auto")
         recipe = Recipe(operation, make, renewal=kind, serial_number=serial_number, signer=signer)
@@ -475,7 +477,7 @@ class Broker:
             message = _one_line(str(error.get("Message") or ""), secrets)
             raise RequestRefused(operation, code, message) from None
         except ParamValidationError as e:
-            # params.py checks first; this is botocore's own model catching what it missed.
+            # limits.py checks first; this is botocore's own model catching what it missed.
             raise ParameterError(
                 "request", _one_line(str(e), secrets), f"{operation}'s API model"
             ) from None

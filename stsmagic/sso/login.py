@@ -17,8 +17,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from . import params, sso_cache, sso_oidc
-from .errors import ParameterError, RequestRefused, StsMagicError
+from .. import limits
+from ..errors import ParameterError, RequestRefused, StsMagicError
+from . import cache
+from . import oidc as sso_oidc
 
 MAX_TIMEOUT = 3600.0
 SLOW_DOWN_SECONDS = 5
@@ -108,8 +110,8 @@ def sso_login(
     """
     timeout = check_timeout(timeout)
     if endpoint_url is not None:
-        endpoint_url = params.endpoint_url(endpoint_url)
-    settings = sso_cache.sso_settings(profile)
+        endpoint_url = limits.endpoint_url(endpoint_url)
+    settings = cache.sso_settings(profile)
     if not settings.start_url:
         raise StsMagicError(
             f"profile {settings.profile!r} has no sso_session or sso_start_url; "
@@ -146,13 +148,13 @@ def sso_login(
     extra: dict[str, object] = {
         "clientId": client["clientId"],
         "clientSecret": client["clientSecret"],
-        "registrationExpiresAt": sso_cache.format_time(
+        "registrationExpiresAt": cache.format_time(
             datetime.fromtimestamp(int(registration["clientSecretExpiresAt"]), timezone.utc)
         ),
     }
     if answer.get("refreshToken"):
         extra["refreshToken"] = answer["refreshToken"]
-    path = sso_cache.write_token(
+    path = cache.write_token(
         start_url=settings.start_url,
         access_token=str(answer["accessToken"]),
         expires_at=expires_at,

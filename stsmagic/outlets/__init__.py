@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .ledger import sessions
+from ..ledger import sessions
 
 __all__ = ["sessions"]
 
@@ -21,8 +21,8 @@ __all__ = ["sessions"]
 def _on_event(event: str, session: Any) -> None:
     if event != "activated":
         return
-    live: Any = sys.modules.get("stsmagic.live")
-    if live is None or live.active.following() is not sessions or not live.botocore_outlet.hooked():
+    live: Any = sys.modules.get("stsmagic.outlets.live")
+    if live is None or live.gate.following() is not sessions or not live.botocore_sessions.hooked():
         from . import live
 
         live.watch(sessions)

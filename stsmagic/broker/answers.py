@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from .errors import RequestRefused
-from .session import utc
+from ..errors import RequestRefused
+from ..session import utc
 
 INVALID = "InvalidResponse"
 EXPIRED = "ExpiredOnArrival"

@@ -15,7 +15,7 @@ every outlet at ``ledger``:
   imported, never importing it;
 - ``os.environ`` while exporting is on (``environ``).
 
-Each live credentials object asks ``active.credentials`` at every request: the one place that
+Each live credentials object asks ``gate.credentials`` at every request: the one place that
 decides what signs. ``uninstall`` undoes all of it.
 """
 
@@ -29,45 +29,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from botocore.credentials import CredentialResolver, Credentials
 
-from . import active, botocore_outlet
+from . import botocore_sessions, environ, gate
 from .after_import import when_imported
-from .environ import (
-    ENV_NAMES,
-    SourceEnviron,
-    _exporter,
-    export_environ,
-    exporting,
-    source_environ,
-)
-from .live_credentials import (
-    METHOD,
-    LiveCredentials,
-    LiveProvider,
-    Source,
-    live_provider_in,
-    put_first,
-    source_providers,
-)
+from .live_credentials import LiveCredentials, LiveProvider, Source, live_provider_in, put_first
 
 if TYPE_CHECKING:
-    from .ledger import SessionLedger
+    from ..ledger import SessionLedger
 
-__all__ = [
-    "ENV_NAMES",
-    "METHOD",
-    "LiveCredentials",
-    "LiveProvider",
-    "SourceEnviron",
-    "credentials",
-    "export_environ",
-    "exporting",
-    "install",
-    "installed",
-    "source_environ",
-    "source_providers",
-    "uninstall",
-    "watch",
-]
+__all__ = ["credentials", "install", "installed", "uninstall", "watch"]
 
 _lock = threading.RLock()
 
@@ -91,7 +60,7 @@ _stop_waiting_for_aiobotocore: Callable[[], None] | None = None
 def _the_ledger(ledger: SessionLedger | None) -> SessionLedger:
     if ledger is not None:
         return ledger
-    from .ledger import sessions
+    from ..ledger import sessions
 
     return sessions
 
@@ -107,26 +76,26 @@ def watch(ledger: SessionLedger | None = None) -> None:
     global _watched_ledger, _stop_waiting_for_aiobotocore
     import boto3
 
-    from .redact import redact_wire_logs
+    from ..redact import redact_wire_logs
 
     redact_wire_logs()  # every signed request's canonical request carries the session token
     ledger = _the_ledger(ledger)
     with _lock:
         _watched_ledger = ledger
-        active.follow(ledger)
-        botocore_outlet.hook()
+        gate.follow(ledger)
+        botocore_sessions.hook()
         if _stop_waiting_for_aiobotocore is None:
             _stop_waiting_for_aiobotocore = when_imported("aiobotocore.session", _hook_aio)
         _wrap_setup(boto3)
-        _exporter.follow(ledger)
+        environ.follow(ledger)
         if boto3.DEFAULT_SESSION is not None:
             install(ledger)
 
 
 def _hook_aio(module: Any) -> None:
-    from . import aiobotocore_outlet
+    from . import aiobotocore_sessions
 
-    aiobotocore_outlet.hook(module)
+    aiobotocore_sessions.hook(module)
 
 
 def _wrap_setup(boto3: Any) -> None:
@@ -166,20 +135,20 @@ def install(ledger: SessionLedger | None = None) -> LiveCredentials:
     global _installation, _watched_ledger
     ledger = _the_ledger(ledger)
     current = _installation
-    if current is not None and ledger is active.following():
+    if current is not None and ledger is gate.following():
         # Every activation calls this: answer without a lock when nothing changed.
         boto3_module = sys.modules.get("boto3")
         if boto3_module is not None and boto3_module.DEFAULT_SESSION is current.boto3_session:
             return current.credentials
     import boto3
 
-    from .redact import redact_wire_logs
+    from ..redact import redact_wire_logs
 
     redact_wire_logs()  # every signed request's canonical request carries the session token
     with _lock:
         _watched_ledger = ledger
-        active.follow(ledger)
-        _exporter.follow(ledger)
+        gate.follow(ledger)
+        environ.follow(ledger)
         _wrap_setup(boto3)
         default = boto3.DEFAULT_SESSION
         if default is None:
@@ -219,16 +188,17 @@ def uninstall() -> None:
     sessions' chains), exporting off and ``os.environ`` restored."""
     global _stop_waiting_for_aiobotocore
     with _lock:
-        active.follow(None)
+        gate.follow(None)
         _uninstall_locked()
         _unwrap_setup()
-        botocore_outlet.unhook()
+        botocore_sessions.unhook()
         if _stop_waiting_for_aiobotocore is not None:
             _stop_waiting_for_aiobotocore()
             _stop_waiting_for_aiobotocore = None
-        if "stsmagic.aiobotocore_outlet" in sys.modules:
-            sys.modules["stsmagic.aiobotocore_outlet"].unhook()
-        _exporter.disable()
+        aio = sys.modules.get(f"{__package__}.aiobotocore_sessions")
+        if aio is not None:
+            aio.unhook()
+        environ.export_environ(False)
 
 
 def _uninstall_locked() -> None:

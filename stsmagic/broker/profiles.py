@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import botocore.session
 
-from . import params
-from .errors import ParameterError, StsMagicError
+from .. import limits
+from ..errors import ParameterError, StsMagicError
 
 if TYPE_CHECKING:
+    from ..session import IssuedSession
     from .broker import Broker
-    from .session import IssuedSession
 
 # Settings the AWS CLI honours that stsmagic does not: named, one line, instead of a surprise.
 UNSUPPORTED = ("credential_process", "web_identity_token_file")
@@ -211,7 +211,7 @@ def issue(
     """
     import functools
 
-    from .renewal import Recipe
+    from ..session import Recipe
 
     session = _issue(
         plan,
@@ -255,7 +255,7 @@ def _issue(
     last = not plan.hops
     signer: Any
     if plan.source == "sso":
-        from .sso_cache import find_token
+        from ..sso.cache import find_token
 
         sso = broker_for(plan.source_profile)
         signer = sso.get_role_credentials(
@@ -294,14 +294,14 @@ def _issue(
 def check_duration(plan: ProfilePlan, seconds: int) -> int:
     """``seconds`` within the limits of the plan's last request."""
     if plan.kind == "role":
-        return params.role_duration_seconds(seconds, chained=plan.chained)
-    return params.duration_seconds(seconds)
+        return limits.role_duration_seconds(seconds, chained=plan.chained)
+    return limits.duration_seconds(seconds)
 
 
 def _environment_credentials(plan: ProfilePlan) -> Any:
     from botocore.credentials import EnvProvider
 
-    from .live import SourceEnviron
+    from .source import SourceEnviron
 
     found = EnvProvider(environ=SourceEnviron()).load()
     if found is None:
@@ -309,7 +309,7 @@ def _environment_credentials(plan: ProfilePlan) -> Any:
             f"profile {plan.source_profile!r} has credential_source = Environment, but "
             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set"
         )
-    from .session import SecretCredentials
+    from ..session import SecretCredentials
 
     frozen = found.get_frozen_credentials()
     return SecretCredentials(frozen.access_key, frozen.secret_key, frozen.token)

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ..broker import source
+
 if TYPE_CHECKING:
-    from .ledger import SessionLedger
-    from .session import IssuedSession
+    from ..ledger import SessionLedger
+    from ..session import IssuedSession
+
+OWNER = "environ"  # what this outlet sets aside in stsmagic.broker.source
 
 ENV_NAMES = (
     "AWS_ACCESS_KEY_ID",
@@ -74,6 +78,7 @@ class _EnvironExport:
             return
         if self._saved is None:
             self._saved = {name: os.environ.get(name) for name in ENV_NAMES}
+            source.set_aside(OWNER, self._saved)
         creds = session.credentials
         values = {
             "AWS_ACCESS_KEY_ID": creds.access_key,
@@ -98,17 +103,7 @@ class _EnvironExport:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-    def source_environ(self) -> dict[str, str]:
-        with _lock:
-            environ = dict(os.environ)
-            if self._saved is not None:
-                for name, value in self._saved.items():
-                    if value is None:
-                        environ.pop(name, None)
-                    else:
-                        environ[name] = value
-            return environ
+        source.release(OWNER)
 
 
 _exporter = _EnvironExport()
@@ -123,42 +118,20 @@ def export_environ(enabled: bool, ledger: SessionLedger | None = None) -> None:
         _exporter.disable()
         return
     if ledger is None:
-        from . import active
+        from . import gate
 
-        ledger = active.following()
+        ledger = gate.following()
         if ledger is None:
-            from .ledger import sessions
+            from ..ledger import sessions
 
             ledger = sessions
     _exporter.enable(ledger)
 
 
+def follow(ledger: SessionLedger) -> None:
+    """While exporting, mirror ``ledger``'s active session (the ledger this process follows)."""
+    _exporter.follow(ledger)
+
+
 def exporting() -> bool:
     return _exporter.enabled
-
-
-def source_environ() -> Mapping[str, str]:
-    """``os.environ`` as it would be without stsmagic's exports: where source keys live."""
-    return _exporter.source_environ()
-
-
-class SourceEnviron(Mapping[str, str]):
-    """``os.environ``, read live, but with stsmagic's exported keys replaced by what was there.
-
-    For botocore's ``EnvProvider`` in the source chains (the broker's and the live one's).
-    """
-
-    def __getitem__(self, name: str) -> str:
-        saved = _exporter._saved
-        if saved is not None and name in saved:
-            value = saved[name]
-            if value is None:
-                raise KeyError(name)
-            return value
-        return os.environ[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(source_environ())
-
-    def __len__(self) -> int:
-        return len(source_environ())

@@ -16,9 +16,9 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from botocore.parsers import ResponseParserError
 
-from . import __version__
-from .errors import RequestRefused
-from .redact import redact_wire_logs
+from .._version import __version__
+from ..errors import RequestRefused
+from ..redact import redact_wire_logs
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 REFRESH_GRANT = "refresh_token"
