@@ -27,7 +27,6 @@ import time
 import warnings
 import weakref
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -36,7 +35,7 @@ from distributed import default_client as _default_client
 from distributed.protocol import to_serialize
 
 from .errors import StsMagicError
-from .session import IssuedSession, SecretCredentials, mask_access_key
+from .session import IssuedSession, from_record, mask_access_key, to_record
 
 if TYPE_CHECKING:
     from .ledger import SessionLedger
@@ -65,41 +64,11 @@ class _Payload:
     def of(cls, session: IssuedSession | None, sequence: int) -> _Payload:
         if session is None:
             return cls(sequence, None)
-        creds = session.credentials
-        return cls(
-            sequence,
-            {
-                "label": session.label,
-                "kind": session.kind,
-                "principal": session.principal,
-                "access_key_id": session.access_key_id,
-                "secret_key": creds.secret_key,
-                "token": creds.token,
-                "issued_at": session.issued_at.timestamp(),
-                "expiration": session.expiration.timestamp(),
-                "packed_policy_size": session.packed_policy_size,
-                "profile": session.profile,
-                "region": session.region,
-            },
-        )
+        return cls(sequence, to_record(session))
 
     def session(self) -> IssuedSession | None:
         """The IssuedSession again (the worker's side)."""
-        f = self.fields
-        if f is None:
-            return None
-        return IssuedSession(
-            label=f["label"],
-            kind=f["kind"],
-            principal=f["principal"],
-            access_key_id=f["access_key_id"],
-            issued_at=datetime.fromtimestamp(f["issued_at"], tz=timezone.utc),
-            expiration=datetime.fromtimestamp(f["expiration"], tz=timezone.utc),
-            packed_policy_size=f["packed_policy_size"],
-            profile=f["profile"],
-            region=f["region"],
-            credentials=SecretCredentials(f["access_key_id"], f["secret_key"], f["token"]),
-        )
+        return None if self.fields is None else from_record(self.fields)
 
     def __getstate__(self) -> tuple[int, dict[str, Any] | None]:
         return (self.sequence, self.fields)

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +21,6 @@ log = logging.getLogger(__name__)
 
 Callback = Callable[[str, "IssuedSession | None"], Any]
 Clock = Callable[[], datetime]
-
-EVENTS = ("added", "activated", "deactivated", "forgotten", "renewed")
 
 FRAME_COLUMNS = (
     "label",
@@ -41,8 +39,6 @@ FRAME_COLUMNS = (
 )
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_MICRO = timedelta(microseconds=1)
 _EXPIRATION_US = attrgetter("_expiration_us")
 _ISSUED_US = attrgetter("_issued_us")
 
@@ -302,7 +298,9 @@ class SessionLedger:
             active = self._active
             renewed = dict(self._renewed_at)
         n = len(sessions)
-        now_us = (now - _EPOCH) // _MICRO
+        from .session import epoch_us  # made by then (the table has sessions or is empty)
+
+        now_us = epoch_us(now)
         # Whole columns at once, from values each session computed when it was made; one
         # DataFrame call. Object arrays keep pandas from inferring each text column again.
         expiration = np.fromiter(map(_EXPIRATION_US, sessions), dtype=np.int64, count=n)

@@ -363,7 +363,11 @@ def session_token_request(
     SerialNumber: object = None,
     TokenCode: object = None,
     DurationSeconds: object = None,
+    *,
+    code_later: bool = False,
 ) -> dict[str, Any]:
+    """GetSessionToken's keyword arguments. ``code_later``: the code will be typed in a form,
+    so a SerialNumber without a TokenCode is checked, not refused."""
     request: dict[str, Any] = {}
     if DurationSeconds is not None:
         request["DurationSeconds"] = duration_seconds(DurationSeconds)
@@ -371,7 +375,7 @@ def session_token_request(
         request["SerialNumber"] = serial_number(SerialNumber)
     if TokenCode is not None:
         request["TokenCode"] = token_code(TokenCode)
-    if "SerialNumber" in request and "TokenCode" not in request:
+    if "SerialNumber" in request and "TokenCode" not in request and not code_later:
         raise ParameterError("TokenCode", "is missing", "a SerialNumber needs the 6-digit code")
     if "TokenCode" in request and "SerialNumber" not in request:
         raise ParameterError(
@@ -433,15 +437,17 @@ def assume_role_request(
     DurationSeconds: object = None,
     *,
     chained: bool = False,
+    code_later: bool = False,
 ) -> dict[str, Any]:
-    """AssumeRole's keyword arguments; ``chained``: a role session signs (1-hour limit)."""
+    """AssumeRole's keyword arguments; ``chained``: a role session signs (1-hour limit);
+    ``code_later``: the MFA code will be typed in a form (see ``session_token_request``)."""
     request: dict[str, Any] = {
         "RoleArn": role_arn(RoleArn),
         "RoleSessionName": role_session_name(RoleSessionName),
     }
     if DurationSeconds is not None:
         request["DurationSeconds"] = role_duration_seconds(DurationSeconds, chained=chained)
-    mfa = session_token_request(SerialNumber, TokenCode)
+    mfa = session_token_request(SerialNumber, TokenCode, code_later=code_later)
     request.update(mfa)
     if ExternalId is not None:
         request["ExternalId"] = external_id(ExternalId)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from collections.abc import Iterable
 
 _SECRET_NAMES = (
     "SecretAccessKey|SessionToken|secretAccessKey|sessionToken|TradeInToken|accessToken"
@@ -76,3 +77,12 @@ def redact_wire_logs() -> None:
         logger = logging.getLogger(name)
         if _redactor not in logger.filters:
             logger.addFilter(_redactor)
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` as one line, each of ``secrets`` in it replaced by ``***`` (for the message of
+    an endpoint's refusal, which may quote what was sent)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return " ".join(text.split())

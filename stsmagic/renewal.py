@@ -84,9 +84,9 @@ def renew_due(ledger: SessionLedger, session: IssuedSession, now: datetime) -> R
     recipe = session.recipe
     label = session.label or "(unlabelled)"
     if recipe is None or recipe.renewal == "none" or session.label is None:
-        return _old(session, expired, None)
+        return _old(session, expired)
     if not enabled or not recipe.auto_renew or renewing():
-        return _old(session, expired, None)
+        return _old(session, expired)
     key = (id(ledger), label)
     failed = _failed.get(key)
     if not expired and failed is not None and failed[0] is session and now < failed[1]:
@@ -99,7 +99,7 @@ def renew_due(ledger: SessionLedger, session: IssuedSession, now: datetime) -> R
             # Another thread renewed it (or it was forgotten) while this one waited.
             if current is not None and now < current.expiration:
                 return current.credentials
-            return _old(session, expired, None)
+            return _old(session, expired)
         try:
             renewed = renew(ledger, label, now=now)
         except StsMagicError as e:
@@ -119,11 +119,10 @@ def renew_due(ledger: SessionLedger, session: IssuedSession, now: datetime) -> R
         return renewed.credentials
 
 
-def _old(session: IssuedSession, expired: bool, cause: str | None) -> ReadOnlyCredentials:
+def _old(session: IssuedSession, expired: bool) -> ReadOnlyCredentials:
+    """The old session's credentials while it is valid; expired, why it was not renewed."""
     if expired:
-        raise SessionExpired(
-            session.label or "(unlabelled)", session.kind, session.expiration, cause
-        )
+        raise SessionExpired(session.label or "(unlabelled)", session.kind, session.expiration)
     return session.credentials
 
 

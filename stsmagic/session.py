@@ -50,11 +50,19 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _format_remaining(remaining: timedelta) -> str:
-    seconds = int(remaining.total_seconds())
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}"
+def format_remaining(remaining: timedelta, *, words: bool = False) -> str:
+    """Time left, never negative: ``"11:00:05"`` (days spill into hours), or with ``words``
+    ``"11 h 0 min"`` / ``"59 min"`` (what a one-line message says)."""
+    seconds = max(int(remaining.total_seconds()), 0)
+    hours, minutes = seconds // 3600, seconds // 60 % 60
+    if words:
+        return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+    return f"{hours}:{minutes:02d}:{seconds % 60:02d}"
+
+
+def epoch_us(moment: datetime) -> int:
+    """Microseconds since the Unix epoch (how the ledger's table builds its time columns)."""
+    return (moment - _EPOCH) // _MICRO
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,8 +105,8 @@ class IssuedSession:
             raise ValueError("issued_at and expiration must be timezone-aware")
         # Computed once: the panel masks and counts down every row on every tick.
         object.__setattr__(self, "_masked", mask_access_key(self.access_key_id))
-        object.__setattr__(self, "_issued_us", (self.issued_at - _EPOCH) // _MICRO)
-        object.__setattr__(self, "_expiration_us", (self.expiration - _EPOCH) // _MICRO)
+        object.__setattr__(self, "_issued_us", epoch_us(self.issued_at))
+        object.__setattr__(self, "_expiration_us", epoch_us(self.expiration))
         if credentials is None:
             raise TypeError("IssuedSession needs credentials (access key, secret key, token)")
         if not isinstance(credentials, SecretCredentials):
@@ -244,11 +252,11 @@ class IssuedSession:
             f"IssuedSession(label={self.label!r}, kind={self.kind!r}, "
             f"principal={self.principal!r}, access_key={self.masked_access_key!r}, "
             f"expiration='{self.expiration:%Y-%m-%d %H:%M:%S} UTC', "
-            f"remaining='{_format_remaining(self.remaining)}')"
+            f"remaining='{format_remaining(self.remaining)}')"
         )
 
     def __str__(self) -> str:
-        state = "expired" if self.expired else f"{_format_remaining(self.remaining)} left"
+        state = "expired" if self.expired else f"{format_remaining(self.remaining)} left"
         who = f" as {self.principal}" if self.principal else ""
         return (
             f"{self.label or '(unlabelled)'}: {self.kind} {self.masked_access_key}{who}, "
@@ -263,7 +271,7 @@ class IssuedSession:
             ("access key", self.masked_access_key),
             ("issued", f"{self.issued_at:%Y-%m-%d %H:%M:%S} UTC"),
             ("expires", f"{self.expiration:%Y-%m-%d %H:%M:%S} UTC"),
-            ("remaining", "expired" if self.expired else _format_remaining(self.remaining)),
+            ("remaining", "expired" if self.expired else format_remaining(self.remaining)),
         ]
         if self.packed_policy_size is not None:
             rows.append(("packed policy size", f"{self.packed_policy_size}%"))
@@ -286,6 +294,68 @@ def _credentials(session: IssuedSession) -> SecretCredentials:
 
 def _recipe(session: IssuedSession) -> Recipe | None:
     return session._recipe  # type: ignore[attr-defined]
+
+
+# --- as plain fields (secrets included) ---------------------------------------------------------
+
+_TEXT_FIELDS = ("label", "kind", "access_key_id", "secret_access_key")
+_OPTIONAL_TEXT_FIELDS = ("principal", "session_token", "profile", "region")
+
+
+def to_record(session: IssuedSession) -> dict[str, Any]:
+    """The session as plain JSON fields, secret key and token included: only for the two
+    places that must carry a session whole (the remembered sessions file, the push to Dask
+    workers). ``from_record`` makes it again."""
+    credentials = session.credentials
+    return {
+        "label": session.label,
+        "kind": session.kind,
+        "principal": session.principal,
+        "access_key_id": session.access_key_id,
+        "secret_access_key": credentials.secret_key,
+        "session_token": credentials.token,
+        "issued_at": session.issued_at.isoformat(),
+        "expiration": session.expiration.isoformat(),
+        "packed_policy_size": session.packed_policy_size,
+        "profile": session.profile,
+        "region": session.region,
+    }
+
+
+def from_record(record: Mapping[str, Any]) -> IssuedSession:
+    """The session ``to_record`` wrote. A field of the wrong type is a ``ValueError`` naming
+    the field (never its value: it may be a secret)."""
+    if not isinstance(record, Mapping):
+        raise ValueError("a session record must be an object")
+    for name in _TEXT_FIELDS:
+        if not isinstance(record.get(name), str) or not record[name]:
+            raise ValueError(f"a session record's {name} must be non-empty text")
+    for name in _OPTIONAL_TEXT_FIELDS:
+        if record.get(name) is not None and not isinstance(record[name], str):
+            raise ValueError(f"a session record's {name} must be text or null")
+    size = record.get("packed_policy_size")
+    if size is not None and (type(size) is not int or not 0 <= size <= 100):
+        raise ValueError("a session record's packed_policy_size must be 0-100 or null")
+    moments = {}
+    for name in ("issued_at", "expiration"):
+        try:
+            moments[name] = utc(datetime.fromisoformat(str(record[name])))
+        except (KeyError, ValueError, TypeError, OverflowError):
+            raise ValueError(f"a session record's {name} must be an ISO 8601 time") from None
+    return IssuedSession(
+        label=record["label"],
+        kind=record["kind"],
+        principal=record.get("principal"),
+        access_key_id=record["access_key_id"],
+        issued_at=moments["issued_at"],
+        expiration=moments["expiration"],
+        packed_policy_size=size,
+        profile=record.get("profile"),
+        region=record.get("region"),
+        credentials=SecretCredentials(
+            record["access_key_id"], record["secret_access_key"], record.get("session_token")
+        ),
+    )
 
 
 # After the dataclass is made: the class attributes of the same names were the InitVars' defaults.

@@ -627,8 +627,8 @@ def test_plain_http_is_allowed_on_loopback_or_when_asked(
     sandbox: Any, ip: Any, good: Any, aws_profile: Any
 ) -> None:
     import stsmagic
-    from stsmagic import magic_args
     from stsmagic.magics import StsMagics
+    from stsmagic.magics import args as magic_args
 
     for url in (
         "http://127.0.0.1:1",

@@ -13,7 +13,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from stsmagic import magic_args
+from stsmagic.magics import args as magic_args
 
 SECRET = "s3cr3t-Value/With+Chars=="  # not a bare word: always taken literally
 LONG_WORD = "A" * magic_args.LITERAL_SECRET_MIN_LENGTH  # a bare word long enough to be a token

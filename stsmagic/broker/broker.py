@@ -12,7 +12,7 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -25,8 +25,8 @@ from botocore.parsers import ResponseParserError
 from .. import limits
 from .._version import __version__
 from ..errors import ParameterError, RequestRefused, StsMagicError
-from ..redact import redact_wire_logs
-from ..session import IssuedSession
+from ..redact import redact_wire_logs, scrub
+from ..session import IssuedSession, Recipe
 from . import answers, plain_http
 from .source import source_providers
 
@@ -64,13 +64,6 @@ def _refusal_without_frames(method: Method) -> Method:
         raise refusal.with_traceback(None) from None
 
     return refusing  # type: ignore[return-value]
-
-
-def _one_line(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return " ".join(text.split())
 
 
 def _single_use(**_: Any) -> IssuedSession:
@@ -355,7 +348,7 @@ class Broker:
         most 3600. Without DurationSeconds none is sent (AWS's default, 3600). Without
         RoleSessionName, ``default_role_session_name()``.
         """
-        chained = isinstance(signed_by, IssuedSession) and signed_by.kind in ROLE_SESSION_KINDS
+        chained = self.chains(signed_by)
         request = limits.assume_role_request(
             RoleArn,
             default_role_session_name() if RoleSessionName is None else RoleSessionName,
@@ -401,6 +394,47 @@ class Broker:
         )
 
     @staticmethod
+    def chains(signed_by: IssuedSession | ReadOnlyCredentials | None) -> bool:
+        """True when an AssumeRole signed by ``signed_by`` is role chaining: a role's (or SSO,
+        or delegated) session signs, and AWS allows the new session one hour at most."""
+        return isinstance(signed_by, IssuedSession) and signed_by.kind in ROLE_SESSION_KINDS
+
+    def check_assume_role(
+        self,
+        RoleArn: str,
+        RoleSessionName: str | None = None,
+        SerialNumber: str | None = None,
+        ExternalId: str | None = None,
+        Policy: Any = None,
+        PolicyArns: Any = None,
+        Tags: Any = None,
+        TransitiveTagKeys: Any = None,
+        SourceIdentity: str | None = None,
+        DurationSeconds: int | None = None,
+        *,
+        signed_by: IssuedSession | ReadOnlyCredentials | None = None,
+    ) -> bool:
+        """Check an AssumeRole whose MFA code is still to be typed (the form): every parameter
+        now, so nothing fails after the code; nothing is sent. Returns ``chains(signed_by)``."""
+        chained = self.chains(signed_by)
+        limits.assume_role_request(
+            RoleArn,
+            default_role_session_name() if RoleSessionName is None else RoleSessionName,
+            SerialNumber,
+            None,
+            ExternalId,
+            Policy,
+            PolicyArns,
+            Tags,
+            TransitiveTagKeys,
+            SourceIdentity,
+            DurationSeconds,
+            chained=chained,
+            code_later=True,
+        )
+        return chained
+
+    @staticmethod
     def _recipe(
         session: IssuedSession,
         operation: str,
@@ -411,8 +445,6 @@ class Broker:
         signer: str | None = None,
     ) -> IssuedSession:
         """``session`` remembering how it was made (the one place recipes are attached)."""
-        from ..session import Recipe
-
         kind = renewal or ("mfa" if serial_number else "auto")
         recipe = Recipe(operation, make, renewal=kind, serial_number=serial_number, signer=signer)
         return session.with_recipe(recipe)
@@ -474,12 +506,12 @@ class Broker:
         except ClientError as e:
             error = e.response.get("Error", {})
             code = str(error.get("Code") or "Unknown")
-            message = _one_line(str(error.get("Message") or ""), secrets)
+            message = scrub(str(error.get("Message") or ""), secrets)
             raise RequestRefused(operation, code, message) from None
         except ParamValidationError as e:
             # limits.py checks first; this is botocore's own model catching what it missed.
             raise ParameterError(
-                "request", _one_line(str(e), secrets), f"{operation}'s API model"
+                "request", scrub(str(e), secrets), f"{operation}'s API model"
             ) from None
         except ResponseParserError:
             # Not a BotoCoreError. Its message quotes the body, which may hold credentials.
@@ -487,7 +519,7 @@ class Broker:
                 operation, "ResponseParserError", "the endpoint's answer is not an AWS response"
             ) from None
         except BotoCoreError as e:
-            raise RequestRefused(operation, type(e).__name__, _one_line(str(e), secrets)) from None
+            raise RequestRefused(operation, type(e).__name__, scrub(str(e), secrets)) from None
         except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
             # botocore's parser on a 200 answer it cannot read (a timestamp that is not one);
             # its message quotes the answer.

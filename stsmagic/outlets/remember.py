@@ -16,10 +16,10 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..private_file import write_private
-from ..session import IssuedSession, SecretCredentials
+from ..session import IssuedSession, from_record, to_record
 
 if TYPE_CHECKING:
     from ..ledger import SessionLedger
@@ -39,42 +39,6 @@ def default_path() -> Path:
     return Path(base) / "stsmagic" / FILE_NAME
 
 
-def _record(session: IssuedSession) -> dict[str, Any]:
-    credentials = session.credentials
-    return {
-        "label": session.label,
-        "kind": session.kind,
-        "principal": session.principal,
-        "access_key_id": session.access_key_id,
-        "secret_access_key": credentials.secret_key,
-        "session_token": credentials.token,
-        "issued_at": session.issued_at.isoformat(),
-        "expiration": session.expiration.isoformat(),
-        "packed_policy_size": session.packed_policy_size,
-        "profile": session.profile,
-        "region": session.region,
-    }
-
-
-def _session(record: dict[str, Any]) -> IssuedSession:
-    return IssuedSession(
-        label=str(record["label"]),
-        kind=str(record["kind"]),
-        principal=record.get("principal"),
-        access_key_id=str(record["access_key_id"]),
-        issued_at=datetime.fromisoformat(record["issued_at"]),
-        expiration=datetime.fromisoformat(record["expiration"]),
-        packed_policy_size=record.get("packed_policy_size"),
-        profile=record.get("profile"),
-        region=record.get("region"),
-        credentials=SecretCredentials(
-            str(record["access_key_id"]),
-            str(record["secret_access_key"]),
-            record.get("session_token"),
-        ),
-    )
-
-
 def save(ledger: SessionLedger, path: Path | None = None) -> None:
     """Write the ledger's unexpired sessions and its active label to ``path``."""
     now = ledger.now()
@@ -83,7 +47,7 @@ def save(ledger: SessionLedger, path: Path | None = None) -> None:
     document = {
         "format": FORMAT,
         "active": active.label if active is not None and any(s is active for s in kept) else None,
-        "sessions": [_record(s) for s in kept],
+        "sessions": [to_record(s) for s in kept],
     }
     write_private(path or default_path(), json.dumps(document))
 
@@ -101,7 +65,7 @@ def load(
         document = json.loads(path.read_text(encoding="utf-8"))
         if document.get("format") != FORMAT:
             raise ValueError(f"format {document.get('format')!r}")
-        sessions = [_session(r) for r in document["sessions"]]
+        sessions = [from_record(r) for r in document["sessions"]]
         active = document.get("active")
     except FileNotFoundError:
         return [], None

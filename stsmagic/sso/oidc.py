@@ -18,7 +18,7 @@ from botocore.parsers import ResponseParserError
 
 from .._version import __version__
 from ..errors import RequestRefused
-from ..redact import redact_wire_logs
+from ..redact import redact_wire_logs, scrub
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 REFRESH_GRANT = "refresh_token"
@@ -48,14 +48,14 @@ def call(oidc: Any, operation: str, request: dict[str, Any]) -> dict[str, Any]:
     except ClientError as e:
         error = e.response.get("Error", {})
         code = str(error.get("Code") or "Unknown")
-        message = _scrub(str(error.get("Message") or ""), secrets)
+        message = scrub(str(error.get("Message") or ""), secrets)
         raise RequestRefused(operation, code, message) from None
     except ResponseParserError:
         raise RequestRefused(
             operation, "ResponseParserError", "the endpoint's answer is not an AWS response"
         ) from None
     except (BotoCoreError, ParamValidationError) as e:
-        raise RequestRefused(operation, type(e).__name__, _scrub(str(e), secrets)) from None
+        raise RequestRefused(operation, type(e).__name__, scrub(str(e), secrets)) from None
 
 
 def refresh(oidc: Any, token: dict[str, Any]) -> dict[str, Any]:
@@ -70,9 +70,3 @@ def refresh(oidc: Any, token: dict[str, Any]) -> dict[str, Any]:
             "refreshToken": token["refreshToken"],
         },
     )
-
-
-def _scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return " ".join(text.split())

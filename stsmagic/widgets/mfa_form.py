@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from ..errors import StsMagicError
+from ..keep import keep
 
 if TYPE_CHECKING:
     from ..broker.broker import Broker
@@ -59,7 +60,7 @@ class MfaForm(widgets.VBox):
         duration_seconds: int | None = None,
         label: str | None = None,
         activate: bool = True,
-        export_env: bool = False,
+        export_env: bool | None = None,
         action: Callable[..., IssuedSession] | None = None,
         action_name: str = "Get session token",
         durations: Sequence[int] = DURATIONS,
@@ -72,7 +73,9 @@ class MfaForm(widgets.VBox):
         ("Assume role"); ``durations`` the dropdown's choices in seconds. ``auto_renew=False``
         keeps the session from renewing itself (``--no-renew``). ``renews=LABEL`` makes the
         form renew that session with its recipe and the code typed (the panel's Renew): no
-        duration to choose, the session keeps its label and place."""
+        duration to choose, the session keeps its label and place. ``export_env`` is
+        ``stsmagic.keep.keep``'s: True exports the session it activates, False stops an earlier
+        export, None (the default) leaves the export as it is."""
         self.renews = renews
         self.auto_renew = auto_renew
         if broker is None and renews is None:
@@ -185,21 +188,18 @@ class MfaForm(widgets.VBox):
             # held before sending: a taken label costs no request and no thrown-away session
             with self.ledger.reserve(self.label):
                 assert self.action is not None  # only a renewing form has none
-                issued = self.action(
-                    SerialNumber=self.serial_number.value.strip() or None,
-                    TokenCode=code,
-                    DurationSeconds=self.duration.value,
-                    label=self.label,
+                issued = keep(
+                    self.action(
+                        SerialNumber=self.serial_number.value.strip() or None,
+                        TokenCode=code,
+                        DurationSeconds=self.duration.value,
+                        label=self.label,
+                    ),
+                    self.ledger,
+                    activate=self.activate,
+                    export_env=self.export_env,
+                    auto_renew=self.auto_renew,
                 )
-                if not self.auto_renew:
-                    from ..renewal import without_renewal
-
-                    issued = without_renewal(issued)
-                issued = self.ledger.add(issued, activate=self.activate)
-            if self.export_env and self.activate:
-                from ..outlets import environ
-
-                environ.export_environ(True, self.ledger)
         except StsMagicError as e:
             self.error = str(e)
             self._show_error(str(e))

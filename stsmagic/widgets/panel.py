@@ -21,6 +21,7 @@ import ipywidgets as widgets
 from ipywidgets.widgets.widget_string import HTMLStyle
 
 from ..errors import SessionExpired, StsMagicError
+from ..session import format_remaining
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,12 +33,6 @@ log = logging.getLogger(__name__)
 
 WARN_WITHIN = timedelta(minutes=10)
 NO_SESSIONS = "No sessions yet: %sts_session, %sts_federation or another stsmagic magic issues one."
-
-
-def format_remaining(remaining: timedelta) -> str:
-    """``timedelta(hours=11, seconds=5)`` -> ``"11:00:05"``; days spill into hours."""
-    seconds = max(int(remaining.total_seconds()), 0)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

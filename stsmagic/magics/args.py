@@ -19,8 +19,8 @@ from IPython.core import magic_arguments as ipython_arguments
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument
 
-from . import limits
-from .errors import ParameterError
+from .. import limits
+from ..errors import ParameterError
 
 # A word that can only be a variable's name; a leading `$` is allowed, as in IPython's `$name`.
 # Patterns here are text, compiled (and cached by `re`) when a magic first runs, not at %load_ext.

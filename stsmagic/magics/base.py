@@ -1,0 +1,321 @@
+"""What every family of stsmagic's magics shares: the traits (``%config StsMagics``), the
+kernel's ledger, the Broker for a line's flags, and the steps around a request (checking the
+common flags, keeping the session, the MFA form, one-line errors).
+
+The magics themselves live in one module a family (``issuing``, ``switching``, ``outlets``);
+``StsMagics`` (the package's ``__init__``) is all of them over this base.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics
+from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
+from traitlets.config import Configurable
+
+from .. import limits
+from ..errors import ParameterError, StsMagicError
+from ..keep import keep
+from ..outlets import environ
+from . import args as magic_args
+
+if TYPE_CHECKING:
+    from ..broker.broker import Broker
+    from ..ledger import SessionLedger
+    from ..session import IssuedSession
+
+OPTIONAL = ("ipywidgets", "pandas")
+WIDGETS_MISSING = "needs ipywidgets and pandas: pip install 'stsmagic[widgets]'"
+
+
+def describe(session: IssuedSession) -> str:
+    """One line about a session, without its secret: label, kind, masked key, time left."""
+    from ..session import format_remaining
+
+    remaining = format_remaining(session.remaining, words=True)
+    return (
+        f"{session.label} ({session.kind}, {session.masked_access_key}, expires "
+        f"{session.expiration:%Y-%m-%d %H:%M:%S} UTC, in {remaining})"
+    )
+
+
+class MagicsBase(Magics, Configurable):
+    """The traits and shared steps of ``StsMagics`` (each family of magics builds on this)."""
+
+    duration_seconds = Int(
+        None,
+        allow_none=True,
+        help="Default --duration-seconds for %sts_session and %sts_federation, 900-129600 "
+        "(None: the profile's duration_seconds, else AWS's default of 43200).",
+    ).tag(config=True)
+    profile = Unicode(
+        None, allow_none=True, help="Default --profile (None: AWS_PROFILE, else 'default')."
+    ).tag(config=True)
+    region = Unicode(
+        None, allow_none=True, help="Default --region (None: the profile's region)."
+    ).tag(config=True)
+    endpoint_url = Unicode(
+        None,
+        allow_none=True,
+        help="Default --endpoint-url (None: the profile's endpoint_url or AWS_ENDPOINT_URL).",
+    ).tag(config=True)
+    connect_timeout = Float(
+        10.0,
+        help="Seconds to wait for the endpoint to accept a connection (botocore's default 60).",
+    ).tag(config=True)
+    read_timeout = Float(
+        30.0,
+        help="Seconds to wait for the endpoint's answer before giving up (botocore's default "
+        "60); a hanging endpoint fails after this, times botocore's retry attempts.",
+    ).tag(config=True)
+    export_env = Bool(
+        False, help="Export every session a magic activates to os.environ, as --env does."
+    ).tag(config=True)
+    allow_http = Bool(
+        False,
+        help="Send requests to a plain http:// endpoint that is not loopback, as --allow-http "
+        "does (tokens, signatures and the issued keys then cross the network in clear text).",
+    ).tag(config=True)
+    auto_renew = Bool(
+        True,
+        help="Renew sessions in their last 10 minutes (or last half, if shorter than 20 "
+        "minutes) or once expired, at the request that finds them so: federation, sso, role "
+        "and session without MFA at once; with MFA, asks for a new code where the kernel can "
+        "ask. Off: no session renews itself (--no-renew turns it off for one session).",
+    ).tag(config=True)
+    remember = Bool(
+        False,
+        help="Keep issued sessions in a 0600 file under the user's cache directory "
+        "($XDG_CACHE_HOME/stsmagic, else ~/.cache/stsmagic), so %load_ext in a new kernel "
+        "brings back the unexpired ones. Off: nothing is written; turning it off removes the file.",
+    ).tag(config=True)
+
+    def __init__(self, shell: Any = None, ledger: SessionLedger | None = None, **kwargs: Any):
+        # before the traits are set from the config: their observers clear the cache
+        self._brokers: dict[tuple[str | None, str | None, str | None, bool], Broker] = {}
+        self._ledger = ledger  # before the config too: remember = True restores into it
+        self._remembering: Any = None
+        super().__init__(shell=shell, **kwargs)
+        from .. import renewal  # small: the trait's value holds from this instance on
+
+        renewal.enabled = self.auto_renew
+        self._panel: Any = None  # the last %sts_panel: closed by the next (its timer with it)
+
+    @validate("duration_seconds")
+    def _check_duration(self, proposal: Any) -> int | None:
+        value = proposal["value"]
+        try:
+            return None if value is None else limits.duration_seconds(value, "duration_seconds")
+        except ParameterError as e:
+            raise TraitError(f"StsMagics.{e}") from None
+
+    @validate("endpoint_url")
+    def _check_endpoint_url(self, proposal: Any) -> str | None:
+        value = proposal["value"]
+        try:
+            return None if value is None else limits.endpoint_url(value)
+        except ParameterError as e:
+            raise TraitError(f"StsMagics.{e}") from None
+
+    @validate("connect_timeout", "read_timeout")
+    def _check_timeout(self, proposal: Any) -> float:
+        value = proposal["value"]
+        if not 0 < value <= 3600:
+            raise TraitError(
+                f"StsMagics.{proposal['trait'].name}: {value} must be over 0 and at most 3600"
+            )
+        return float(value)
+
+    @validate("export_env")
+    def _export_env_set(self, proposal: Any) -> bool:
+        # Every assignment, even of the same value (--env may have turned exporting on with
+        # the trait off): on, os.environ holds the active session from now on; off, what
+        # stsmagic set is removed and what was there is back.
+        environ.export_environ(bool(proposal.value), self.ledger)
+        return bool(proposal.value)
+
+    def _load_config(self, cfg: Any, section_names: Any = None, traits: Any = None) -> None:
+        super()._load_config(cfg, section_names=section_names, traits=traits)
+        # `%config StsMagics.export_env = False` when the trait already was False (exporting
+        # through --env) changes nothing, so the validator above never hears of it.
+        if cfg.get(type(self).__name__, {}).get("export_env") is False:
+            environ.export_environ(False)
+
+    @observe("connect_timeout", "read_timeout", "allow_http")
+    def _timeouts_changed(self, change: Any) -> None:
+        self._brokers.clear()  # their clients were made with the old timeouts
+
+    @observe("auto_renew")
+    def _auto_renew_changed(self, change: Any) -> None:
+        from .. import renewal
+
+        renewal.enabled = bool(change["new"])
+
+    @observe("remember")
+    def _remember_changed(self, change: Any) -> None:
+        from ..outlets import remember
+
+        if change["new"]:
+            if self._remembering is None:
+                self._remembering = remember.Remembering(self.ledger)
+                restored = self._remembering.start()
+                if restored:
+                    active = self.ledger.active
+                    print(
+                        f"Restored {len(restored)} session{'' if len(restored) == 1 else 's'} "
+                        f"from {self._remembering.path}"
+                        + (f"; using {describe(active)}" if active is not None else "")
+                    )
+        else:
+            self.stop_remembering()
+            remember.remove()
+
+    def stop_remembering(self) -> None:
+        """Stop writing the sessions file (it stays; %unload_ext does this)."""
+        if self._remembering is not None:
+            self._remembering.stop()
+            self._remembering = None
+
+    @validate("profile", "region")
+    def _check_name(self, proposal: Any) -> str | None:
+        value = proposal["value"]
+        if value is not None and (not value or value != value.strip()):
+            raise TraitError(f"StsMagics.{proposal['trait'].name}: {value!r} is not a name")
+        return value
+
+    @property
+    def ledger(self) -> SessionLedger:
+        """The ledger the magics feed: ``stsmagic.sessions`` unless another was given."""
+        if self._ledger is None:
+            from ..outlets import sessions
+
+            return sessions
+        return self._ledger
+
+    def broker(self, args: argparse.Namespace) -> Broker:
+        """The Broker for the flags (or traits): one per (profile, region, endpoint_url)."""
+        # AWS_PROFILE named here, so the key (and any error) says which profile is meant
+        profile = args.profile or self.profile or os.environ.get("AWS_PROFILE") or None
+        return self.broker_for(profile, args)
+
+    def broker_for(self, profile: str | None, args: argparse.Namespace) -> Broker:
+        """The Broker of ``profile`` with the flags' (or traits') region and endpoint."""
+        key = (
+            profile,
+            args.region or self.region,
+            args.endpoint_url or self.endpoint_url,
+            bool(getattr(args, "allow_http", False) or self.allow_http),
+        )
+        if key not in self._brokers:
+            from ..broker.broker import Broker  # on the first request, not at %load_ext
+
+            # retries stay the profile's (retry_mode, max_attempts), as botocore reads them
+            config = Config(connect_timeout=self.connect_timeout, read_timeout=self.read_timeout)
+            self._brokers[key] = Broker(
+                profile=key[0],
+                region_name=key[1],
+                endpoint_url=key[2],
+                config=config,
+                allow_http=key[3],
+            )
+        return self._brokers[key]
+
+    def close_panel(self) -> None:
+        """Close the panel the last %sts_panel made, if any (stops its countdown)."""
+        if self._panel is not None:
+            self._panel.close()
+            self._panel = None
+
+    @property
+    def _user_ns(self) -> dict[str, Any]:
+        return self.shell.user_ns if self.shell is not None else {}
+
+    def _duration(self, args: argparse.Namespace) -> int | None:
+        if args.duration_seconds is not None:
+            return args.duration_seconds
+        return self.duration_seconds
+
+    def _check_issuing(self, args: argparse.Namespace) -> None:
+        """Refuse, before anything is sent, what would fail only after the request."""
+        if args.env and args.no_activate:
+            raise UsageError("--env exports the active session; it cannot go with --no-activate")
+        if args.label is not None:
+            if not args.label.strip():
+                raise UsageError("--label: give a non-empty name")
+            known = [s.label for s in self.ledger.sessions]
+            if args.label in known:
+                raise UsageError(
+                    f"--label: {args.label!r} is taken; choose another or %sts_forget {args.label}"
+                )
+
+    def _keep(self, session: IssuedSession, args: argparse.Namespace) -> IssuedSession:
+        """Hand the new session to the ledger (active unless --no-activate), exporting it with
+        --env or the trait (a magic without either stops an earlier export)."""
+        return keep(
+            session,
+            self.ledger,
+            activate=not args.no_activate,
+            export_env=bool(args.env or self.export_env),
+            auto_renew=not args.no_renew,
+        )
+
+    def _mfa_form(
+        self,
+        broker: Broker,
+        serial: str,
+        duration: int | None,
+        args: argparse.Namespace,
+        **action: Any,
+    ) -> Any:
+        try:
+            from ..widgets.mfa_form import MfaForm
+        except ModuleNotFoundError as e:
+            if e.name not in OPTIONAL:
+                raise
+            raise UsageError(
+                "without --token-code a form is shown, which "
+                f"{WIDGETS_MISSING}"
+                " (or give --token-code)"
+            ) from e
+        return MfaForm(
+            broker,
+            self.ledger,
+            serial_number=serial,
+            duration_seconds=duration,
+            label=args.label,
+            activate=not args.no_activate,
+            export_env=bool(args.env or self.export_env),
+            auto_renew=not args.no_renew,
+            **action,
+        )
+
+    @contextlib.contextmanager
+    def _errors(self, magic: str) -> Iterator[None]:
+        """Turn what stsmagic and botocore raise into one line, with no traceback."""
+        try:
+            yield
+        except UsageError as e:
+            text = magic_args.one_line(str(e))
+            prefix = "" if text.startswith("%") else f"%{magic}: "
+            # from None: the cause's frames hold the line and the tokens; the message says all
+            raise UsageError(prefix + text) from None
+        except (StsMagicError, BotoCoreError) as e:
+            raise UsageError(f"%{magic}: {magic_args.explain(e)}") from None
+
+    @contextlib.contextmanager
+    def _hiding(self, secret: str) -> Iterator[None]:
+        """Belt and braces: if an error's message ever quoted ``secret``, mask it."""
+        try:
+            yield
+        except (StsMagicError, BotoCoreError) as e:
+            if secret and secret in str(e):
+                raise StsMagicError(str(e).replace(secret, "…")) from None
+            raise

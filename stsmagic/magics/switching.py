@@ -1,0 +1,80 @@
+"""The magics that manage what was issued: %sts_use (switch, or back to the source
+credentials), %sts_forget, and %sts_panel (the live table of sessions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import line_magic, magics_class
+from IPython.core.magic_arguments import argument
+
+from ..errors import SessionExpired
+from . import args as magic_args
+from .args import magic_arguments
+from .base import OPTIONAL, WIDGETS_MISSING, MagicsBase, describe
+
+
+@magics_class
+class SwitchingMagics(MagicsBase):
+    """%sts_use, %sts_forget, %sts_panel."""
+
+    @line_magic
+    @magic_arguments()
+    @argument("label", nargs="?", help="the session to make active")
+    @argument("--source", action="store_true", help="go back to the source credentials")
+    def sts_use(self, line: str) -> None:
+        """Make an issued session active (every boto3 client uses it at once), or go back to
+        the source credentials with --source. %sts_panel lists the labels."""
+        with self._errors("sts_use"):
+            args = magic_args.parse_line(self.sts_use, line)
+            if (args.label is None) == (not args.source):
+                raise UsageError("%sts_use: give either LABEL or --source; see %sts_use?")
+            if args.source:
+                self.ledger.deactivate()
+                print("Using the source credentials (no stsmagic session is active)")
+                return
+            chosen = self.ledger.get(args.label)
+            if chosen.expired:
+                raise SessionExpired(chosen.label or args.label, chosen.kind, chosen.expiration)
+            print(f"Using {describe(self.ledger.activate(args.label))}")
+
+    @line_magic
+    @magic_arguments()
+    @argument("label", nargs="?", help="the session to forget")
+    @argument("--all", action="store_true", help="forget every session")
+    def sts_forget(self, line: str) -> None:
+        """Forget an issued session, or all with --all. Forgetting the active session goes
+        back to the source credentials."""
+        with self._errors("sts_forget"):
+            args = magic_args.parse_line(self.sts_forget, line)
+            if (args.label is None) == (not args.all):
+                raise UsageError("%sts_forget: give either LABEL or --all; see %sts_forget?")
+            active = self.ledger.active
+            if args.all:
+                count = len(self.ledger.sessions)
+                self.ledger.forget_all()
+                what = f"{count} session{'' if count == 1 else 's'}"
+            else:
+                self.ledger.forget(args.label)
+                what = args.label
+            back = active is not None and self.ledger.active is None
+            print(f"Forgot {what}" + ("; using the source credentials" if back else ""))
+
+    @line_magic
+    @magic_arguments()
+    def sts_panel(self, line: str) -> Any:
+        """The live panel of issued sessions: expiry countdown, use and forget per row."""
+        with self._errors("sts_panel"):
+            magic_args.parse_line(self.sts_panel, line)
+        try:
+            from ..widgets.panel import SessionPanel
+        except ModuleNotFoundError as e:
+            if e.name not in OPTIONAL:
+                raise
+            raise UsageError(f"%sts_panel {WIDGETS_MISSING}") from e
+        # A kernel never learns that a view went away, so an unclosed panel would keep its
+        # countdown thread for ever: one live panel at a time, the newest.
+        self.close_panel()
+        self._panel = SessionPanel(self.ledger)
+        return self._panel
