@@ -1,10 +1,10 @@
 """Dask workers that follow the kernel's active session.
 
 ``client.register_plugin(CredentialsPlugin())`` (or ``%sts_dask``) gives every worker of the
-cluster, present and joining later, one ledger of its own that ``stsmagic.live`` watches; the
-kernel pushes its active session into it on every ledger change, so every botocore/boto3
-session the worker makes signs with the kernel's active session (or with the worker's own
-credentials when none is active). Unregistering the plugin
+cluster, present and joining later, one ledger of its own that ``stsmagic.outlets.live``
+watches; the kernel pushes its active session into it on every ledger change, so every
+botocore/boto3 session the worker makes signs with the kernel's active session (or with the
+worker's own credentials when none is active). Unregistering the plugin
 (``client.unregister_worker_plugin(CredentialsPlugin.name)``) restores the worker's own.
 
 How a session travels: never as an ``IssuedSession`` (its pickle would carry the secret under

@@ -29,8 +29,8 @@ CHAINED_DURATION_MAX = 3600
 
 
 class _Pattern:
-    """``re.compile(pattern, flags)`` on first use: compiled at import, these would cost every
-    ``%load_ext`` ~0.5 ms for checks that run only when a request is made."""
+    """``re.compile(pattern, flags)`` on first use: compiled at import, every ``%load_ext``
+    would pay for checks that run only when a request is made."""
 
     __slots__ = ("_args", "fullmatch")
     fullmatch: Callable[[str], re.Match[str] | None]

@@ -16,7 +16,8 @@ _SECRET_NAMES = (
 
 @functools.cache
 def _secret_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
-    # Compiled when the first DEBUG record is redacted, not at every %load_ext (~1 ms).
+    # Compiled when the first DEBUG record is redacted: most kernels never log botocore at
+    # DEBUG, so %load_ext does not pay for them.
     return (
         # XML bodies: <SecretAccessKey>...</SecretAccessKey>, or one cut off before the closing tag
         (re.compile(rf"<({_SECRET_NAMES})>[^<]*"), r"<\1>***"),

@@ -1,9 +1,10 @@
 """Run a callback on a module once it is imported, without importing it.
 
-``%load_ext`` must not import aiobotocore (s3fs pulls in aiohttp: ~0.3 s), yet every
-``AioSession`` made after it must be reached. A finder first on ``sys.meta_path`` lets the
-other finders find the module and wraps its loader's ``exec_module`` so the callback runs
-right after the module's body; when the module is already imported the callback runs now.
+``%load_ext`` must not import aiobotocore (it pulls in aiohttp, a large import that a kernel
+without s3fs never needs), yet every ``AioSession`` made after it must be reached. A finder
+first on ``sys.meta_path`` lets the other finders find the module and wraps its loader's
+``exec_module`` so the callback runs right after the module's body; when the module is
+already imported the callback runs now.
 """
 
 from __future__ import annotations

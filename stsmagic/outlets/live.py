@@ -7,11 +7,12 @@ every outlet at ``ledger``:
   credentials object the default session had already resolved (held by clients made before,
   e.g. before ``%load_ext``) is adopted: it answers from the live credentials too, until
   ``uninstall``. boto3 is imported when ``install`` runs; ``watch`` installs into the default
-  session if boto3 has one, and otherwise into the one boto3 makes on first use (making it at
-  load time would cost every ``%load_ext`` ~6 ms); ``boto3.setup_default_session`` is wrapped
-  so that a default session the user makes anew is live at once.
-- every other botocore/boto3 session made from then on (``botocore_outlet``);
-- every aiobotocore ``AioSession`` (``aiobotocore_outlet``), hooked only once aiobotocore is
+  session if boto3 has one, and otherwise into the one boto3 makes on first use (making one
+  at load time would put a whole session's set-up into every ``%load_ext``, for kernels that
+  may never call AWS); ``boto3.setup_default_session`` is wrapped so that a default session
+  the user makes anew is live at once.
+- every other botocore/boto3 session made from then on (``botocore_sessions``);
+- every aiobotocore ``AioSession`` (``aiobotocore_sessions``), hooked only once aiobotocore is
   imported, never importing it;
 - ``os.environ`` while exporting is on (``environ``).
 
@@ -41,7 +42,7 @@ __all__ = ["credentials", "install", "installed", "uninstall", "watch"]
 _lock = threading.RLock()
 
 
-class _Installation(NamedTuple):  # not a dataclass: ~0.4 ms less at every %load_ext
+class _Installation(NamedTuple):  # not a dataclass: quicker to define, at every %load_ext
     boto3_session: Any
     core: Any
     resolver: CredentialResolver
