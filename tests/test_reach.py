@@ -1,4 +1,4 @@
-"""Reach: every AWS consumer in the kernel signs with the active session (DESIGN "Reach").
+"""Reach: every AWS consumer in the kernel signs with the active session .
 
 Each test reads from the sandbox's S3 or STS and asks the sandbox which key signed each request.
 """

@@ -134,14 +134,14 @@ def parse_line(magic: Callable[..., Any], line: str, *, secret_flags: bool = Fal
     name = magic.__name__
     if len(line) > MAX_LINE:
         # shlex's time grows with the square of the length: a pasted megabyte would freeze the
-        # kernel for half a minute before being refused. The largest good line (a 2,048-char
-        # policy and 50 tags of 128+256 chars) is far below this.
+        # kernel before being refused. The largest good line (a 2,048-char policy and 50 tags
+        # of 128+256 chars) is far below this.
         raise UsageError(
             f"%{name}: the line is {len(line):,} characters, over the {MAX_LINE:,} a magic takes;"
             " put long values in a notebook variable and pass its name"
         )
     try:
-        # A line with nothing for shlex to interpret splits the same on whitespace, 10x faster.
+        # A line with nothing for shlex to interpret splits the same on whitespace, and faster.
         argv = line.split() if re.fullmatch(_PLAIN, line) else shlex.split(line, posix=True)
     except ValueError as e:
         raise UsageError(f"%{name}: {one_line(str(e)).lower()} in the line; see %{name}?") from e
@@ -191,8 +191,7 @@ class magic_arguments(ipython_arguments.magic_arguments):
     """IPython's ``@magic_arguments()``, with the parser and the help built on first use.
 
     IPython builds a magic's ``argparse`` parser, and formats its help into ``__doc__``, when
-    the class is defined: ~5 ms for stsmagic's magics on every ``%load_ext``, for help nobody
-    may ask for. Here the magic becomes a ``LazyMagic``: ``.parser`` (what ``parse_line``
+    the class is defined: a cost paid by every ``%load_ext``, for help nobody may ask for. Here the magic becomes a ``LazyMagic``: ``.parser`` (what ``parse_line``
     uses) and ``__doc__`` (what ``%magic?`` shows) are made when first read, the same ones
     IPython would have made. Declared exactly as with IPython's: ``@line_magic`` over
     ``@magic_arguments()`` over ``@argument(...)``.
