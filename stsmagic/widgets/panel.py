@@ -225,17 +225,17 @@ STYLE = """<style>
 .stsmagic-session-panel .stsmagic-footer button { width: auto; padding: 0 10px; }
 .stsmagic-active { font-weight: bold; background: rgba(46, 125, 50, 0.12); }
 .stsmagic-warn { background: rgba(245, 124, 0, 0.18); }
-.stsmagic-expired { color: #888; }
+.stsmagic-expired { color: var(--jp-ui-font-color2, #757575); }
 .stsmagic-expired .stsmagic-label { text-decoration: line-through; }
 .stsmagic-bar { display: inline-block; width: 48px; height: 8px; margin-right: 6px;
   vertical-align: middle; border-radius: 4px; overflow: hidden;
   background: rgba(128, 128, 128, 0.25); }
-.stsmagic-fill { display: block; height: 100%; background: #2e7d32; }
-.stsmagic-warn .stsmagic-fill { background: #ef6c00; }
+.stsmagic-fill { display: block; height: 100%; background: var(--jp-success-color1, #388e3c); }
+.stsmagic-warn .stsmagic-fill { background: var(--jp-warn-color1, #f57c00); }
 .stsmagic-countdown { font-family: var(--jp-code-font-family, monospace); }
-.stsmagic-warning { color: #e65100; font-weight: bold; }
+.stsmagic-warning { color: var(--jp-warn-color0, #e65100); font-weight: bold; }
 .stsmagic-note { color: var(--jp-ui-font-color2, #666); }
-.stsmagic-error { color: #c62828; }
+.stsmagic-error { color: var(--jp-error-color1, #c62828); }
 </style>"""
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jupyter_page import JUPYTERLAB, FrontEnd
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -58,6 +59,12 @@ def free_port() -> int:
 
 
 @pytest.fixture
+def front_end() -> FrontEnd:
+    """Which front end the server is: JupyterLab unless a test module overrides this."""
+    return JUPYTERLAB
+
+
+@pytest.fixture
 def lab_dir(tmp_path: Path, sandbox: Any) -> Path:
     """A home for the server: Jupyter's dirs, no news pop-up, an AWS config for the sandbox."""
     root = tmp_path / "lab"
@@ -79,18 +86,22 @@ def lab_dir(tmp_path: Path, sandbox: Any) -> Path:
 
 
 class LabServer:
-    """A JupyterLab process on 127.0.0.1 and where its log goes."""
+    """A Jupyter server process (JupyterLab, or Notebook 7) on 127.0.0.1 and where its log
+    goes."""
 
-    def __init__(self, process: subprocess.Popen[bytes], base: str, log: Path) -> None:
+    def __init__(
+        self, process: subprocess.Popen[bytes], base: str, log: Path, name: str = "JupyterLab"
+    ) -> None:
         self.process = process
         self.base = base
         self.log = log
+        self.name = name
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
-                pytest.fail(f"JupyterLab exited ({self.process.returncode}):\n{self.log_tail()}")
+                pytest.fail(f"{self.name} exited ({self.process.returncode}):\n{self.log_tail()}")
             try:
                 with urllib.request.urlopen(f"{self.base}/api/status", timeout=2) as answer:
                     if answer.status == 200:
@@ -98,7 +109,7 @@ class LabServer:
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"JupyterLab not up in {timeout:.0f} s:\n{self.log_tail()}")
+                pytest.fail(f"{self.name} not up in {timeout:.0f} s:\n{self.log_tail()}")
             time.sleep(0.2)
 
     def stop(self) -> None:
@@ -120,8 +131,9 @@ class LabServer:
 
 
 @pytest.fixture
-def lab_server(lab_dir: Path, sandbox: Any) -> Iterator[LabServer]:
-    """JupyterLab starting (no token), its kernels inheriting the sandbox's AWS settings."""
+def lab_server(lab_dir: Path, sandbox: Any, front_end: FrontEnd) -> Iterator[LabServer]:
+    """The front end's server starting (no token), its kernels inheriting the sandbox's AWS
+    settings."""
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "JUPYTER"))},
@@ -139,7 +151,7 @@ def lab_server(lab_dir: Path, sandbox: Any) -> Iterator[LabServer]:
     command = [
         sys.executable,
         "-m",
-        "jupyterlab",
+        front_end.module,
         "--no-browser",
         "--ip=127.0.0.1",
         f"--port={port}",
@@ -149,14 +161,12 @@ def lab_server(lab_dir: Path, sandbox: Any) -> Iterator[LabServer]:
         "--ServerApp.disable_check_xsrf=True",
         f"--ServerApp.root_dir={lab_dir / 'notebooks'}",
         "--allow-root",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        "--LabApp.extension_manager=readonly",
-        "--LabApp.expose_app_in_browser=True",
+        *front_end.options,
     ]
-    log_path = lab_dir / "jupyterlab.log"
+    log_path = lab_dir / f"{front_end.module}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    server = LabServer(process, f"http://127.0.0.1:{port}", log_path)
+    server = LabServer(process, f"http://127.0.0.1:{port}", log_path, front_end.name)
     try:
         yield server
     finally:
@@ -198,7 +208,8 @@ def page(request: pytest.FixtureRequest, tmp_path: Path, lab_server: LabServer) 
                 folder.mkdir(exist_ok=True)
                 shot = folder / f"{request.node.name}.png"
                 page.screenshot(path=str(shot), full_page=True)
-                print(f"\nscreenshot of the failure: {shot}\nJupyterLab log: {lab_server.log}")
+                print(f"\nscreenshot of the failure: {shot}")
+                print(f"{lab_server.name} log: {lab_server.log}")
                 print(lab_server.log_tail())
         finally:
             context.close()

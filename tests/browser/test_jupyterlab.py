@@ -11,14 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jupyter_page import JUPYTERLAB, open_notebook, run_cell, write_notebook
 
 pytestmark = pytest.mark.browser
-
-KERNEL_IDLE = """() => {
-  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-  return !!k && k.connectionStatus === 'connected' && k.status === 'idle';
-}"""
 
 # What the panel's layout is in the page: elements wider inside than out (a scrollbar, or cut
 # off), the header cells' and the first row's boxes, and the grid's natural width.
@@ -41,30 +36,6 @@ PANEL_LAYOUT = """panel => {
 IDENTITY = "import boto3\nprint(boto3.client('sts').get_caller_identity()['Arn'])"
 
 
-def write_notebook(path: Path, sources: list[str]) -> None:
-    import nbformat
-
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(source) for source in sources]
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-    }
-    nbformat.write(notebook, path)
-
-
-def run_cell(page: Any, index: int) -> Any:
-    """Run one cell as a user does (click, Shift+Enter) and wait for it to finish."""
-    from playwright.sync_api import expect
-
-    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
-    cell.locator(".cm-content").click()
-    page.keyboard.press("Shift+Enter")
-    expect(cell.locator(".jp-InputArea-prompt")).to_have_text(re.compile(r"\[\d+\]:"))
-    return cell
-
-
 def test_mfa_form_panel_and_boto3_in_jupyterlab(
     sandbox: Any,
     lab_dir: Path,
@@ -83,8 +54,7 @@ def test_mfa_form_panel_and_boto3_in_jupyterlab(
             IDENTITY,
         ],
     )
-    page.goto(f"{jupyter_lab}/lab/tree/sts.ipynb")
-    page.wait_for_function(KERNEL_IDLE, timeout=60_000)
+    open_notebook(page, JUPYTERLAB, jupyter_lab, "sts.ipynb")
 
     run_cell(page, 0)
 
@@ -185,8 +155,7 @@ def test_an_expired_mfa_session_asks_for_a_code_under_the_cell(
             "print('renewed', stsmagic.sessions.get('mfa').access_key_id != first.access_key_id)",
         ],
     )
-    page.goto(f"{jupyter_lab}/lab/tree/renew.ipynb")
-    page.wait_for_function(KERNEL_IDLE, timeout=60_000)
+    open_notebook(page, JUPYTERLAB, jupyter_lab, "renew.ipynb")
     run_cell(page, 0)
     run_cell(page, 1)
     cell = page.locator(".jp-Notebook .jp-Cell").nth(2)
