@@ -102,7 +102,7 @@ def test_form_and_panel_read_well_in_the_dark_theme(
     expect(panel.locator(".stsmagic-details").first).to_be_visible()
     texts = text_contrasts(panel)
     assert {"session-1", "soon", "gone", "✕ expired"} <= {t["text"] for t in texts}
-    assert [t for t in texts if t["ratio"] < BODY_TEXT] == [], texts
+    assert [t for t in texts if t["ratio"] < BODY_TEXT] == []
     # The bars are the theme's success and warning colours, not fixed ones.
     assert panel.evaluate(FILLS) == [DARK_SUCCESS, DARK_WARN]
     panel.locator("button").filter(has_text="Details").click()
