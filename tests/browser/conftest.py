@@ -1,4 +1,5 @@
-"""Real JupyterLab in headless Chromium (RECIPES.md), its kernel pointed at the test's sandbox.
+"""Real JupyterLab (or Notebook 7: the `front_end` fixture) in headless Chromium, its kernel
+pointed at the test's sandbox.
 
 The server, the kernel it starts and the browser are separate processes; every one is stopped
 in teardown, whatever happened. On a failure the page is saved as a screenshot under the
