@@ -116,7 +116,8 @@ class IssuedSession:
         object.__setattr__(self, "_credentials", credentials)
         object.__setattr__(self, "_recipe", recipe)
         # The refresh window opens 10 minutes before expiry, or halfway through a session
-        # shorter than 20 minutes (the gate, stsmagic.outlets.gate, compares against this once per request).
+        # shorter than 20 minutes (the gate, stsmagic.outlets.gate, compares against this once
+        # per request).
         window = min(REFRESH_WINDOW, (self.expiration - self.issued_at) / 2)
         object.__setattr__(self, "_renew_from", self.expiration - max(window, _ZERO))
 

@@ -191,9 +191,10 @@ class magic_arguments(ipython_arguments.magic_arguments):
     """IPython's ``@magic_arguments()``, with the parser and the help built on first use.
 
     IPython builds a magic's ``argparse`` parser, and formats its help into ``__doc__``, when
-    the class is defined: a cost paid by every ``%load_ext``, for help nobody may ask for. Here the magic becomes a ``LazyMagic``: ``.parser`` (what ``parse_line``
-    uses) and ``__doc__`` (what ``%magic?`` shows) are made when first read, the same ones
-    IPython would have made. Declared exactly as with IPython's: ``@line_magic`` over
+    the class is defined: a cost paid by every ``%load_ext``, for help nobody may ask for.
+    Here the magic becomes a ``LazyMagic``: ``.parser`` (what ``parse_line`` uses) and
+    ``__doc__`` (what ``%magic?`` shows) are made when first read, the same ones IPython
+    would have made. Declared exactly as with IPython's: ``@line_magic`` over
     ``@magic_arguments()`` over ``@argument(...)``.
     """
 
