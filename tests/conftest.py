@@ -1,12 +1,23 @@
-"""Shared fixtures: one sandbox for the session, a clean AWS environment for every test."""
+"""Shared fixtures: one sandbox for the session, a clean AWS environment for every test, and
+what several test files start from (a good session, a ledger on a clock the test moves, a
+broker, a shell with the extension loaded)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+from tests.helpers.clock import Clock
+
+if TYPE_CHECKING:
+    from stsmagic.broker import Broker
+    from stsmagic.ledger import SessionLedger
+    from stsmagic.session import IssuedSession
 
 
 @pytest.fixture(scope="session")
@@ -61,6 +72,43 @@ def good_response(sandbox: object) -> dict[str, object]:
     ).client("sts", endpoint_url=sandbox.endpoint_url)  # type: ignore[attr-defined]
     code = sandbox.mfa_code()  # type: ignore[attr-defined]
     return dict(sts.get_session_token(SerialNumber=sandbox.mfa_serial, TokenCode=code))  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def good(good_response: dict[str, object], aws_profile: Path) -> IssuedSession:
+    """The module's GetSessionToken answer as the session `good`, active in the kernel's ledger
+    (so boto3's live credentials sign with it)."""
+    import stsmagic
+    from stsmagic.session import IssuedSession
+
+    session = IssuedSession.from_sts(
+        "session", good_response, issued_at=datetime.now(timezone.utc), label="good"
+    )
+    stsmagic.sessions.add(session)
+    assert stsmagic.sessions.active == session
+    return stsmagic.sessions.active
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """A clock the test moves, at the real time now until it does."""
+    return Clock()
+
+
+@pytest.fixture
+def ledger(clock: Clock) -> SessionLedger:
+    """A ledger of the test's own (not the kernel's `stsmagic.sessions`), on the test's clock."""
+    from stsmagic.ledger import SessionLedger
+
+    return SessionLedger(clock=clock)
+
+
+@pytest.fixture
+def broker(sandbox: object, aws_profile: Path) -> Broker:
+    """A Broker for the `default` profile (the sandbox's IAM user), sending to the sandbox."""
+    from stsmagic.broker import Broker
+
+    return Broker(endpoint_url=sandbox.endpoint_url)  # type: ignore[attr-defined]
 
 
 @pytest.fixture

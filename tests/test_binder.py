@@ -41,6 +41,27 @@ def shown(notebook: dict) -> list[list[str]]:
     return cells
 
 
+def binder_start(*command: str, env: dict[str, str], tmp_path: Path, timeout: float) -> str:
+    """``binder/start command…`` from the repository root, ``TMPDIR`` being ``tmp_path`` and
+    ``HOME`` its ``home``: its stdout, once it exited 0 and the sandbox it started, stopping
+    with the command, has removed its config from ``tmp_path``."""
+    (tmp_path / "home").mkdir()
+    result = subprocess.run(
+        [str(BINDER / "start"), *command],
+        cwd=ROOT,
+        env={**env, "HOME": str(tmp_path / "home"), "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    deadline = time.monotonic() + 10
+    while any(p.name.startswith("stsmagic-binder") for p in tmp_path.iterdir()):
+        assert time.monotonic() < deadline, list(tmp_path.iterdir())
+        time.sleep(0.2)
+    return result.stdout
+
+
 def test_binder_start_is_executable_and_execs_its_arguments() -> None:
     start = (BINDER / "start").read_text()
     assert os.access(BINDER / "start", os.X_OK)
@@ -52,34 +73,19 @@ def test_binder_start_is_executable_and_execs_its_arguments() -> None:
 def test_binder_start_exports_the_demo_profile_and_stops_with_its_command(tmp_path: Path) -> None:
     """This interpreter, binder/start's own logic: fast, for every run."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["HOME"] = str(tmp_path / "home")
-    env["TMPDIR"] = str(tmp_path)
-    (tmp_path / "home").mkdir()
     probe = (
         "import os, boto3; from stsmagic.sso.cache import find_token; "
         "print(os.environ['AWS_PROFILE'], os.environ['AWS_ENDPOINT_URL']); "
         "print(boto3.client('sts').get_caller_identity()['Arn']); "
         "print(len(find_token()) > 20)"
     )
-    result = subprocess.run(
-        [str(BINDER / "start"), sys.executable, "-c", probe],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    profile_line, arn, has_token = result.stdout.splitlines()
+    printed = binder_start(sys.executable, "-c", probe, env=env, tmp_path=tmp_path, timeout=120)
+    profile_line, arn, has_token = printed.splitlines()
     assert profile_line.startswith("demo http://127.0.0.1:")
     assert re.fullmatch(r"arn:aws:iam::\d{12}:user/stsmagic-user(-\d+)?", arn)
     assert has_token == "True"
     # The token is where `aws sso login` puts it, in the (here temporary) home.
     assert list((tmp_path / "home" / ".aws" / "sso" / "cache").glob("*.json"))
-    deadline = time.monotonic() + 10
-    while any(p.name.startswith("stsmagic-binder") for p in tmp_path.iterdir()):
-        assert time.monotonic() < deadline, list(tmp_path.iterdir())
-        time.sleep(0.2)
     port = int(profile_line.rsplit(":", 1)[1])
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", port)) != 0  # the sandbox stopped with its command
@@ -152,35 +158,12 @@ def test_binder_start_runs_the_quick_start_notebook(binder_venv: Path, tmp_path:
         k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTHON", "VIRTUAL_ENV"))
     }
     env["PATH"] = f"{binder_venv / 'bin'}{os.pathsep}{env['PATH']}"
-    env["HOME"] = str(tmp_path / "home")
-    env["TMPDIR"] = str(tmp_path)
-    (tmp_path / "home").mkdir()
     out = tmp_path / "out"
-    result = subprocess.run(
-        [
-            str(BINDER / "start"),
-            "jupyter",
-            "nbconvert",
-            "--to",
-            "notebook",
-            "--execute",
-            "--output-dir",
-            str(out),
-            "notebooks/01-quick-start.ipynb",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    nbconvert = ["jupyter", "nbconvert", "--to", "notebook", "--execute", "--output-dir", str(out)]
+    binder_start(
+        *nbconvert, "notebooks/01-quick-start.ipynb", env=env, tmp_path=tmp_path, timeout=300
     )
-    assert result.returncode == 0, result.stderr[-4000:]
     executed = json.loads((out / "01-quick-start.ipynb").read_text())
     committed = json.loads((ROOT / "notebooks" / "01-quick-start.ipynb").read_text())
     assert shown(executed) == shown(committed)  # the same outputs as the committed notebook
     assert "arn:aws:iam::ACCOUNT:user/" in json.dumps(shown(executed))
-    # The sandbox stops when the command it was started for ends, and removes its config.
-    deadline = time.monotonic() + 10
-    while any(p.name.startswith("stsmagic-binder") for p in tmp_path.iterdir()):
-        assert time.monotonic() < deadline, list(tmp_path.iterdir())
-        time.sleep(0.2)

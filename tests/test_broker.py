@@ -6,7 +6,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.config import Config
 
@@ -14,20 +13,15 @@ import stsmagic
 from stsmagic.broker import Broker
 from stsmagic.errors import ParameterError, RequestRefused
 from stsmagic.session import IssuedSession
+from tests.helpers.answering_server import AnsweringServer
+from tests.helpers.aws_clients import caller_arn, sandbox_client
 
 FAST = Config(retries={"total_max_attempts": 1}, connect_timeout=2, read_timeout=2)
 
 
-def caller_arn(session: IssuedSession, sandbox: Any) -> str:
+def own_arn(session: IssuedSession, sandbox: Any) -> str:
     """GetCallerIdentity signed with the issued session's own keys: who the sandbox says it is."""
-    c = session.credentials
-    sts = boto3.Session(
-        aws_access_key_id=c.access_key,
-        aws_secret_access_key=c.secret_key,
-        aws_session_token=c.token,
-        region_name="us-east-1",
-    ).client("sts", endpoint_url=sandbox.endpoint_url)
-    return str(sts.get_caller_identity()["Arn"])
+    return caller_arn(sandbox_client(sandbox, "sts", session.credentials))
 
 
 def last_request(sandbox: Any) -> Any:
@@ -52,7 +46,7 @@ def test_session_token_with_the_profiles_mfa_serial(sandbox: Any, aws_profile: P
     longer = broker.get_session_token(DurationSeconds=1800)
     assert timedelta(seconds=895) < longer.expiration - session.expiration < timedelta(seconds=905)
     assert (session.profile, session.region) == ("default", "us-east-1")
-    assert caller_arn(session, sandbox) == sandbox.user_arn
+    assert own_arn(session, sandbox) == sandbox.user_arn
     assert last_request(sandbox).access_key_id == session.access_key_id
 
 
@@ -67,7 +61,7 @@ def test_federation_token(sandbox: Any, aws_profile: Path) -> None:
     arn = f"arn:aws:sts::{sandbox.account_id}:federated-user/bob"
     assert (session.kind, session.principal, session.label) == ("federation", arn, "fed")
     assert isinstance(session.packed_policy_size, int) and 0 < session.packed_policy_size < 100
-    assert caller_arn(session, sandbox) == arn
+    assert own_arn(session, sandbox) == arn
 
 
 def test_delegated_access_token(sandbox: Any, aws_profile: Path) -> None:
@@ -75,7 +69,7 @@ def test_delegated_access_token(sandbox: Any, aws_profile: Path) -> None:
     token = sandbox.mint_trade_in_token(principal_arn=principal)
     session = Broker().get_delegated_access_token(TradeInToken=token)
     assert (session.kind, session.principal) == ("delegated", principal)
-    assert caller_arn(session, sandbox) == principal
+    assert own_arn(session, sandbox) == principal
     # Single use: the second trade is refused with AWS's code, and nothing is issued.
     with pytest.raises(RequestRefused) as caught:
         Broker().get_delegated_access_token(TradeInToken=token)
@@ -110,7 +104,7 @@ def test_role_credentials_unsigned_with_epoch_millisecond_expiry(
     assert session.kind == "sso"
     # Epoch milliseconds read as such: hours ahead, not 1970 nor the year 50000.
     assert timedelta(minutes=30) < session.expiration - before < timedelta(days=2)
-    identity = caller_arn(session, sandbox)
+    identity = own_arn(session, sandbox)
     assert session.principal is not None and identity.startswith(session.principal + "/")
 
 
@@ -289,30 +283,10 @@ def test_source_is_never_the_live_session(
 def test_an_endpoint_that_is_not_aws(
     sandbox: Any, aws_profile: Path, status: int, body: bytes
 ) -> None:
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    class NotAws(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), NotAws)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
-        with pytest.raises(RequestRefused) as caught:
-            Broker(endpoint_url=url, config=FAST).get_federation_token(Name="proxy")
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with (
+        AnsweringServer(body, status, content_type=None) as server,
+        pytest.raises(RequestRefused) as caught,
+    ):
+        Broker(endpoint_url=server.url, config=FAST).get_federation_token(Name="proxy")
     assert caught.value.operation == "GetFederationToken"
     assert "\n" not in str(caught.value) and "not xml" not in str(caught.value)

@@ -16,12 +16,12 @@ from typing import Any
 import cloudpickle
 import psutil
 import pytest
-from aws_clients import sandbox_client
 
 import stsmagic
 from stsmagic.errors import SessionExpired
 from stsmagic.ledger import SessionLedger
 from stsmagic.session import IssuedSession
+from tests.helpers.aws_clients import sandbox_client
 
 distributed = pytest.importorskip("distributed")
 from stsmagic import dask as sts_dask  # noqa: E402

@@ -21,32 +21,17 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.answering_server import AnsweringServer
+from tests.helpers.refusals import fails_cleanly
 
-@pytest.fixture
+
+@pytest.fixture(autouse=True)
 def profile(aws_profile: Path) -> Path:
-    """The sandbox user's profile, failing fast: botocore's standard retry mode, 2 attempts."""
+    """Every test here: the sandbox user's profile, failing fast (botocore's standard retry
+    mode, 2 attempts), written before conftest's `good` and `ip` are made."""
     with aws_profile.open("a") as config:
         config.write("retry_mode = standard\nmax_attempts = 2\n")
     return aws_profile
-
-
-@pytest.fixture
-def good(good_response: dict[str, Any], profile: Path) -> Any:
-    import stsmagic
-    from stsmagic.session import IssuedSession
-
-    session = IssuedSession.from_sts(
-        "session", good_response, issued_at=datetime.now(timezone.utc), label="good"
-    )
-    stsmagic.sessions.add(session)
-    return stsmagic.sessions.active
-
-
-@pytest.fixture
-def ip(shell: Any, profile: Path) -> Iterator[Any]:
-    shell.run_line_magic("load_ext", "stsmagic")
-    yield shell
-    shell.run_line_magic("unload_ext", "stsmagic")
 
 
 @pytest.fixture
@@ -78,51 +63,24 @@ def wrong_code(sandbox: Any) -> str:
     return next(code for code in candidates if code not in valid)
 
 
-def live_access_key() -> str:
-    import boto3
-
-    assert boto3.DEFAULT_SESSION is not None
-    credentials = boto3.DEFAULT_SESSION.get_credentials()
-    assert credentials is not None
-    return str(credentials.get_frozen_credentials().access_key)
-
-
-def fails_cleanly(sandbox: Any, good: Any, attempt: Callable[[], object], kind: type) -> Any:
-    """``attempt`` raises ``kind`` with one line; the ledger and live credentials are intact."""
-    import stsmagic
-
-    ledger = stsmagic.sessions
-    key = good.access_key_id
-    before = (ledger.active, ledger.sessions, tuple(s.label for s in ledger.sessions))
-    assert before[0] is good and live_access_key() == key
-    with pytest.raises(kind) as caught:
-        attempt()
-    after = (ledger.active, ledger.sessions, tuple(s.label for s in ledger.sessions))
-    assert after[0] is good, "the active session changed"
-    assert after[1:] == before[1:], "the ledger changed"
-    assert live_access_key() == key, "boto3's live credentials changed"
-    message = str(caught.value)
-    assert message.strip() and "\n" not in message, f"not one line: {message!r}"
-    assert len(message) < 400
-    for secret in sandbox.issued_secrets():
-        assert secret not in message, "a secret is in the message"
-    return caught.value
-
-
 def refused(sandbox: Any, good: Any, attempt: Callable[[], object], code: str) -> Any:
+    """``attempt`` (which may send) is refused with AWS's ``code``, in one clean line."""
     from stsmagic.errors import RequestRefused
 
-    error = fails_cleanly(sandbox, good, attempt, RequestRefused)
+    error = fails_cleanly(sandbox, attempt, RequestRefused, active=good, may_send=True)
     assert error.code == code, str(error)
     assert code in str(error)
     return error
 
 
 def usage_error(sandbox: Any, good: Any, ip: Any, magic: str, line: str) -> str:
+    """``%magic line`` (which may send) fails with one clean UsageError line."""
     from IPython.core.error import UsageError
 
-    error = fails_cleanly(sandbox, good, lambda: ip.run_line_magic(magic, line), UsageError)
-    return str(error)
+    def run() -> object:
+        return ip.run_line_magic(magic, line)
+
+    return str(fails_cleanly(sandbox, run, UsageError, active=good, may_send=True))
 
 
 def new_requests(sandbox: Any, since: int, operation: str) -> list[Any]:
@@ -160,31 +118,9 @@ NOT_AWS = {
 @pytest.fixture(params=sorted(NOT_AWS))
 def html_proxy(request: pytest.FixtureRequest) -> Iterator[str]:
     """An endpoint that is not AWS: a proxy answering every request with its own error page."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    class BadGateway(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            status, body = NOT_AWS[request.param]
-            self.send_response(status)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BadGateway)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    status, body = NOT_AWS[request.param]
+    with AnsweringServer(body, status, "text/html") as server:
+        yield server.url
 
 
 def test_endpoint_that_is_not_aws(sandbox: Any, good: Any, html_proxy: str) -> None:
@@ -194,9 +130,10 @@ def test_endpoint_that_is_not_aws(sandbox: Any, good: Any, html_proxy: str) -> N
     broker = Broker(endpoint_url=html_proxy, config=fast_config())
     fails_cleanly(
         sandbox,
-        good,
         lambda: broker.get_session_token(TokenCode=sandbox.mfa_code()),
         RequestRefused,
+        active=good,
+        may_send=True,
     )
 
 

@@ -9,10 +9,11 @@ every magic, with wrong values, wrong types, empty and huge values, unicode and 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any
 
 import pytest
+
+from tests.helpers.refusals import fails_cleanly
 
 HUGE = 1_000_000
 ARN_PREFIX = "arn:aws:iam::123456789012:"
@@ -340,56 +341,11 @@ BROKER_CASES: list[Any] = [
 ]
 
 
-@pytest.fixture
-def good(good_response: dict[str, Any], aws_profile: Any) -> Any:
-    """The good session, active in the kernel's ledger (so live credentials are installed)."""
-    import stsmagic
-    from stsmagic.session import IssuedSession
-
-    session = IssuedSession.from_sts(
-        "session", good_response, issued_at=datetime.now(timezone.utc), label="good"
-    )
-    stsmagic.sessions.add(session)
-    assert stsmagic.sessions.active == session
-    return stsmagic.sessions.active
-
-
-def live_access_key() -> str:
-    import boto3
-
-    session = boto3.DEFAULT_SESSION
-    assert session is not None, "no boto3 default session: live credentials not installed"
-    credentials = session.get_credentials()
-    assert credentials is not None
-    return str(credentials.get_frozen_credentials().access_key)
-
-
-def snapshot() -> tuple[Any, tuple[Any, ...], str, tuple[str | None, ...]]:
-    import stsmagic
-
-    ledger = stsmagic.sessions
-    labels = tuple(s.label for s in ledger.sessions)
-    return ledger.active, ledger.sessions, live_access_key(), labels
-
-
 def refused(sandbox: Any, good: Any, attempt: Callable[[], object], kind: type) -> str:
-    """Run ``attempt``, which must raise ``kind`` without any request reaching the sandbox."""
-    before = snapshot()
-    assert before[0] is good and before[2] == good.access_key_id
-    sent_before = len(sandbox.requests)
-    with pytest.raises(kind) as caught:
-        attempt()
-    assert len(sandbox.requests) == sent_before, "a request reached the sandbox"
-    after = snapshot()
-    assert after[0] is good, "the active session changed"
-    assert after[1] == before[1] and after[3] == before[3], "the ledger changed"
-    assert after[2] == good.access_key_id, "boto3's live credentials changed"
-    message = str(caught.value)
-    assert "\n" not in message and message.strip(), f"not one line: {message!r}"
-    assert len(message) < 400, f"message too long ({len(message)} chars)"
-    for secret in (good.credentials.secret_key, good.credentials.token, LONG_TOKEN):
-        assert secret not in message
-    return message
+    """Run ``attempt``, which must raise ``kind`` without any request reaching the sandbox; the
+    good session stays active, and no secret (nor the hostile token) is in the one line."""
+    secrets = (good.credentials.secret_key, good.credentials.token, LONG_TOKEN)
+    return str(fails_cleanly(sandbox, attempt, kind, active=good, secrets=secrets))
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from tests.helpers.new_shell import run_in_new_shell
+
 HEAVY = ("boto3", "botocore", "pandas", "ipywidgets", "IPython")
 
 
@@ -47,17 +49,15 @@ def test_broker_and_live_need_boto3_but_not_pandas_or_widgets() -> None:
 def test_load_ext_defers_what_only_a_magic_needs() -> None:
     """Issue 12, performance: `%load_ext` builds no argparse parser and imports no module that
     only a magic's run needs; the first `%magic?` or run builds that magic's parser alone."""
-    code = (
+    counting = (
         "import argparse, sys\n"
-        "from IPython.core.interactiveshell import InteractiveShell\n"
-        "from traitlets.config import Config\n"
         "built = []\n"
         "init = argparse.ArgumentParser.__init__\n"
         "def counting(self, *args, **kwargs):\n"
         "    built.append(kwargs.get('prog') or args[0])\n"
         "    init(self, *args, **kwargs)\n"
-        "c = Config(); c.HistoryManager.enabled = False\n"
-        "ip = InteractiveShell.instance(config=c)\n"
+    )
+    code = (
         "argparse.ArgumentParser.__init__ = counting  # IPython's own are built by now\n"
         "ip.run_line_magic('load_ext', 'stsmagic')\n"
         "lazy = ['broker.broker', 'session', 'broker.profiles', 'sso', 'sso.cache',\n"
@@ -68,8 +68,6 @@ def test_load_ext_defers_what_only_a_magic_needs() -> None:
         "ip.run_line_magic('sts_use', '--source')\n"
         "print(doc.split()[0], built)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert done.stdout.splitlines()[0] == "[] []"
-    assert done.stdout.splitlines()[-1] == "%sts_use ['sts_use']"
+    printed = run_in_new_shell(code, before=counting).splitlines()
+    assert printed[0] == "[] []"
+    assert printed[-1] == "%sts_use ['sts_use']"

@@ -13,16 +13,9 @@ import pytest
 from stsmagic.errors import ParameterError
 from stsmagic.ledger import FRAME_COLUMNS, SessionLedger
 from stsmagic.session import IssuedSession
+from tests.helpers.clock import Clock
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def issued(
@@ -42,12 +35,8 @@ def issued(
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def ledger(clock: Clock) -> SessionLedger:
-    return SessionLedger(clock=clock)
+    """conftest's ``ledger`` runs on this clock: here it starts at T0, when ``issued`` issues."""
+    return Clock(T0)
 
 
 def test_labels_count_every_session_given(ledger: SessionLedger) -> None:

@@ -12,7 +12,6 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_clients import signed_with
 from botocore.exceptions import NoCredentialsError
 
 import stsmagic
@@ -21,6 +20,8 @@ from stsmagic.errors import SessionExpired
 from stsmagic.ledger import SessionLedger
 from stsmagic.outlets import environ, live
 from stsmagic.session import IssuedSession
+from tests.helpers.aws_clients import signed_with
+from tests.helpers.clock import Clock
 
 
 def test_done_when_from_plain_python(sandbox: Any, aws_profile: Path) -> None:
@@ -139,9 +140,9 @@ def test_expired_active_session_fails_before_sending(sandbox: Any, aws_profile: 
     assert "%sts_federation" in str(caught.value) and "%sts_use --source" in str(caught.value)
 
 
-def test_expiry_follows_the_ledgers_clock(sandbox: Any, aws_profile: Path) -> None:
-    now = [datetime.now(timezone.utc)]
-    ledger = SessionLedger(clock=lambda: now[0])
+def test_expiry_follows_the_ledgers_clock(
+    sandbox: Any, aws_profile: Path, ledger: SessionLedger, clock: Clock
+) -> None:
     live.install(ledger)
     client = boto3.client("sts")
     from stsmagic.renewal import without_renewal
@@ -150,7 +151,7 @@ def test_expiry_follows_the_ledgers_clock(sandbox: Any, aws_profile: Path) -> No
         without_renewal(Broker().get_federation_token(Name="gus", DurationSeconds=900))
     )
     assert signed_with(sandbox, client) == session.access_key_id
-    now[0] = session.expiration  # the very second it expires
+    clock.to(session.expiration)  # the very second it expires
     sent = len(sandbox.requests)
     with pytest.raises(SessionExpired):
         client.get_caller_identity()

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -22,6 +20,8 @@ from traitlets import TraitError
 
 import stsmagic
 from stsmagic.session import IssuedSession
+from tests.helpers.new_shell import run_in_new_shell
+from tests.helpers.refusals import fails_cleanly
 
 FEDERATION_POLICY = {
     "Version": "2012-10-17",
@@ -60,14 +60,7 @@ def sent(sandbox: Any, operation: str) -> list[Any]:
 
 def refused(sandbox: Any, ip: Any, magic: str, line: str) -> str:
     """Run a magic that must fail: one UsageError line, nothing sent, nothing changed."""
-    ledger = stsmagic.sessions
-    before = (ledger.active, ledger.sessions, len(sandbox.requests), dict(os.environ))
-    with pytest.raises(UsageError) as caught:
-        ip.run_line_magic(magic, line)
-    message = str(caught.value)
-    assert "\n" not in message
-    assert (ledger.active, ledger.sessions, len(sandbox.requests), dict(os.environ)) == before
-    return message
+    return str(fails_cleanly(sandbox, lambda: ip.run_line_magic(magic, line), UsageError))
 
 
 # -- loading --------------------------------------------------------------------------------
@@ -76,19 +69,12 @@ def refused(sandbox: Any, ip: Any, magic: str, line: str) -> str:
 def test_load_ext_imports_boto3_but_neither_pandas_nor_ipywidgets(aws_profile: Path) -> None:
     code = (
         "import sys\n"
-        "from IPython.core.interactiveshell import InteractiveShell\n"
-        "from traitlets.config import Config\n"
-        "c = Config(); c.HistoryManager.enabled = False\n"
-        "ip = InteractiveShell.instance(config=c)\n"
         "ip.run_line_magic('load_ext', 'stsmagic')\n"
         "from stsmagic.outlets import live\n"
         "print(live.installed(), 'boto3' in sys.modules, 'pandas' in sys.modules,"
         " 'ipywidgets' in sys.modules, sorted(ip.magics_manager.magics['line'])[0:0])\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert done.stdout.split() == ["True", "True", "False", "False", "[]"]
+    assert run_in_new_shell(code).split() == ["True", "True", "False", "False", "[]"]
 
 
 def test_unload_restores_boto3_default_session_and_removes_the_magics(
@@ -424,25 +410,6 @@ def test_sts_use_and_sts_forget_print_one_line_each(
     assert lines[2].startswith(f"Using b (delegated, {second.masked_access_key}, expires ")
 
 
-@pytest.mark.parametrize(
-    ("magic", "line", "expected"),
-    [
-        ("sts_use", "", "give either LABEL or --source"),
-        ("sts_use", "a --source", "give either LABEL or --source"),
-        ("sts_use", "nope", "label: no session is labelled 'nope'; known: a"),
-        ("sts_forget", "", "give either LABEL or --all"),
-        ("sts_forget", "nope", "label: no session is labelled 'nope'; known: a"),
-        ("sts_panel", "--bogus", "unrecognized argument --bogus;"),
-    ],
-)
-def test_use_forget_and_panel_refusals(
-    sandbox: Any, ip: Any, magic: str, line: str, expected: str
-) -> None:
-    ip.run_line_magic("sts_session", f"--token-code {sandbox.mfa_code()} --label a")
-    message = refused(sandbox, ip, magic, line)
-    assert message.startswith(f"%{magic}: ") and expected in message
-
-
 def test_sts_panel_shows_the_ledger(sandbox: Any, ip: Any) -> None:
     from stsmagic.widgets.panel import SessionPanel
 
@@ -590,6 +557,12 @@ def test_ipython_config_reaches_the_magics(sandbox: Any, shell: Any, clean_envir
         ("sts_federation", "--name ab --tags a=1 A=2", "--tags (Tags): keys 'a' and 'A'"),
         ("sts_delegated", "--trade-in-token tokn", "--trade-in-token: no notebook variable"),
         ("sso_role", "--account-id 1 --role-name R --access-token tok", "--access-token: no"),
+        ("sts_use", "", "give either LABEL or --source"),
+        ("sts_use", "good --source", "give either LABEL or --source"),
+        ("sts_use", "nope", "label: no session is labelled 'nope'; known: good"),
+        ("sts_forget", "", "give either LABEL or --all"),
+        ("sts_forget", "nope", "label: no session is labelled 'nope'; known: good"),
+        ("sts_panel", "--bogus", "unrecognized argument --bogus;"),
     ],
 )
 def test_refusals_are_one_line_and_change_nothing(

@@ -6,6 +6,7 @@ Pure parsing, no endpoint involved: what reaches the sandbox is tested in test_m
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,15 @@ LONG_WORD = "A" * magic_args.LITERAL_SECRET_MIN_LENGTH  # a bare word long enoug
 @argument("--trade-in-token")
 def demo_magic(line: str) -> None:
     """A magic with the flags under test."""
+
+
+def usage_line(call: Callable[[], object]) -> str:
+    """The UsageError ``call`` raises, which must be one line (as IPython shows it)."""
+    with pytest.raises(UsageError) as caught:
+        call()
+    message = str(caught.value)
+    assert "\n" not in message, message
+    return message
 
 
 def test_line_is_split_as_a_posix_shell_would() -> None:
@@ -51,13 +61,10 @@ def test_line_is_split_as_a_posix_shell_would() -> None:
     ],
 )
 def test_bad_line_is_one_usage_line_naming_the_magic_and_flag(line: str, expected: str) -> None:
-    with pytest.raises(UsageError) as caught:
-        magic_args.parse_line(demo_magic, line)
-    message = str(caught.value)
+    message = usage_line(lambda: magic_args.parse_line(demo_magic, line))
     assert message.startswith("%demo_magic: ")
     assert expected in message
     assert message.endswith("see %demo_magic?")
-    assert "\n" not in message
 
 
 def test_duration_limits_are_the_params_limits() -> None:
@@ -68,11 +75,8 @@ def test_duration_limits_are_the_params_limits() -> None:
 
 
 def test_stray_words_on_a_secret_line_are_not_shown() -> None:
-    with pytest.raises(UsageError) as caught:
-        magic_args.parse_line(
-            demo_magic, f"--trade-in-token tok {SECRET} --bogus {LONG_WORD}", secret_flags=True
-        )
-    message = str(caught.value)
+    line = f"--trade-in-token tok {SECRET} --bogus {LONG_WORD}"
+    message = usage_line(lambda: magic_args.parse_line(demo_magic, line, secret_flags=True))
     assert "unrecognized argument --bogus;" in message and "word" not in message
     assert SECRET not in message and LONG_WORD not in message
 
@@ -137,10 +141,8 @@ def test_policy_from_text_file_and_variables(tmp_path: Path) -> None:
     ],
 )
 def test_policy_that_cannot_be_found_names_the_flag(value: str, expected: str) -> None:
-    with pytest.raises(UsageError) as caught:
-        magic_args.resolve_policy(value, {"number": 7})
-    assert str(caught.value).startswith("--policy: ")
-    assert expected in str(caught.value)
+    message = usage_line(lambda: magic_args.resolve_policy(value, {"number": 7}))
+    assert message.startswith("--policy: ") and expected in message
 
 
 def test_secret_from_a_variable_or_literal() -> None:
@@ -166,9 +168,7 @@ def test_secret_from_a_variable_or_literal() -> None:
 def test_secret_flag_refusals_never_show_the_value(
     value: str, ns: dict[str, Any], expected: str
 ) -> None:
-    with pytest.raises(UsageError) as caught:
-        magic_args.resolve_secret("--access-token", value, ns)
-    message = str(caught.value)
+    message = usage_line(lambda: magic_args.resolve_secret("--access-token", value, ns))
     assert message.startswith("--access-token: ") and expected in message
     assert value.lstrip("$") not in message and SECRET not in message
     assert "987654" not in message

@@ -140,7 +140,7 @@ def nbval_run(tmp_path_factory: pytest.TempPathFactory) -> NbvalRun:
         env.update(write_demo_config(folder / "aws", box))
         outputs = folder / "outputs.jsonl"
         env["STSMAGIC_NBVAL_OUTPUTS"] = str(outputs)
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests"), env.get("PYTHONPATH", "")])
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
         result = subprocess.run(
             [
                 sys.executable,
@@ -153,7 +153,7 @@ def nbval_run(tmp_path_factory: pytest.TempPathFactory) -> NbvalRun:
                 "--nbval-cell-timeout",
                 "60",
                 "-p",
-                "nbval_outputs",
+                "tests.helpers.nbval_outputs",
                 "-p",
                 "no:cacheprovider",
                 "-q",

@@ -9,59 +9,24 @@ active session is still the good one, and neither the message, nor the traceback
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from verbose import leaked, verbose_traceback
 
-# What the odd answers carry: none of it may be shown anywhere.
-ODD_SECRET = "oddSecretKey0123456789oddSecretKey01234567"
-ODD_TOKEN = "oddSessionToken" + "Q" * 60
-TRADE_IN = "tradeInToken-" + "T" * 40
-BEARER = "bearerToken-" + "B" * 40
-LATER = (datetime.now(timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-EARLIER = (datetime.now(timezone.utc) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def sts_body(credentials: str | None, operation: str = "GetSessionToken") -> bytes:
-    inner = "" if credentials is None else f"<Credentials>{credentials}</Credentials>"
-    return (
-        f'<{operation}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
-        f"<{operation}Result>{inner}</{operation}Result>"
-        "<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>"
-        f"</{operation}Response>"
-    ).encode()
-
-
-def creds(*, secret: bool = True, expiration: str | None = LATER) -> str:
-    parts = "<AccessKeyId>ASIAODDODDODDODD0001</AccessKeyId>"
-    if secret:
-        parts += f"<SecretAccessKey>{ODD_SECRET}</SecretAccessKey>"
-    parts += f"<SessionToken>{ODD_TOKEN}</SessionToken>"
-    if expiration is not None:
-        parts += f"<Expiration>{expiration}</Expiration>"
-    return parts
-
-
-def sso_body(expiration: object = "later", *, cut: bool = False) -> bytes:
-    role: dict[str, object] = {
-        "accessKeyId": "ASIAODDODDODDODD0002",
-        "secretAccessKey": ODD_SECRET,
-        "sessionToken": ODD_TOKEN,
-    }
-    if expiration == "later":
-        role["expiration"] = int((datetime.now(timezone.utc).timestamp() + 3600) * 1000)
-    elif expiration is not None:
-        role["expiration"] = expiration
-    body = json.dumps({"roleCredentials": role}).encode()
-    return body[: body.index(ODD_SECRET.encode()) + 10] if cut else body
-
+from tests.helpers.answering_server import AnsweringServer
+from tests.helpers.odd_answers import (
+    BEARER,
+    EARLIER,
+    ODD_SECRET,
+    ODD_TOKEN,
+    TRADE_IN,
+    creds,
+    sso_body,
+    sts_body,
+)
+from tests.helpers.verbose import leaked, verbose_traceback
 
 PORTAL = b"<html><head><title>Wi-Fi</title></head><body><p>Accept the terms</p></body></html>"
 PORTAL_LOOSE = b"<!DOCTYPE html><html><body><p>Accept<br>the terms</body></html>"
@@ -88,54 +53,11 @@ SSO_ANSWERS = [
 ]
 
 
-class OddServer:
-    def __init__(self) -> None:
-        self.body = b""
-        self.content_type = "text/xml"
-        self.requests = 0
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                server.requests += 1
-                self.send_response(200)
-                self.send_header("Content-Type", server.content_type)
-                self.send_header("Content-Length", str(len(server.body)))
-                self.end_headers()
-                self.wfile.write(server.body)
-
-            do_POST = do_GET = _answer
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.http.server_address[1]}"
-        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
-
-    def answer(self, body: bytes, content_type: str = "text/xml") -> None:
-        self.body, self.content_type = body, content_type
-
-
 @pytest.fixture(scope="module")
-def odd() -> Iterator[OddServer]:
-    server = OddServer()
-    server.thread.start()
-    yield server
-    server.http.shutdown()
-    server.http.server_close()
-
-
-@pytest.fixture
-def good(good_response: dict[str, Any], aws_profile: Path) -> Any:
-    import stsmagic
-    from stsmagic.session import IssuedSession
-
-    session = IssuedSession.from_sts(
-        "session", good_response, issued_at=datetime.now(timezone.utc), label="good"
-    )
-    return stsmagic.sessions.add(session)
+def odd() -> Iterator[AnsweringServer]:
+    """The endpoint the odd answers come from; each test sets its answer."""
+    with AnsweringServer() as server:
+        yield server
 
 
 def secrets(sandbox: Any) -> list[str]:
@@ -160,7 +82,7 @@ def one_clean_line(sandbox: Any, error: BaseException, code: str) -> str:
     ("body", "code"), [a[1:] for a in STS_ANSWERS], ids=[a[0] for a in STS_ANSWERS]
 )
 def test_odd_sts_answer_is_one_line(
-    sandbox: Any, odd: OddServer, good: Any, body: bytes, code: str
+    sandbox: Any, odd: AnsweringServer, good: Any, body: bytes, code: str
 ) -> None:
     from stsmagic import Broker, RequestRefused
 
@@ -180,7 +102,7 @@ def test_odd_sts_answer_is_one_line(
     ("body", "code"), [a[1:] for a in SSO_ANSWERS], ids=[a[0] for a in SSO_ANSWERS]
 )
 def test_odd_sso_answer_is_one_line(
-    sandbox: Any, odd: OddServer, good: Any, body: bytes, code: str
+    sandbox: Any, odd: AnsweringServer, good: Any, body: bytes, code: str
 ) -> None:
     from stsmagic import Broker, RequestRefused
 
@@ -205,7 +127,7 @@ def test_odd_sso_answer_is_one_line(
 )
 def test_odd_answer_in_a_cell_is_one_line_even_verbose(
     sandbox: Any,
-    odd: OddServer,
+    odd: AnsweringServer,
     ip: Any,
     good: Any,
     capsys: pytest.CaptureFixture[str],
@@ -242,7 +164,7 @@ def test_odd_answer_in_a_cell_is_one_line_even_verbose(
 
 
 def test_odd_answer_through_the_form_leaves_no_secret_in_widget_or_notebook_state(
-    sandbox: Any, odd: OddServer, good: Any, tmp_path: Path
+    sandbox: Any, odd: AnsweringServer, good: Any, tmp_path: Path
 ) -> None:
     pytest.importorskip("ipywidgets")
     import ipywidgets
@@ -273,7 +195,7 @@ def test_odd_answer_through_the_form_leaves_no_secret_in_widget_or_notebook_stat
 
 
 def test_credentials_expired_on_arrival_are_not_exported(
-    sandbox: Any, odd: OddServer, ip: Any, good: Any
+    sandbox: Any, odd: AnsweringServer, ip: Any, good: Any
 ) -> None:
     """Item 2: expired on arrival is refused; the previous active session stays, --env too."""
     import os

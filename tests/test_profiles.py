@@ -10,6 +10,7 @@ from IPython.core.error import UsageError
 
 import stsmagic
 from stsmagic.broker import profiles
+from tests.helpers.aws_clients import caller_arn
 
 
 @pytest.fixture
@@ -84,12 +85,6 @@ sso_region = {sandbox.sso_region}
 """
         )
     return aws_profile
-
-
-def caller_arn() -> str:
-    import boto3
-
-    return str(boto3.client("sts").get_caller_identity()["Arn"])
 
 
 def assumed(sandbox: Any, role: str, session_name: str) -> str:

@@ -1,4 +1,4 @@
-"""Reach: every AWS consumer in the kernel signs with the active session .
+"""Reach: every AWS consumer in the kernel signs with the active session, at each request.
 
 Each test reads from the sandbox's S3 or STS and asks the sandbox which key signed each request.
 """
@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,9 @@ from stsmagic.errors import SessionExpired
 from stsmagic.ledger import SessionLedger
 from stsmagic.outlets import live
 from stsmagic.renewal import without_renewal
-from tests.aws_clients import sandbox_client
+from tests.helpers.aws_clients import sandbox_client
+from tests.helpers.clock import Clock
+from tests.helpers.new_shell import run_in_new_shell
 
 CSV = b"city,people\nLisbon,545000\nPorto,232000\n"
 
@@ -247,13 +248,16 @@ def test_polars_boto3_provider_follows_and_caches_until_expiry(
 
 
 def test_an_expired_session_fails_before_sending_for_each_consumer(
-    sandbox: Any, aws_profile: Path, s3_env: None, bucket: str
+    sandbox: Any,
+    aws_profile: Path,
+    s3_env: None,
+    bucket: str,
+    ledger: SessionLedger,
+    clock: Clock,
 ) -> None:
     import pandas as pd
     import s3fs
 
-    now = [datetime.now(timezone.utc)]
-    ledger = SessionLedger(clock=lambda: now[0])
     earlier = boto3.client("sts")  # a default-session client made before watching
     live.watch(ledger)
     fs = s3fs.S3FileSystem()
@@ -276,7 +280,7 @@ def test_an_expired_session_fails_before_sending_for_each_consumer(
         consume()
         assert signers(sandbox, n) == {alice.access_key_id}, name
     fs.invalidate_cache()
-    now[0] = alice.expiration + timedelta(seconds=1)
+    clock.to(alice.expiration + timedelta(seconds=1))
     n = len(sandbox.requests)
     for name, consume in consumers.items():
         with pytest.raises(Exception) as raised:
@@ -291,24 +295,13 @@ def test_an_expired_session_fails_before_sending_for_each_consumer(
 def test_load_ext_imports_boto3_but_not_aiobotocore(sandbox: Any, aws_profile: Path) -> None:
     code = (
         "import sys\n"
-        "from IPython.core.interactiveshell import InteractiveShell\n"
-        "ip = InteractiveShell.instance()\n"
         "ip.run_line_magic('load_ext', 'stsmagic')\n"
         "print('boto3' in sys.modules, 'aiobotocore' in sys.modules, 's3fs' in sys.modules)\n"
         "import aiobotocore.session, botocore.credentials\n"
         "print(hasattr(aiobotocore.session.create_credential_resolver, '__wrapped__'),"
         " hasattr(botocore.credentials.create_credential_resolver, '__wrapped__'))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert done.stdout.split() == [
-        "True",
-        "False",
-        "False",
-        "True",
-        "True",
-    ]
+    assert run_in_new_shell(code).split() == ["True", "False", "False", "True", "True"]
 
 
 def test_uninstall_undoes_every_hook(sandbox: Any, aws_profile: Path) -> None:

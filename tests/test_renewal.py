@@ -19,7 +19,6 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_clients import signed_with
 from IPython.core.error import StdinNotImplementedError
 
 import stsmagic
@@ -29,29 +28,23 @@ from stsmagic.errors import SessionExpired, StsMagicError
 from stsmagic.ledger import SessionLedger
 from stsmagic.outlets import environ, live, remember
 from stsmagic.session import IssuedSession
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(timezone.utc)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def to(self, when: datetime) -> None:
-        self.now = when
+from tests.helpers.aws_clients import signed_with
+from tests.helpers.clock import Clock
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def ledger(clock: Clock, aws_profile: Path) -> SessionLedger:
-    ledger = SessionLedger(clock=clock)
+def ledger(ledger: SessionLedger, aws_profile: Path) -> SessionLedger:
+    """conftest's ledger on the test's clock, with boto3's live credentials following it."""
     live.install(ledger)
     return ledger
+
+
+@pytest.fixture
+def kernel_clock(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The kernel's ledger (``stsmagic.sessions``, where the magics put sessions) on the test's
+    clock."""
+    monkeypatch.setattr(stsmagic.sessions, "clock", clock)
+    return clock
 
 
 @pytest.fixture
@@ -227,18 +220,16 @@ endpoint_url = {endpoint}
 
 
 def test_sts_profile_role_renews(
-    sandbox: Any, ip: Any, aws_profile: Path, monkeypatch: pytest.MonkeyPatch
+    sandbox: Any, ip: Any, aws_profile: Path, kernel_clock: Clock
 ) -> None:
     with aws_profile.open("a") as config:
         config.write(
             PROFILE_CONFIG.format(plain=sandbox.role_arn("plain"), endpoint=sandbox.endpoint_url)
         )
-    clock = Clock()
-    monkeypatch.setattr(stsmagic.sessions, "_clock", clock)
     old = ip.run_line_magic("sts_profile", "analyst --duration-seconds 900")
     assert old.renewal == "auto" and old.recipe.operation == "AssumeRole"
     client = boto3.client("sts")
-    clock.to(old.expiration)
+    kernel_clock.to(old.expiration)
     sandbox.reset_requests()
     key = signed_with(sandbox, client)
     new = stsmagic.sessions.get("analyst")
@@ -339,22 +330,18 @@ def test_failed_renewal_of_an_expired_session_raises_and_changes_nothing(
     assert ledger.renewed_at(old.label) is None  # type: ignore[arg-type]
 
 
-def test_no_renew_and_auto_renew_off(
-    sandbox: Any, ip: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    clock = Clock()
-    monkeypatch.setattr(stsmagic.sessions, "_clock", clock)
+def test_no_renew_and_auto_renew_off(sandbox: Any, ip: Any, kernel_clock: Clock) -> None:
     kept = ip.run_line_magic("sts_federation", "--name still --duration-seconds 900 --no-renew")
     assert kept.recipe.auto_renew is False and kept.renewal == "auto"
-    clock.to(kept.expiration)
+    kernel_clock.to(kept.expiration)
     with pytest.raises(SessionExpired):
         boto3.client("sts").get_caller_identity()
     ip.run_line_magic("sts_forget", "--all")
     ip.run_line_magic("config", "StsMagics.auto_renew = False")
     try:
-        clock.to(datetime.now(timezone.utc))
+        kernel_clock.to(datetime.now(timezone.utc))
         off = ip.run_line_magic("sts_federation", "--name off --duration-seconds 900")
-        clock.to(off.expiration)
+        kernel_clock.to(off.expiration)
         with pytest.raises(SessionExpired):
             boto3.client("sts").get_caller_identity()
         assert stsmagic.sessions.active is off
@@ -394,12 +381,24 @@ def mfa_session(sandbox: Any, ledger: SessionLedger) -> IssuedSession:
     )
 
 
-def answering(prompts: list[str], answer: Callable[[], str]) -> Callable[..., str]:
-    def ask(prompt: str = "", stream: Any = None) -> str:
-        prompts.append(prompt)
-        return answer()
+class Typing:
+    """getpass, answered by the test: every prompt it showed, and ``answer()`` typed at each."""
 
-    return ask
+    def __init__(self, answer: Callable[[], str]) -> None:
+        self.prompts: list[str] = []
+        self.answer = answer
+
+    def __call__(self, prompt: str = "", stream: Any = None) -> str:
+        self.prompts.append(prompt)
+        return self.answer()
+
+
+@pytest.fixture
+def typed(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Typing:
+    """getpass replaced: the right MFA code is typed, unless the test sets another ``answer``."""
+    typing = Typing(sandbox.mfa_code)
+    monkeypatch.setattr(getpass, "getpass", typing)
+    return typing
 
 
 def test_mfa_session_asks_again_and_the_call_goes_on(
@@ -407,14 +406,12 @@ def test_mfa_session_asks_again_and_the_call_goes_on(
     ledger: SessionLedger,
     clock: Clock,
     mfa_session: IssuedSession,
-    monkeypatch: pytest.MonkeyPatch,
+    typed: Typing,
 ) -> None:
-    prompts: list[str] = []
-    monkeypatch.setattr(getpass, "getpass", answering(prompts, sandbox.mfa_code))
     clock.to(mfa_session.expiration)
     sandbox.reset_requests()
     key = signed_with(sandbox, boto3.client("sts"))
-    assert prompts == [f"MFA code for {sandbox.mfa_serial} to renew mfa: "]
+    assert typed.prompts == [f"MFA code for {sandbox.mfa_serial} to renew mfa: "]
     new = ledger.get("mfa")
     assert key == new.access_key_id != mfa_session.access_key_id
     assert sandbox.signers("GetSessionToken") == [sandbox.source_credentials.access_key]
@@ -426,18 +423,17 @@ def test_wrong_or_no_code_is_one_line_and_changes_nothing(
     ledger: SessionLedger,
     clock: Clock,
     mfa_session: IssuedSession,
-    monkeypatch: pytest.MonkeyPatch,
+    typed: Typing,
     caplog: Any,
 ) -> None:
-    prompts: list[str] = []
-    monkeypatch.setattr(getpass, "getpass", answering(prompts, lambda: "000000"))
+    typed.answer = lambda: "000000"
     client = boto3.client("sts")
     # in the window: asked once, the old one signs, one line; not asked again in this window
     clock.to(mfa_session.renew_from)
     with caplog.at_level(logging.WARNING, logger="stsmagic"):
         assert signed_with(sandbox, client) == mfa_session.access_key_id
         assert signed_with(sandbox, client) == mfa_session.access_key_id
-    assert len(prompts) == 1
+    assert len(typed.prompts) == 1
     lines = [r.getMessage() for r in caplog.records if r.name == "stsmagic.renewal"]
     assert len(lines) == 1 and "AccessDenied" in lines[0]
     assert ledger.sessions == (mfa_session,)
@@ -445,9 +441,9 @@ def test_wrong_or_no_code_is_one_line_and_changes_nothing(
     clock.to(mfa_session.expiration)
     with pytest.raises(SessionExpired) as caught:
         client.get_caller_identity()
-    assert len(prompts) == 2 and "AccessDenied" in str(caught.value)
+    assert len(typed.prompts) == 2 and "AccessDenied" in str(caught.value)
     # nothing typed: one line, nothing changed
-    monkeypatch.setattr(getpass, "getpass", answering(prompts, lambda: ""))
+    typed.answer = lambda: ""
     with pytest.raises(SessionExpired, match="no MFA code was typed"):
         client.get_caller_identity()
     assert ledger.sessions == (mfa_session,) and ledger.active is mfa_session
@@ -458,12 +454,12 @@ def test_no_stdin_or_another_thread_is_session_expired(
     ledger: SessionLedger,
     clock: Clock,
     mfa_session: IssuedSession,
-    monkeypatch: pytest.MonkeyPatch,
+    typed: Typing,
 ) -> None:
-    def no_stdin(prompt: str = "", stream: Any = None) -> str:
+    def no_stdin() -> str:
         raise StdinNotImplementedError("no stdin")
 
-    monkeypatch.setattr(getpass, "getpass", no_stdin)
+    typed.answer = no_stdin
     client = boto3.client("sts")
     clock.to(mfa_session.expiration)
     with pytest.raises(SessionExpired) as caught:
@@ -471,8 +467,8 @@ def test_no_stdin_or_another_thread_is_session_expired(
     message = str(caught.value)
     assert "no stdin" in message and "%sts_session" in message and "Renew" in message
     # another thread: never asked
-    prompts: list[str] = []
-    monkeypatch.setattr(getpass, "getpass", answering(prompts, sandbox.mfa_code))
+    typed.prompts.clear()
+    typed.answer = sandbox.mfa_code
     raised: list[BaseException] = []
 
     def other() -> None:
@@ -484,13 +480,16 @@ def test_no_stdin_or_another_thread_is_session_expired(
     thread = threading.Thread(target=other)
     thread.start()
     thread.join()
-    assert prompts == [] and len(raised) == 1 and "main thread" in str(raised[0])
+    assert typed.prompts == [] and len(raised) == 1 and "main thread" in str(raised[0])
     # in the window, another thread signs with the still-valid one, asking nothing
     clock.to(mfa_session.renew_from)
     thread = threading.Thread(target=client.get_caller_identity)
     thread.start()
     thread.join()
-    assert prompts == [] and sandbox.signers("GetCallerIdentity")[-1] == mfa_session.access_key_id
+    assert (
+        typed.prompts == []
+        and sandbox.signers("GetCallerIdentity")[-1] == mfa_session.access_key_id
+    )
     assert ledger.sessions == (mfa_session,)
 
 

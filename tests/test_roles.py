@@ -12,12 +12,7 @@ from IPython.core.error import UsageError
 import stsmagic
 from stsmagic.broker import Broker, default_role_session_name
 from stsmagic.errors import ParameterError, RequestRefused
-
-
-def caller_arn() -> str:
-    import boto3
-
-    return str(boto3.client("sts").get_caller_identity()["Arn"])
+from tests.helpers.aws_clients import caller_arn
 
 
 def test_broker_assume_role_is_a_role_session(sandbox: Any, aws_profile: Path) -> None:

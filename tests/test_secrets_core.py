@@ -195,7 +195,7 @@ def test_redact(text: str, expected: str) -> None:
 def test_refusals_under_verbose_show_no_secret(sandbox: Any, aws_profile: Path) -> None:
     """Every refusal of the Python API, rendered as %xmode Verbose prints it: no frame shows
     the trade-in token, the bearer token, a secret key or the source's secret."""
-    from verbose import leaked, verbose_traceback
+    from tests.helpers.verbose import leaked, verbose_traceback
 
     broker = Broker()
     trade_in = sandbox.mint_trade_in_token()
@@ -236,20 +236,15 @@ def test_a_cut_off_answer_leaves_no_secret_in_the_debug_log(
     sandbox: Any, aws_profile: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """botocore logs the cut-off body at DEBUG before its parser gives up on it."""
-    from test_odd_answers import ODD_SECRET, ODD_TOKEN, OddServer, creds, sts_body
+    from tests.helpers.answering_server import AnsweringServer
+    from tests.helpers.odd_answers import ODD_SECRET, ODD_TOKEN, creds, sts_body
 
-    server = OddServer()
-    server.thread.start()
-    try:
-        body = sts_body(creds())
-        cut = body[: body.index(ODD_TOKEN.encode()) + 50]  # inside <SessionToken>, no closing tag
-        server.answer(cut)
+    body = sts_body(creds())
+    cut = body[: body.index(ODD_TOKEN.encode()) + 50]  # inside <SessionToken>, no closing tag
+    with AnsweringServer(cut) as server:
         caplog.set_level(logging.DEBUG)
         with pytest.raises(StsMagicError):
             Broker(endpoint_url=server.url).get_session_token()
-    finally:
-        server.http.shutdown()
-        server.http.server_close()
     texts = record_texts(caplog.records)
     assert any("Response body" in t for t in texts)
     assert leaks(texts, [ODD_SECRET, ODD_TOKEN[:50]]) == []

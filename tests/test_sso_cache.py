@@ -141,7 +141,7 @@ def test_cache_entry_whose_expires_at_is_not_iso_is_one_line_naming_the_file(
 ) -> None:
     """Issue 12 item 7: one line naming the file; no frame under Verbose shows the bearer, the
     refresh token or the client secret."""
-    from verbose import leaked, verbose_traceback
+    from tests.helpers.verbose import leaked, verbose_traceback
 
     sso_session_profile(clean_environ)
     secrets = ["bearer-" + "b" * 40, "refresh-" + "r" * 40, "client-secret-" + "c" * 40]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -16,32 +15,11 @@ pytest.importorskip("ipywidgets")
 from stsmagic.broker import Broker
 from stsmagic.ledger import SessionLedger
 from stsmagic.widgets.mfa_form import MfaForm
-
-
-@pytest.fixture
-def broker(sandbox: Any, aws_profile: Path) -> Broker:
-    return Broker(endpoint_url=sandbox.endpoint_url)
-
-
-@pytest.fixture
-def ledger() -> SessionLedger:
-    return SessionLedger()
+from tests.helpers.widgets import widget_states
 
 
 def operations(sandbox: Any, name: str) -> list[Any]:
     return [r for r in sandbox.requests if r.operation == name]
-
-
-def widget_states() -> str:
-    """Every live widget's state, as the frontend would receive it."""
-    from ipywidgets.widgets import widget
-
-    instances = getattr(widget, "_instances", None)
-    if instances is None:
-        instances = widget.Widget.widgets
-    return json.dumps(
-        [w.get_state() for w in list(instances.values())], default=str, ensure_ascii=False
-    )
 
 
 def test_device_is_prefilled_from_the_profile_and_duration_defaults_to_12_hours(

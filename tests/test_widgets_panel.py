@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import html
-import json
 import re
 import time
-from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,41 +18,27 @@ from stsmagic.broker import Broker
 from stsmagic.ledger import SessionLedger
 from stsmagic.session import IssuedSession
 from stsmagic.widgets.panel import COLUMNS, MONTHS, ROW_ACTIONS, Column, RowAction, SessionPanel
-
-
-class Clock:
-    """A clock the test moves."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(timezone.utc)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def move(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
+from tests.helpers.clock import Clock
+from tests.helpers.widgets import live_widgets, widget_states
 
 
 @pytest.fixture
-def broker(sandbox: Any, aws_profile: Path) -> Broker:
-    return Broker(endpoint_url=sandbox.endpoint_url)
+def panels(ledger: SessionLedger) -> Iterator[Callable[..., SessionPanel]]:
+    """Makes panels of ``ledger`` (keywords as SessionPanel's); each is closed after the test."""
+    made: list[SessionPanel] = []
+
+    def make(**options: Any) -> SessionPanel:
+        made.append(SessionPanel(ledger, **options))
+        return made[-1]
+
+    yield make
+    for panel in made:
+        panel.close()
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def ledger(clock: Clock) -> SessionLedger:
-    return SessionLedger(clock=clock)
-
-
-@pytest.fixture
-def panel(ledger: SessionLedger) -> Iterator[SessionPanel]:
-    panel = SessionPanel(ledger, interval=None)
-    yield panel
-    panel.close()
+def panel(panels: Callable[..., SessionPanel]) -> SessionPanel:
+    return panels(interval=None)
 
 
 def issue(broker: Broker, name: str, seconds: int = 3600) -> IssuedSession:
@@ -247,7 +231,7 @@ def test_use_refuses_an_expired_session_and_keeps_the_active_one(
 
 
 def test_one_more_column_and_row_action_join_without_changing_the_panel(
-    broker: Broker, ledger: SessionLedger
+    broker: Broker, ledger: SessionLedger, panels: Callable[..., SessionPanel]
 ) -> None:
     clicked: list[str] = []
 
@@ -256,28 +240,24 @@ def test_one_more_column_and_row_action_join_without_changing_the_panel(
         return f"Inspected {label}"
 
     region = Column("region", lambda row: "us-east-1" if row.kind == "federation" else "")
-    panel = SessionPanel(
-        ledger,
+    panel = panels(
         interval=None,
         columns=(*COLUMNS, region),
         actions=(*ROW_ACTIONS, RowAction("Inspect", "search", "look at it", inspect)),
     )
-    try:
-        session = ledger.add(issue(broker, "panel-inspect"))
-        view = panel.rows[session.label]
-        assert list(view.buttons) == ["Use", "Renew", "Forget", "Inspect"]
-        assert [text(c.value) for c in view.cells][-1] == "us-east-1"
-        assert [text(h.value) for h in panel.header][-2:] == ["region", ""]
-        assert panel.grid.layout.grid_template_columns.split()[-2:] == [
-            "max-content",
-            "max-content",
-        ]
-        assert "<th>region</th>" in panel._repr_html_()
-        view.buttons["Inspect"].click()
-        assert clicked == [session.label]
-        assert panel.message.value == f"Inspected {session.label}"
-    finally:
-        panel.close()
+    session = ledger.add(issue(broker, "panel-inspect"))
+    view = panel.rows[session.label]
+    assert list(view.buttons) == ["Use", "Renew", "Forget", "Inspect"]
+    assert [text(c.value) for c in view.cells][-1] == "us-east-1"
+    assert [text(h.value) for h in panel.header][-2:] == ["region", ""]
+    assert panel.grid.layout.grid_template_columns.split()[-2:] == [
+        "max-content",
+        "max-content",
+    ]
+    assert "<th>region</th>" in panel._repr_html_()
+    view.buttons["Inspect"].click()
+    assert clicked == [session.label]
+    assert panel.message.value == f"Inspected {session.label}"
 
 
 def test_details_show_principal_key_and_issued_time_on_demand(
@@ -317,27 +297,24 @@ def test_every_time_shown_says_utc(
 
 
 def test_only_the_rows_needed_are_rendered(
-    broker: Broker, ledger: SessionLedger, clock: Clock
+    broker: Broker, ledger: SessionLedger, panels: Callable[..., SessionPanel]
 ) -> None:
     first = ledger.add(issue(broker, "panel-many"))
     for n in range(2, 41):
         ledger.add(first.with_label(f"copy-{n}"), activate=False)
-    panel = SessionPanel(ledger, interval=None, max_rows=10)
-    try:
-        assert list(rows(panel)) == [first.label] + [f"copy-{n}" for n in range(40, 31, -1)]
-        assert text(panel.note.value) == (
-            "10 of 40 sessions shown (stsmagic.sessions.to_frame() has them all)"
-        )
-        assert len(panel.grid.children) == 7 + 10 * 8
-    finally:
-        panel.close()
+    panel = panels(interval=None, max_rows=10)
+    assert list(rows(panel)) == [first.label] + [f"copy-{n}" for n in range(40, 31, -1)]
+    assert text(panel.note.value) == (
+        "10 of 40 sessions shown (stsmagic.sessions.to_frame() has them all)"
+    )
+    assert len(panel.grid.children) == 7 + 10 * 8
 
 
 def test_the_timer_counts_down_and_its_thread_ends_on_close(
-    broker: Broker, ledger: SessionLedger, clock: Clock
+    broker: Broker, ledger: SessionLedger, clock: Clock, panels: Callable[..., SessionPanel]
 ) -> None:
     session = ledger.add(issue(broker, "panel-timer"))
-    panel = SessionPanel(ledger, interval=0.02)
+    panel = panels(interval=0.02)
     assert panel.timer is not None and panel.timer.is_alive()
     countdown = panel.rows[session.label].cells[3]
     before = countdown.value
@@ -360,16 +337,11 @@ def test_the_timer_counts_down_and_its_thread_ends_on_close(
 def test_no_widget_state_holds_a_secret(
     sandbox: Any, broker: Broker, ledger: SessionLedger, panel: SessionPanel
 ) -> None:
-    from ipywidgets.widgets import widget
-
     session = ledger.add(issue(broker, "panel-secret"))
     ledger.add(broker.get_session_token(TokenCode=sandbox.mfa_code()))
     panel.details.value = True
     panel.rows[session.label].buttons["Use"].click()
-    instances = getattr(widget, "_instances", None) or widget.Widget.widgets
-    states = json.dumps(
-        [w.get_state() for w in list(instances.values())], default=str, ensure_ascii=False
-    )
+    states = widget_states()
     assert session.masked_access_key in states  # the scan sees the panel's state
     secrets = sandbox.issued_secrets()
     assert session.credentials.secret_key in secrets
@@ -379,13 +351,11 @@ def test_no_widget_state_holds_a_secret(
 
 
 def test_a_gone_row_and_a_closed_panel_leave_no_widget_model_behind(
-    broker: Broker, ledger: SessionLedger
+    broker: Broker, ledger: SessionLedger, panels: Callable[..., SessionPanel]
 ) -> None:
-    from ipywidgets.widgets import widget
-
-    instances = getattr(widget, "_instances", None) or widget.Widget.widgets
+    instances = live_widgets()
     before = set(instances)
-    panel = SessionPanel(ledger, interval=None)
+    panel = panels(interval=None)
     a = ledger.add(issue(broker, "panel-a"))
     with_a = set(instances)
     b = ledger.add(issue(broker, "panel-b"))

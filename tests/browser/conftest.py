@@ -1,6 +1,10 @@
 """Real JupyterLab (or Notebook 7: the `front_end` fixture) in headless Chromium, its kernel
 pointed at the test's sandbox.
 
+The browser is the system's Chromium (/usr/bin/chromium), driven by Playwright, which never
+downloads one of its own; the server runs without a token on 127.0.0.1, its settings, runtime
+and AWS files in the test's tmp dir.
+
 The server, the kernel it starts and the browser are separate processes; every one is stopped
 in teardown, whatever happened. On a failure the page is saved as a screenshot under the
 test's tmp dir and the path printed, with the server's log.
@@ -21,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jupyter_page import JUPYTERLAB, FrontEnd
+
+from tests.browser.jupyter_page import JUPYTERLAB, FrontEnd
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

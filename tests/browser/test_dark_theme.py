@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jupyter_page import (
+
+from tests.browser.jupyter_page import (
     JUPYTERLAB,
     open_notebook,
     run_cell,

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jupyter_page import NOTEBOOK7, FrontEnd, open_notebook, run_cell, write_notebook
+
+from tests.browser.jupyter_page import NOTEBOOK7, FrontEnd, open_notebook, run_cell, write_notebook
 
 pytestmark = pytest.mark.browser
 

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aws_clients import sandbox_client
 from botocore.exceptions import ClientError
+
+from tests.helpers.aws_clients import error_of, sandbox_client
 
 
 @pytest.fixture
@@ -25,10 +26,6 @@ def client(box: Any, service: str, creds: dict[str, Any] | None = None) -> Any:
     return sandbox_client(box, service, creds or box.source_credentials)
 
 
-def code_of(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
-    return str(excinfo.value.response["Error"]["Code"])
-
-
 def test_expired_session_key_is_refused_by_sts_and_passthrough(box: Any) -> None:
     creds = client(box, "sts").get_session_token(DurationSeconds=900)["Credentials"]
     s3 = client(box, "s3", creds)
@@ -38,16 +35,16 @@ def test_expired_session_key_is_refused_by_sts_and_passthrough(box: Any) -> None
     box.advance(31)
     with pytest.raises(ClientError) as excinfo:
         client(box, "sts", creds).get_caller_identity()
-    assert code_of(excinfo) == "ExpiredToken"
+    assert error_of(excinfo).code == "ExpiredToken"
     assert excinfo.value.response["Error"]["Message"] == (
         "The security token included in the request is expired"
     )
     with pytest.raises(ClientError) as excinfo:
         s3.list_buckets()
-    assert code_of(excinfo) == "ExpiredToken"
+    assert error_of(excinfo).code == "ExpiredToken"
     with pytest.raises(ClientError) as excinfo:
         client(box, "iam", creds).list_users()
-    assert code_of(excinfo) == "ExpiredToken"
+    assert error_of(excinfo).code == "ExpiredToken"
     # the long-term keys never expire
     # (moto's state is the process's: other tests' buckets may be there too)
     names = [b["Name"] for b in client(box, "s3").list_buckets()["Buckets"]]
@@ -61,7 +58,7 @@ def test_mfa_codes_follow_the_sandbox_clock(box: Any) -> None:
     if code != box.mfa_code():
         with pytest.raises(ClientError) as excinfo:
             sts.get_session_token(SerialNumber=box.mfa_serial, TokenCode=code)
-        assert code_of(excinfo) == "AccessDenied"
+        assert error_of(excinfo).code == "AccessDenied"
     creds = sts.get_session_token(SerialNumber=box.mfa_serial, TokenCode=box.mfa_code())
     assert creds["Credentials"]["AccessKeyId"].startswith("ASIA")
 
@@ -88,7 +85,7 @@ def test_sso_tokens_and_role_credentials_expire(box: Any) -> None:
     box.advance(3600)
     with pytest.raises(ClientError) as excinfo:
         client(box, "sts", creds).get_caller_identity()
-    assert code_of(excinfo) == "ExpiredToken"
+    assert error_of(excinfo).code == "ExpiredToken"
 
 
 def test_device_code_expires(box: Any) -> None:
@@ -119,5 +116,5 @@ def test_advance_ages_what_was_issued_not_what_comes_after(box: Any) -> None:
     box.advance(1801)
     with pytest.raises(ClientError) as excinfo:
         client(box, "sts", before).get_caller_identity()
-    assert code_of(excinfo) == "ExpiredToken"
+    assert error_of(excinfo).code == "ExpiredToken"
     assert client(box, "sts", after).get_caller_identity()["Arn"] == box.user_arn

@@ -10,9 +10,10 @@ import re
 from typing import Any
 
 import pytest
-from aws_clients import sandbox_client
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from tests.helpers.aws_clients import error_of, sandbox_client
 
 NO_VALIDATION = Config(
     parameter_validation=False, retries={"mode": "standard", "total_max_attempts": 1}
@@ -23,15 +24,6 @@ def client(sandbox: Any, keys: Any = None, *, service: str = "sts", **config: An
     """A client for ``service`` at the sandbox, signing with ``keys`` (default: the IAM user)."""
     keys = sandbox.source_credentials if keys is None else keys
     return sandbox_client(sandbox, service, keys, config.pop("config", None))
-
-
-def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
-    response = excinfo.value.response
-    return (
-        response["Error"]["Code"],
-        response["Error"]["Message"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-    )
 
 
 # -- GetSessionToken --------------------------------------------------------------------------
@@ -115,7 +107,7 @@ def test_stale_mfa_code_is_access_denied(sandbox: Any) -> None:
     if stale not in (recent, sandbox.mfa_code(), sandbox.mfa_code(at=now + 30)):
         with pytest.raises(ClientError) as excinfo:
             sts.get_session_token(SerialNumber=sandbox.mfa_serial, TokenCode=stale)
-        assert error_of(excinfo)[0] == "AccessDenied"
+        assert error_of(excinfo).code == "AccessDenied"
     assert sts.get_session_token(SerialNumber=sandbox.mfa_serial, TokenCode=recent)["Credentials"]
 
 
@@ -312,7 +304,7 @@ def test_delegated_access_token_is_single_use(sandbox: Any) -> None:
     assert client(sandbox, creds).get_caller_identity()["Arn"] == principal
     with pytest.raises(sts.exceptions.ExpiredTradeInTokenException) as excinfo:
         sts.get_delegated_access_token(TradeInToken=token)
-    assert error_of(excinfo)[1] == "The trade-in token has already been used."
+    assert error_of(excinfo).message == "The trade-in token has already been used."
 
 
 def test_unknown_trade_in_token(sandbox: Any) -> None:
@@ -371,7 +363,7 @@ def test_tampered_session_token_and_unknown_key(sandbox: Any) -> None:
     }
     with pytest.raises(ClientError) as excinfo:
         client(sandbox, unknown).get_caller_identity()
-    assert error_of(excinfo)[0] == "InvalidClientTokenId"
+    assert error_of(excinfo).code == "InvalidClientTokenId"
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,14 @@
-"""boto3 clients for a sandbox, made the one way the sandbox tests make them, and the key that
-signed a call of theirs."""
+"""boto3 clients for a sandbox, made the one way the tests make them; who a call was signed by,
+and what an AWS refusal said."""
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
 import boto3
+import pytest
+from botocore.exceptions import ClientError
 
 
 @functools.cache
@@ -47,3 +49,27 @@ def signed_with(box: Any, client: Any) -> str:
     request = box.requests[-1]
     assert request.operation == "GetCallerIdentity" and request.status == 200
     return str(request.access_key_id)
+
+
+def caller_arn(client: Any = None) -> str:
+    """Who ``client`` signs as: GetCallerIdentity's Arn. By default an STS client of boto3's
+    default session, made as a cell would make it."""
+    return str((client or boto3.client("sts")).get_caller_identity()["Arn"])
+
+
+class AwsError(NamedTuple):
+    """What an AWS endpoint's refusal said: the error code and message, the HTTP status."""
+
+    code: str
+    message: str
+    status: int
+
+
+def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> AwsError:
+    """The refusal a botocore ``ClientError`` carries, as botocore parsed it off the wire."""
+    response = excinfo.value.response
+    return AwsError(
+        response["Error"]["Code"],
+        response["Error"]["Message"],
+        response["ResponseMetadata"]["HTTPStatusCode"],
+    )

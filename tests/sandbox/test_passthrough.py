@@ -1,6 +1,6 @@
 """moto behind the front door: many services, signed with sandbox-issued keys, are checked
 (signature, token, expiry) and then answered by moto; nothing well-signed is refused.
-What must not reach moto (unsigned, made-up keys, ``/moto-api/``) is in test_sandbox_closed.py.
+What must not reach moto (unsigned, made-up keys, ``/moto-api/``) is in test_closed.py.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aws_clients import sandbox_client
 from botocore.exceptions import ClientError
+
+from tests.helpers.aws_clients import sandbox_client
 
 
 @pytest.fixture(scope="module")

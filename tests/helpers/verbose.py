@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-TESTS = str(Path(__file__).parent)
+# The tests folder (this file is in tests/helpers/): its frames stand for the user's cell.
+TESTS = str(Path(__file__).parent.parent)
 
 
 def verbose_traceback(error: BaseException) -> str:

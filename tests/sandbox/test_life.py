@@ -18,9 +18,10 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_clients import boto3_session, sandbox_client
 from botocore.config import Config
 from botocore.exceptions import ClientError, ReadTimeoutError
+
+from tests.helpers.aws_clients import boto3_session, sandbox_client
 
 
 def port_open(port: int) -> bool:

@@ -1,4 +1,5 @@
-"""pytest plugin for the nbval run in test_notebooks.py: keep every output the kernel produced.
+"""pytest plugin (``-p tests.helpers.nbval_outputs``) for the nbval run in test_notebooks.py: keep
+every output the kernel produced.
 
 nbval compares outputs but never saves them; this writes each cell's outputs as one JSON line
 to the file named by STSMAGIC_NBVAL_OUTPUTS, so the test can scan them for secrets.

@@ -12,10 +12,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from aws_clients import sandbox_client
 from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from tests.helpers.aws_clients import sandbox_client
 
 MADE_UP = {"AccessKeyId": "AKIAMADEUP0000000000", "SecretAccessKey": "m" * 40}
 
