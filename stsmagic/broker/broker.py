@@ -400,35 +400,16 @@ class Broker:
         return isinstance(signed_by, IssuedSession) and signed_by.kind in ROLE_SESSION_KINDS
 
     def check_assume_role(
-        self,
-        RoleArn: str,
-        RoleSessionName: str | None = None,
-        SerialNumber: str | None = None,
-        ExternalId: str | None = None,
-        Policy: Any = None,
-        PolicyArns: Any = None,
-        Tags: Any = None,
-        TransitiveTagKeys: Any = None,
-        SourceIdentity: str | None = None,
-        DurationSeconds: int | None = None,
-        *,
-        signed_by: IssuedSession | ReadOnlyCredentials | None = None,
+        self, *, signed_by: IssuedSession | ReadOnlyCredentials | None = None, **request: Any
     ) -> bool:
-        """Check an AssumeRole whose MFA code is still to be typed (the form): every parameter
-        now, so nothing fails after the code; nothing is sent. Returns ``chains(signed_by)``."""
+        """Check an AssumeRole whose MFA code is still to be typed (the form): ``request`` is
+        ``assume_role``'s keyword arguments but ``TokenCode``, every one checked now so nothing
+        fails after the code; nothing is sent. Returns ``chains(signed_by)``."""
         chained = self.chains(signed_by)
+        name = request.pop("RoleSessionName", None)
         limits.assume_role_request(
-            RoleArn,
-            default_role_session_name() if RoleSessionName is None else RoleSessionName,
-            SerialNumber,
-            None,
-            ExternalId,
-            Policy,
-            PolicyArns,
-            Tags,
-            TransitiveTagKeys,
-            SourceIdentity,
-            DurationSeconds,
+            RoleSessionName=default_role_session_name() if name is None else name,
+            **request,
             chained=chained,
             code_later=True,
         )
