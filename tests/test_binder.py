@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from nbval.plugin import get_sanitize_patterns
 
+pytestmark = pytest.mark.binder  # not in the core run on every Python (scripts/test)
+
 ROOT = Path(__file__).resolve().parent.parent
 BINDER = ROOT / "binder"
 
@@ -166,7 +168,7 @@ def test_binder_start_runs_the_quick_start_notebook(binder_venv: Path, tmp_path:
             "--execute",
             "--output-dir",
             str(out),
-            "notebooks/01-quick-start.ipynb",
+            "stsmagic/notebooks/01-quick-start.ipynb",
         ],
         cwd=ROOT,
         env=env,
@@ -176,7 +178,7 @@ def test_binder_start_runs_the_quick_start_notebook(binder_venv: Path, tmp_path:
     )
     assert result.returncode == 0, result.stderr[-4000:]
     executed = json.loads((out / "01-quick-start.ipynb").read_text())
-    committed = json.loads((ROOT / "notebooks" / "01-quick-start.ipynb").read_text())
+    committed = json.loads((ROOT / "stsmagic" / "notebooks" / "01-quick-start.ipynb").read_text())
     assert shown(executed) == shown(committed)  # the same outputs as the committed notebook
     assert "arn:aws:iam::ACCOUNT:user/" in json.dumps(shown(executed))
     # The sandbox stops when the command it was started for ends, and removes its config.
