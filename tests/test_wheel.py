@@ -180,8 +180,9 @@ def test_the_installed_demo_serves_the_shipped_notebooks_and_the_quick_start_pas
         assert process.stdout is not None
         lines: list[str] = []
         endpoint = token = None
-        deadline = time.monotonic() + 120
-        while not (endpoint and folder and token) and time.monotonic() < deadline:
+        # Until the three lines are there or the demo ends (the test's timeout bounds the wait:
+        # the sandbox takes its time to start on a loaded machine).
+        while not (endpoint and folder and token):
             line = process.stdout.readline()
             if not line:
                 break
@@ -193,7 +194,7 @@ def test_the_installed_demo_serves_the_shipped_notebooks_and_the_quick_start_pas
         assert endpoint and folder and token, "".join(lines)
 
         # JupyterLab answers, on a working copy of the notebooks the wheel installed.
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 300
         while True:
             assert process.poll() is None, "stsmagic demo exited early"
             try:
