@@ -1,9 +1,11 @@
-"""The ``stsmagic`` command: ``stsmagic sandbox`` and ``stsmagic demo``."""
+"""The ``stsmagic`` command: ``stsmagic sandbox``, ``stsmagic demo`` and ``stsmagic --version``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+
+from ._version import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -11,6 +13,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="stsmagic",
         description="Short-lived AWS credentials in Jupyter: a local AWS sandbox and a demo.",
     )
+    parser.add_argument("--version", action="version", version=f"stsmagic {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sandbox = commands.add_parser(

@@ -2,7 +2,7 @@
 
 A local sandbox, a throwaway AWS config for a ``demo`` profile (source keys, an MFA device, an
 SSO session with a cached token, the sandbox as endpoint), and JupyterLab on a working copy of
-the example notebooks with that environment (the checkout's ``notebooks/`` stay untouched).
+the example notebooks with that environment (the package's own copies stay untouched).
 Files holding a secret are created 0600. Ctrl-C or SIGTERM stops JupyterLab and the sandbox
 and removes every file the demo wrote.
 
@@ -129,14 +129,15 @@ def _quiet_jupyterlab(home: Path) -> None:
 
 
 def bundled_notebooks() -> Path | None:
-    """The repository checkout's ``notebooks/`` folder, when stsmagic runs from one."""
-    folder = Path(__file__).resolve().parent.parent / "notebooks"
+    """The example notebooks shipped in the package (``stsmagic/notebooks``): the same folder in
+    a checkout, an editable install and an installed wheel."""
+    folder = Path(__file__).resolve().parent / "notebooks"
     return folder if folder.is_dir() else None
 
 
 def working_copy(source: Path, folder: Path) -> Path:
     """A copy of the example notebooks in the demo's temporary ``folder``: what JupyterLab
-    serves, so File > New, autosave and checkpoints never touch the checkout."""
+    serves, so File > New, autosave and checkpoints never touch the package's copies."""
     copy = folder / "notebooks"
     shutil.copytree(source, copy, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     return copy
@@ -261,7 +262,7 @@ def run_demo(
 
     source = Path(notebooks).resolve() if notebooks else bundled_notebooks()
     if source is None or not source.is_dir():
-        where = notebooks or "the stsmagic checkout"
+        where = notebooks or "the stsmagic package"
         print(
             f"stsmagic demo: no notebooks folder in {where}; pass --notebooks FOLDER",
             file=sys.stderr,

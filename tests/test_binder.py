@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from nbval.plugin import get_sanitize_patterns
 
+pytestmark = pytest.mark.binder  # not in the core run on every Python (scripts/test)
+
 ROOT = Path(__file__).resolve().parent.parent
 BINDER = ROOT / "binder"
 
@@ -161,9 +163,13 @@ def test_binder_start_runs_the_quick_start_notebook(binder_venv: Path, tmp_path:
     out = tmp_path / "out"
     nbconvert = ["jupyter", "nbconvert", "--to", "notebook", "--execute", "--output-dir", str(out)]
     binder_start(
-        *nbconvert, "notebooks/01-quick-start.ipynb", env=env, tmp_path=tmp_path, timeout=300
+        *nbconvert,
+        "stsmagic/notebooks/01-quick-start.ipynb",
+        env=env,
+        tmp_path=tmp_path,
+        timeout=300,
     )
     executed = json.loads((out / "01-quick-start.ipynb").read_text())
-    committed = json.loads((ROOT / "notebooks" / "01-quick-start.ipynb").read_text())
+    committed = json.loads((ROOT / "stsmagic" / "notebooks" / "01-quick-start.ipynb").read_text())
     assert shown(executed) == shown(committed)  # the same outputs as the committed notebook
     assert "arn:aws:iam::ACCOUNT:user/" in json.dumps(shown(executed))

@@ -18,6 +18,8 @@ import pytest
 from stsmagic.demo import DEMO_PROFILE, SSO_SESSION, bundled_notebooks, write_demo_config
 from stsmagic.demo import main as demo_main
 
+pytestmark = pytest.mark.demo  # not in the core run on every Python (scripts/test)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -93,8 +95,8 @@ def test_demo_config_gives_source_keys_mfa_device_and_sso_token(
     assert role["roleCredentials"]["accessKeyId"]
 
 
-def test_bundled_notebooks_are_the_checkout_folder() -> None:
-    assert bundled_notebooks() == ROOT / "notebooks"
+def test_bundled_notebooks_are_the_package_folder() -> None:
+    assert bundled_notebooks() == ROOT / "stsmagic" / "notebooks"
 
 
 def test_demo_without_notebooks_folder_is_one_line(tmp_path: Path) -> None:
@@ -180,7 +182,7 @@ def test_demo_runs_jupyterlab_and_a_signal_stops_everything(
         with urllib.request.urlopen(request, timeout=10) as response:
             created = json.loads(response.read())["path"]
         assert (folder / "notebooks" / created).is_file()
-        assert not (ROOT / "notebooks" / created).exists()
+        assert not (ROOT / "stsmagic" / "notebooks" / created).exists()
         # A kernel, as a user opening a notebook starts one: it must be stopped too.
         kernels_url = f"http://127.0.0.1:{port}/api/kernels"
         request = urllib.request.Request(

@@ -18,18 +18,21 @@ from stsmagic.sandbox import Sandbox
 ROOT = Path(__file__).resolve().parent.parent
 
 
+FOLDER = "stsmagic/notebooks"  # in the package, so the wheel ships them
+
+
 def shipped_notebooks(root: Path) -> list[Path]:
     """The notebooks the repository ships: git-tracked ones in a checkout (an ``Untitled.ipynb``
-    left by File > New is not one), every ``notebooks/*.ipynb`` outside git (an sdist)."""
+    left by File > New is not one), every ``stsmagic/notebooks/*.ipynb`` outside git (an sdist)."""
     try:
         listed = subprocess.run(
-            ["git", "ls-files", "-z", "--", "notebooks/*.ipynb"],
+            ["git", "ls-files", "-z", "--", f"{FOLDER}/*.ipynb"],
             cwd=root,
             capture_output=True,
             check=True,
         ).stdout
     except (OSError, subprocess.CalledProcessError):
-        return sorted((root / "notebooks").glob("*.ipynb"))
+        return sorted((root / FOLDER).glob("*.ipynb"))
     return sorted(root / name for name in listed.decode().split("\0") if name)
 
 
@@ -86,12 +89,12 @@ def test_the_example_notebooks_are_there() -> None:
 
 
 def test_a_stray_notebook_is_not_one_the_repo_ships(tmp_path: Path) -> None:
-    (tmp_path / "notebooks").mkdir()
+    (tmp_path / FOLDER).mkdir(parents=True)
     for name in ("01-a.ipynb", "Untitled.ipynb"):
-        (tmp_path / "notebooks" / name).write_text("{}")
+        (tmp_path / FOLDER / name).write_text("{}")
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
-    subprocess.run(["git", "add", "notebooks/01-a.ipynb"], cwd=tmp_path, check=True)
-    assert shipped_notebooks(tmp_path) == [tmp_path / "notebooks" / "01-a.ipynb"]
+    subprocess.run(["git", "add", f"{FOLDER}/01-a.ipynb"], cwd=tmp_path, check=True)
+    assert shipped_notebooks(tmp_path) == [tmp_path / FOLDER / "01-a.ipynb"]
 
 
 def test_leak_scan_finds_a_planted_secret() -> None:
@@ -129,7 +132,7 @@ class NbvalRun(NamedTuple):
 
 @pytest.fixture(scope="module")
 def nbval_run(tmp_path_factory: pytest.TempPathFactory) -> NbvalRun:
-    """pytest --nbval over notebooks/ with the demo's profile, as a user would run them.
+    """pytest --nbval over stsmagic/notebooks/ with the demo's profile, as a user would run them.
 
     Its own sandbox, not the session's: no state another test left (a moved clock, a queued
     failure) can reach the notebooks.

@@ -26,7 +26,9 @@ def test_no_build_products_are_tracked() -> None:
     assert tracked
     assert [p for p in tracked if "__pycache__/" in p or p.endswith((".pyc", ".pyo"))] == []
     assert [
-        p for p in tracked if p.startswith((".venv/", "venv/")) or ".ipynb_checkpoints" in p
+        p
+        for p in tracked
+        if p.startswith((".venv/", ".venvs/", "venv/")) or ".ipynb_checkpoints" in p
     ] == []
 
 
@@ -34,10 +36,11 @@ def test_no_build_products_are_tracked() -> None:
     "path",
     [
         ".venv/bin/python",
+        ".venvs/python3.12/bin/python",
         "venv/lib/site.py",
         "stsmagic/widgets/__pycache__/panel.cpython-311.pyc",
         "stsmagic/x.pyc",
-        "notebooks/.ipynb_checkpoints/01-quick-start-checkpoint.ipynb",
+        "stsmagic/notebooks/.ipynb_checkpoints/01-quick-start-checkpoint.ipynb",
         "stsmagic.egg-info/PKG-INFO",
         ".pytest_cache/v/cache",
         ".env",

@@ -1,0 +1,78 @@
+"""What a release carries, checked in the source tree (tests/test_wheel.py checks the built
+wheel): the license, the version, the classifiers of the Pythons the test command runs, and
+extras a user can install beside other packages."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10: pytest brings tomli there
+    import tomli as tomllib
+
+from stsmagic._version import __version__
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+# The Apache License 2.0 exactly as the ASF publishes it (www.apache.org/licenses/LICENSE-2.0.txt).
+APACHE_2_SHA256 = "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30"
+
+
+def test_license_is_the_apache_2_text_and_the_metadata_names_it() -> None:
+    assert hashlib.sha256((ROOT / "LICENSE").read_bytes()).hexdigest() == APACHE_2_SHA256
+    assert PROJECT["license"] == "Apache-2.0"
+    assert PROJECT["license-files"] == ["LICENSE"]
+    assert "License :: OSI Approved :: Apache Software License" not in PROJECT["classifiers"]
+
+
+def test_stsmagic_version_prints_the_one_version() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "stsmagic.cli", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"stsmagic {__version__}\n"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", __version__)
+    assert PROJECT["dynamic"] == ["version"]  # read from stsmagic/_version.py, nowhere else
+
+
+def tested_pythons() -> list[str]:
+    """The versions scripts/test runs: its other Pythons, and the main one of CI (3.11)."""
+    script = (ROOT / "scripts" / "test").read_text()
+    others = re.search(r'OTHER_PYTHONS="\$\{STSMAGIC_OTHER_PYTHONS-([\d. ]+)\}"', script)
+    assert others, "scripts/test names no other Pythons"
+    return sorted({*others.group(1).split(), "3.11"}, key=lambda v: tuple(map(int, v.split("."))))
+
+
+def test_classifiers_name_each_python_the_test_command_runs() -> None:
+    versions = tested_pythons()
+    assert versions == ["3.10", "3.11", "3.12", "3.13"]
+    named = [
+        c.rsplit(" :: ", 1)[1]
+        for c in PROJECT["classifiers"]
+        if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
+    ]
+    assert named == versions
+    assert PROJECT["requires-python"] == f">={versions[0]}"
+    assert any(c.startswith("Development Status :: ") for c in PROJECT["classifiers"])
+    assert any(c.startswith("Operating System :: ") for c in PROJECT["classifiers"])
+
+
+def test_the_s3_extra_sets_no_upper_bound_a_newer_aiobotocore_would_outdate() -> None:
+    """`stsmagic[s3]` leaves boto3 and botocore to aiobotocore's own pin; only the project's own
+    environments (the demo extra, which binder and the tests install) carry the hand-made bound
+    that spares pip its backtracking."""
+    extras = PROJECT["optional-dependencies"]
+    assert not [r for r in extras["s3"] if r.startswith(("boto3", "botocore", "aiobotocore"))]
+    assert [r for r in PROJECT["dependencies"] if "<" in r] == []
+    pinned = [r for r in extras["demo"] if r.startswith("boto3")]
+    assert len(pinned) == 1 and "<" in pinned[0]
+    assert "stsmagic[demo]" in extras["test"]
