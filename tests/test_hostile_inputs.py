@@ -686,7 +686,8 @@ def endpoint_by(route: str, url: str, ip: Any, aws_profile: Any, monkeypatch: An
     if route == "Broker":
         return lambda: stsmagic.Broker(endpoint_url=url).get_session_token()
     if route == "--endpoint-url":
-        return lambda: ip.run_line_magic("sts_session", f"--endpoint-url '{url}' --token-code 123456")
+        line = f"--endpoint-url '{url}' --token-code 123456"
+        return lambda: ip.run_line_magic("sts_session", line)
     if route == "trait":
 
         def attempt() -> None:
