@@ -288,3 +288,82 @@ def test_magic_refusals_under_verbose_show_no_secret(
         shown = [x for x in text.splitlines() if x.strip()]
         assert len(shown) == 1 and shown[0].startswith("UsageError:"), (line, shown)
         assert leaks([text], secrets) == [], line
+
+
+# ---- issue 22 item 6: no refusal keeps botocore's frames in its __context__ --------------------
+
+
+def test_refusals_keep_no_context_nor_a_frame_with_a_secret(
+    sandbox: Any, aws_profile: Path, sso_logged_in: Path
+) -> None:
+    """Before: `raise ... from None` hid botocore's exception from the printed traceback, but
+    kept it as __context__, and its frames (the request: the bearer token) with it."""
+    import json
+
+    from verbose import frames_holding
+
+    from stsmagic.sso.cache import find_token
+
+    broker = Broker()
+    trade_in = sandbox.mint_trade_in_token()
+    broker.get_delegated_access_token(TradeInToken=trade_in)  # used up from here on
+    bearer = sandbox.sso_access_token()
+    cached = json.loads(sso_logged_in.read_text())
+    cached.update(
+        expiresAt="2020-01-01T00:00:00Z",
+        refreshToken="aor" + "r" * 60,  # refused by the sandbox: not one it issued
+        clientId="c" * 20,
+        clientSecret="s" * 64,
+    )
+    sso_logged_in.write_text(json.dumps(cached))
+    (aws_profile.parent / "config").write_text(
+        aws_profile.read_text()
+        + f"sso_session = work\n[sso-session work]\nsso_start_url = {sandbox.sso_start_url}\n"
+        f"sso_region = {sandbox.sso_region}\n"
+    )
+    attempts = {
+        "used trade-in token": lambda: broker.get_delegated_access_token(TradeInToken=trade_in),
+        "unknown role": lambda: broker.get_role_credentials(
+            accountId=sandbox.sso_account_id, roleName="NoSuchRole", accessToken=bearer
+        ),
+        "bad bearer": lambda: broker.get_role_credentials(
+            accountId=sandbox.sso_account_id,
+            roleName=sandbox.sso_role_name,
+            accessToken=bearer + "x",
+        ),
+        "refresh refused": lambda: find_token(),
+    }
+    secrets = [*sandbox.issued_secrets(), cached["refreshToken"], cached["clientSecret"]]
+    for what, attempt in attempts.items():
+        with pytest.raises(StsMagicError) as caught:
+            attempt()
+        error = caught.value
+        assert error.__context__ is None and error.__cause__ is None, what
+        assert frames_holding(error, secrets) == [], what
+
+
+def test_a_magic_refusal_keeps_no_frame_with_a_secret_in_its_context(sandbox: Any, ip: Any) -> None:
+    from IPython.core.error import UsageError
+    from verbose import frames_holding
+
+    ip.user_ns["bearer"] = bearer = sandbox.sso_access_token()
+    line = f"--account-id {sandbox.sso_account_id} --role-name NoSuchRole --access-token bearer"
+    with pytest.raises(UsageError) as caught:
+        ip.run_line_magic("sso_role", line)
+    context = caught.value.__context__
+    assert context is None or context.__traceback__ is None
+    assert frames_holding(context, [bearer]) == []
+
+
+def test_an_expired_session_that_failed_to_renew_keeps_no_context(
+    sandbox: Any, aws_profile: Path
+) -> None:
+    from stsmagic.errors import SessionExpired
+
+    session = Broker().get_federation_token(Name="renews", label="renews")
+    stale = dataclasses.replace(session, expiration=datetime.now(timezone.utc) - timedelta(1))
+    stsmagic.sessions.add(stale)
+    sandbox.fail_next("GetFederationToken", status=403, code="AccessDenied", message="no")
+    with pytest.raises(SessionExpired, match="was not renewed: GetFederationToken refused") as e:
+        boto3.client("sts").get_caller_identity()
+    assert e.value.__context__ is None and e.value.__cause__ is None
