@@ -51,8 +51,8 @@ def default_path() -> Path:
     return Path(base) / "stsmagic" / FILE_NAME
 
 
-def read_records(path: Path) -> tuple[list[dict[str, Any]], str | None]:
-    """The file's records (each a JSON object; not checked further) and its active label.
+def read_records(path: Path) -> tuple[list[Any], str | None]:
+    """The file's records (as they are: ``from_record`` checks each) and its active label.
 
     No file: none. A file that is not private, too big, not JSON of this format or nested
     past what the parser takes: ``StsMagicError``, one line naming the problem, never a value.
@@ -77,15 +77,11 @@ def read_records(path: Path) -> tuple[list[dict[str, Any]], str | None]:
         problem = "has no list of sessions"
     if problem is not None:
         raise StsMagicError(f"{path} {problem}")
-    records = [r for r in document["sessions"] if isinstance(r, dict)]
-    skipped = len(document["sessions"]) - len(records)
-    if skipped:
-        log.warning("stsmagic: %s: %d session records are not objects; ignored", path, skipped)
     active = document.get("active")
-    return records, active if isinstance(active, str) else None
+    return document["sessions"], active if isinstance(active, str) else None
 
 
-def _sessions(path: Path, records: list[dict[str, Any]]) -> list[IssuedSession]:
+def _sessions(path: Path, records: list[Any]) -> list[IssuedSession]:
     """The records that make a session; each one that does not is one logged line."""
     sessions = []
     for number, record in enumerate(records, 1):
@@ -198,7 +194,7 @@ class Remembering:
             wanted = active is not None and any(s.label == active for s in restored)
             if wanted and active is not None and self.ledger.active is None:
                 self.ledger.activate(active)
-            in_file = {r.get("access_key_id") for r in records}
+            in_file = {r.get("access_key_id") for r in records if isinstance(r, dict)}
             self._seen = {s.access_key_id for s in self.ledger.sessions} & in_file
             self._seen_active = active
         if self._unsubscribe is None:
@@ -244,13 +240,14 @@ class Remembering:
 
 
 def _merge(
-    stored: list[dict[str, Any]], mine: Mapping[str, dict[str, Any]], seen: set[str]
+    stored: list[Any], mine: Mapping[str, dict[str, Any]], seen: set[str]
 ) -> list[dict[str, Any]]:
     """The file's records with this kernel's changes since it last saw the file: the ones it
     forgot (seen, no longer its) out, the ones it added (its, not seen) in; the rest as the
     file holds them, so another kernel's forgetting stands."""
     forgotten = seen - set(mine)
-    merged = [r for r in stored if r.get("access_key_id") not in forgotten]
+    objects = [r for r in stored if isinstance(r, dict)]
+    merged = [r for r in objects if r.get("access_key_id") not in forgotten]
     present = {r.get("access_key_id") for r in merged}
     merged += [r for key, r in mine.items() if key not in seen and key not in present]
     return merged
