@@ -359,4 +359,4 @@ def test_a_role_chain_is_capped(sandbox: Any, ip: Any, role_profiles: Path) -> N
     message = str(caught.value)
     assert f"assumes more than {cap} roles" in message and "\n" not in message
     assert len(message) < 300 and sandbox.requests == []
-    assert profiles.MAX_ROLE_CHAIN == cap
+    assert cap == profiles.MAX_ROLE_CHAIN

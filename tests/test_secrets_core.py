@@ -184,6 +184,11 @@ def test_no_secret_becomes_text(
             "b'<Credentials><AccessKeyId>ASIAX</AccessKeyId><SecretAccessKey>***",
         ),
         ("<SessionToken>FwoGZXIvYXdzE", "<SessionToken>***"),
+        # an SSO OIDC answer: the device code trades for the token (issue 22)
+        (
+            '{"deviceCode": "dc-123", "userCode": "AB-CD"}',
+            '{"deviceCode": "***", "userCode": "AB-CD"}',
+        ),
     ],
 )
 def test_redact(text: str, expected: str) -> None:
@@ -367,3 +372,63 @@ def test_an_expired_session_that_failed_to_renew_keeps_no_context(
     with pytest.raises(SessionExpired, match="was not renewed: GetFederationToken refused") as e:
         boto3.client("sts").get_caller_identity()
     assert e.value.__context__ is None and e.value.__cause__ is None
+
+
+# ---- issue 22: the scan over the new paths (OIDC answers, the sessions file) -----------------
+
+
+def test_no_secret_from_oidc_answers_or_the_sessions_file_becomes_text(
+    sandbox: Any, aws_profile: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """%sso_login's three answers (client secret, device code, tokens), the refresh grant, and
+    the remembered sessions file (written, merged, read back, and read when hostile): no secret
+    in any repr, message or log record, botocore's DEBUG wire log included."""
+    import json
+
+    from stsmagic.ledger import SessionLedger
+    from stsmagic.outlets import remember
+    from stsmagic.sso.cache import find_token
+    from stsmagic.sso.login import sso_login
+
+    caplog.set_level(logging.DEBUG)
+    (aws_profile.parent / "config").write_text(
+        aws_profile.read_text()
+        + f"sso_session = work\n[sso-session work]\nsso_start_url = {sandbox.sso_start_url}\n"
+        f"sso_region = {sandbox.sso_region}\n"
+    )
+    shown: list[Any] = []
+
+    def approve(seconds: float) -> None:
+        sandbox.approve_device(shown[-1].user_code)
+
+    done = sso_login(show=shown.append, sleep=approve, clock=lambda: 0.0)
+    cached = json.loads(done.path.read_text())
+    cached["expiresAt"] = "2020-01-01T00:00:00Z"
+    done.path.write_text(json.dumps(cached))
+    refreshed = find_token()  # the refresh grant: refresh token and client secret sent
+    texts = [str(done), repr(done), repr(shown), shown[0].text(), shown[0].html()]
+
+    ledger = SessionLedger()
+    broker = Broker()
+    ledger.add(broker.get_federation_token(Name="kept", label="kept"))
+    path = tmp_path / "cache" / "stsmagic" / "sessions.json"
+    keeping = remember.Remembering(ledger, path)
+    keeping.start()
+    ledger.add(broker.get_federation_token(Name="more", label="more"))
+    ledger.forget("kept")
+    keeping.stop()
+    restored, active = remember.load(path)
+    texts += [repr(restored), repr(active), repr(vars(restored[0]))]
+    document = json.loads(path.read_text())
+    document["sessions"].append({**document["sessions"][0], "kind": 7})  # refused, logged
+    path.write_text(json.dumps(document))
+    texts.append(repr(remember.load(path)))
+
+    secrets = sandbox.issued_secrets()
+    assert refreshed in secrets and cached["clientSecret"] in secrets
+    assert cached["refreshToken"] in secrets
+    assert leaks(texts, secrets) == []
+    records = record_texts(caplog.records)
+    assert any("session record 2 ignored" in t for t in records)
+    assert any("Response body" in t for t in records)  # the wire log was on
+    assert leaks(records, secrets) == []
