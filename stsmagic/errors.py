@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 
 class StsMagicError(Exception):
     """Base of every error stsmagic raises on purpose; its message is one line for a user."""
@@ -71,3 +75,38 @@ RENEW_HINTS = {
     "role": "renew it with %sts_role (or %sts_profile) or the panel's Renew",
     "sso": "renew it with %sso_role (after %sso_login if the SSO token expired too)",
 }
+
+
+Function = TypeVar("Function", bound=Callable[..., Any])
+Error = TypeVar("Error", bound=BaseException)
+
+
+def bare(error: Error) -> Error:
+    """``error`` without traceback, cause or context. Raise it outside an ``except`` block:
+    raised inside one, it gets the exception being handled as its context again."""
+    error.__cause__ = None
+    error.__context__ = None
+    error.__suppress_context__ = True
+    return error.with_traceback(None)
+
+
+def refusal_without_frames(function: Function) -> Function:
+    """Raise ``function``'s refusal (an ``StsMagicError``) from its caller's side: no frame
+    below, no chained cause, no context.
+
+    Under ``%xmode Verbose`` every frame of a traceback prints its arguments and the variables
+    of its line (the trade-in token, the SSO bearer token, the parsed answer), and a context
+    keeps botocore's exception, whose frames hold the request. The refusal's one line says
+    everything; the frames that held secrets are dropped.
+    """
+
+    @functools.wraps(function)
+    def refusing(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except StsMagicError as e:
+            refusal = e
+        args, kwargs = (), {}  # they may hold a token: not shown in this frame either
+        raise bare(refusal)
+
+    return refusing  # type: ignore[return-value]

@@ -89,16 +89,54 @@ def _bounded_name(
 
 def endpoint_url(value: object, parameter: str = "endpoint_url") -> str:
     """An http(s) URL with a host, as botocore needs it for ``endpoint_url``."""
-    limit = "must be an http:// or https:// URL with a host, e.g. http://127.0.0.1:5000"
-    text = _require_str(parameter, value, limit)
-    try:
-        parts = urlsplit(text)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError:
-        raise ParameterError(parameter, f"{_shown(text)} is not a URL", limit) from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ParameterError(parameter, f"{_shown(text)} is not an http(s) URL", limit)
+    text = _require_str(parameter, value, _ENDPOINT_LIMIT)
+    endpoint_host(text, parameter)
     return text
+
+
+_ENDPOINT_LIMIT = "must be an http:// or https:// URL with a host, e.g. http://127.0.0.1:5000"
+
+
+def endpoint_host(url: str, parameter: str = "endpoint_url") -> str:
+    """The host an HTTP client connects to for ``url``, lowercase, without brackets.
+
+    ``urlsplit`` (which the checks read) and urllib3 (which botocore connects with) disagree
+    on some URLs: ``http://HOST\\@127.0.0.1/`` is 127.0.0.1 to one and HOST to the other. So a
+    backslash, a user name or password, whitespace or a control character is refused, and so
+    is any URL the two do not read as the same scheme, host and port.
+    """
+    limit = _ENDPOINT_LIMIT
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise ParameterError(parameter, "has whitespace or a control character", limit)
+    if not url.isascii():
+        raise ParameterError(parameter, "has a character that is not ASCII", limit)
+    if "\\" in url:
+        raise ParameterError(
+            parameter, "has a backslash, which URL parsers read differently", limit
+        )
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ParameterError(parameter, f"{_shown(url)} is not a URL", limit) from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ParameterError(parameter, f"{_shown(url)} is not an http(s) URL", limit)
+    if "@" in parts.netloc:
+        # not echoed: the part before @ may be a password
+        raise ParameterError(
+            parameter, "has a user name or password before the host (user@host)", limit
+        )
+    host = parts.hostname.lower()
+    from urllib3.util import parse_url  # botocore's HTTP client, as it reads the URL
+
+    try:
+        read = parse_url(url)
+    except ValueError:
+        raise ParameterError(parameter, f"{_shown(url)} is not a URL", limit) from None
+    theirs = (read.scheme or "").lower(), (read.host or "").lower().strip("[]"), read.port
+    if theirs != (parts.scheme.lower(), host, port):
+        raise ParameterError(parameter, f"{_shown(url)} names its host ambiguously", limit)
+    return host
 
 
 def duration_seconds(value: object, parameter: str = "DurationSeconds") -> int:

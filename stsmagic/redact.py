@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 _SECRET_NAMES = (
     "SecretAccessKey|SessionToken|secretAccessKey|sessionToken|TradeInToken|accessToken"
-    "|refreshToken|clientSecret|x-amz-sso_bearer_token|X-Amz-Security-Token|SecurityToken"
+    "|refreshToken|clientSecret|deviceCode|x-amz-sso_bearer_token|X-Amz-Security-Token|SecurityToken"
     "|aws_secret_access_key|aws_session_token"
 )
 

@@ -26,7 +26,7 @@ import threading
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from .errors import SessionExpired, StsMagicError
+from .errors import SessionExpired, StsMagicError, refusal_without_frames
 
 if TYPE_CHECKING:
     from botocore.credentials import ReadOnlyCredentials
@@ -104,19 +104,19 @@ def renew_due(ledger: SessionLedger, session: IssuedSession, now: datetime) -> R
             renewed = renew(ledger, label, now=now)
         except StsMagicError as e:
             cause = str(e)
-            if expired:
-                raise SessionExpired(label, session.kind, session.expiration, cause) from None
-            if recipe.renewal == "mfa":
-                # Declined or wrong: not asked again in this window; asked again once expired.
-                _failed[key] = (session, session.expiration)
-            else:
-                _failed[key] = (session, now + RETRY_AFTER)
-            log.warning(
-                "stsmagic: %s was not renewed (%s); it signs until it expires", label, cause
-            )
-            return session.credentials
-        _failed.pop(key, None)
-        return renewed.credentials
+        else:
+            _failed.pop(key, None)
+            return renewed.credentials
+        # raised here, not in the handler: the refusal (and its frames) is not its context
+        if expired:
+            raise SessionExpired(label, session.kind, session.expiration, cause)
+        if recipe.renewal == "mfa":
+            # Declined or wrong: not asked again in this window; asked again once expired.
+            _failed[key] = (session, session.expiration)
+        else:
+            _failed[key] = (session, now + RETRY_AFTER)
+        log.warning("stsmagic: %s was not renewed (%s); it signs until it expires", label, cause)
+        return session.credentials
 
 
 def _old(session: IssuedSession, expired: bool) -> ReadOnlyCredentials:
@@ -126,6 +126,7 @@ def _old(session: IssuedSession, expired: bool) -> ReadOnlyCredentials:
     return session.credentials
 
 
+@refusal_without_frames
 def renew(
     ledger: SessionLedger,
     label: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import html
 from collections.abc import Callable, Mapping
@@ -71,9 +72,14 @@ class IssuedSession:
 
     ``credentials`` (botocore's ``ReadOnlyCredentials`` triple) holds the secret key and session
     token. It is given to the constructor but is not a dataclass field, so ``dataclasses.asdict``,
-    ``repr`` and comparisons never see it, and its own repr is masked too. A session refuses to be
-    pickled (``%store``, a file on disk); ``copy`` returns the same immutable session.
+    ``repr`` and comparisons never see it, and its own repr is masked too. It is kept in a slot,
+    not in the instance's ``__dict__``: ``vars(session)`` (and a DataFrame made of it, which
+    prints a tuple's items, not its repr) never holds it. A session refuses to be pickled
+    (``%store``, a file on disk); ``copy`` returns the same immutable session.
     """
+
+    # "__dict__" keeps the fields where dataclasses put them; the secret alone is a slot.
+    __slots__ = ("__dict__", "__weakref__", "_secret")
 
     label: str | None
     kind: str
@@ -84,7 +90,7 @@ class IssuedSession:
     packed_policy_size: int | None
     profile: str | None
     region: str | None
-    # Not a field: an InitVar, kept in ``_credentials`` and read through the ``credentials``
+    # Not a field: an InitVar, kept in the ``_secret`` slot and read through the ``credentials``
     # property set below the class. Its default only lets ``dataclasses.replace`` read the
     # current value from the property; a session without credentials is refused.
     # ``recipe`` likewise: how the session was made (``Recipe``, below), so it can be
@@ -113,7 +119,7 @@ class IssuedSession:
             credentials = SecretCredentials(
                 credentials.access_key, credentials.secret_key, credentials.token
             )
-        object.__setattr__(self, "_credentials", credentials)
+        object.__setattr__(self, "_secret", credentials)
         object.__setattr__(self, "_recipe", recipe)
         # The refresh window opens 10 minutes before expiry, or halfway through a session
         # shorter than 20 minutes (the gate, stsmagic.outlets.gate, compares against this once
@@ -290,7 +296,7 @@ class IssuedSession:
 
 def _credentials(session: IssuedSession) -> SecretCredentials:
     """The (access_key, secret_key, token) triple botocore signs with; its repr is masked."""
-    return session._credentials  # type: ignore[attr-defined]
+    return session._secret  # type: ignore[attr-defined]
 
 
 def _recipe(session: IssuedSession) -> Recipe | None:
@@ -337,12 +343,17 @@ def from_record(record: Mapping[str, Any]) -> IssuedSession:
     size = record.get("packed_policy_size")
     if size is not None and (type(size) is not int or not 0 <= size <= 100):
         raise ValueError("a session record's packed_policy_size must be 0-100 or null")
-    moments = {}
+    if record["kind"] not in KINDS:
+        raise ValueError(f"a session record's kind must be one of {', '.join(KINDS)}")
+    moments: dict[str, datetime] = {}
     for name in ("issued_at", "expiration"):
-        try:
-            moments[name] = utc(datetime.fromisoformat(str(record[name])))
-        except (KeyError, ValueError, TypeError, OverflowError):
-            raise ValueError(f"a session record's {name} must be an ISO 8601 time") from None
+        value = record.get(name)
+        moment = None
+        with contextlib.suppress(ValueError, OverflowError):
+            moment = utc(datetime.fromisoformat(value)) if isinstance(value, str) else None
+        if moment is None:  # raised here, not in the handler: no context to keep
+            raise ValueError(f"a session record's {name} must be an ISO 8601 time")
+        moments[name] = moment
     return IssuedSession(
         label=record["label"],
         kind=record["kind"],

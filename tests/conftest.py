@@ -179,3 +179,17 @@ def private_umask(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     old = os.umask(0)
     yield
     os.umask(old)
+
+
+@pytest.fixture
+def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """A proxy "on another machine" (a recorder on 127.0.0.1) in HTTP_PROXY and HTTPS_PROXY,
+    with no NO_PROXY: whatever a client sends through it is recorded, nothing leaves."""
+    from recorder import recording_proxy
+
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with recording_proxy() as recorder:
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+            monkeypatch.setenv(name, recorder.url)
+        yield recorder

@@ -613,3 +613,129 @@ def test_plain_http_in_the_profile_is_refused(sandbox: Any, good: Any, aws_profi
     aws_profile.write_text(config)
     message = refused(sandbox, good, lambda: stsmagic.Broker(), stsmagic.ParameterError)
     assert "https://" in message
+
+
+# ---- issue 22 item 1: URLs read as the HTTP client reads them, loopback, proxies ---------------
+
+# urlsplit reads 127.0.0.1 in each; urllib3, which botocore connects with, reads another host
+# (or a password before it), so each would have passed the loopback check and gone elsewhere.
+AMBIGUOUS = {
+    "backslash": "http://sts.example.com:80\\@127.0.0.1:9/",
+    "userinfo": "http://user:password@127.0.0.1:9/",
+}
+ROUTES = (
+    "Broker",
+    "--endpoint-url",
+    "trait",
+    "profile",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_STS",
+    "services",
+)
+
+
+def endpoint_by(route: str, url: str, ip: Any, aws_profile: Any, monkeypatch: Any) -> Any:
+    """An attempt at GetSessionToken whose endpoint comes by ``route``."""
+    import stsmagic
+    from stsmagic.magics import StsMagics
+
+    if route == "Broker":
+        return lambda: stsmagic.Broker(endpoint_url=url).get_session_token()
+    if route == "--endpoint-url":
+        line = f"--endpoint-url '{url}' --token-code 123456"
+        return lambda: ip.run_line_magic("sts_session", line)
+    if route == "trait":
+
+        def attempt() -> None:
+            magics = next(c for c in ip.configurables if isinstance(c, StsMagics))
+            magics.endpoint_url = url
+            ip.run_line_magic("sts_session", "--token-code 123456")
+
+        return attempt
+    config = aws_profile.read_text()
+    config = "\n".join(x for x in config.splitlines() if not x.startswith("endpoint_url"))
+    if route == "profile":
+        config += f"\nendpoint_url = {url}\n"
+    elif route == "services":
+        config += f"\nservices = odd\n\n[services odd]\nsts =\n  endpoint_url = {url}\n"
+    else:
+        monkeypatch.setenv(route, url)
+    aws_profile.write_text(config + "\n")
+    return lambda: stsmagic.Broker().get_session_token()
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("kind", list(AMBIGUOUS))
+def test_an_ambiguous_endpoint_is_refused_by_every_route(
+    sandbox: Any,
+    ip: Any,
+    good: Any,
+    aws_profile: Any,
+    proxy: Any,
+    monkeypatch: Any,
+    route: str,
+    kind: str,
+) -> None:
+    from IPython.core.error import UsageError
+    from traitlets import TraitError
+
+    import stsmagic
+
+    attempt = endpoint_by(route, AMBIGUOUS[kind], ip, aws_profile, monkeypatch)
+    message = refused(sandbox, good, attempt, (stsmagic.StsMagicError, UsageError, TraitError))
+    assert proxy.requests == [], "a request left for the host urllib3 reads"
+    assert ("backslash" if kind == "backslash" else "user name or password") in message
+    assert "password@" not in message  # the part before @ is never echoed
+    if route not in ("Broker", "--endpoint-url", "trait"):
+        assert route in message or "profile 'default'" in message, message
+
+
+@pytest.mark.parametrize("url", ["http://sts.localhost:1", "http://localhost.localhost"])
+def test_a_localhost_subdomain_is_not_loopback(sandbox: Any, good: Any, url: str) -> None:
+    """*.localhost names are looked up through DNS (or a hosts file): not this machine."""
+    import stsmagic
+
+    message = refused(
+        sandbox, good, lambda: stsmagic.Broker(endpoint_url=url), stsmagic.ParameterError
+    )
+    assert "clear text" in message
+
+
+@pytest.mark.parametrize("variable", ["AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"])
+def test_plain_http_from_the_environment_is_refused_as_plain_http(
+    sandbox: Any, ip: Any, good: Any, aws_profile: Any, proxy: Any, monkeypatch: Any, variable: str
+) -> None:
+    """Before: AWS_ENDPOINT_URL_STS's refusal came out as "InvalidResponse"."""
+    from IPython.core.error import UsageError
+
+    import stsmagic
+
+    attempt = endpoint_by(variable, "http://sts.example.com", ip, aws_profile, monkeypatch)
+    message = refused(sandbox, good, attempt, stsmagic.ParameterError)
+    assert message.startswith(f"{variable}: http://sts.example.com would carry"), message
+    assert "InvalidResponse" not in message and "https://" in message
+    line = "--token-code 123456"
+    message = refused(sandbox, good, lambda: ip.run_line_magic("sts_session", line), UsageError)
+    assert message.startswith(f"%sts_session: {variable}: http://sts.example.com would carry")
+    assert proxy.requests == []
+
+
+def test_a_loopback_endpoint_is_never_reached_through_a_proxy(
+    sandbox: Any, aws_profile: Any, proxy: Any
+) -> None:
+    """HTTP_PROXY would carry a request for 127.0.0.1 (tokens in clear) to the proxy's machine:
+    stsmagic's clients connect to a loopback endpoint directly."""
+    import stsmagic
+
+    sandbox.reset_requests()
+    broker = stsmagic.Broker()
+    session = broker.get_session_token(TokenCode=sandbox.mfa_code())
+    broker.assume_role(RoleArn=sandbox.role_arn("plain"), signed_by=session)  # signed client
+    broker.get_role_credentials(
+        accountId=sandbox.sso_account_id,
+        roleName=sandbox.sso_role_name,
+        accessToken=sandbox.sso_access_token(),
+    )
+    assert proxy.requests == []
+    assert [sandbox.count(op) for op in ("GetSessionToken", "AssumeRole")] == [1, 1]
+    assert sandbox.count("GetRoleCredentials") == 1

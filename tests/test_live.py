@@ -345,3 +345,21 @@ def test_each_kind_end_to_end_through_the_live_credentials(sandbox: Any, aws_pro
         "sso",
     ]
     assert sandbox.signature_failures == failures
+
+
+def test_the_source_credentials_handed_out_are_masked(sandbox: Any, aws_profile: Path) -> None:
+    """Issue 22 item 8: with no session active the live credentials answer with the source's,
+    which botocore gives as a namedtuple whose repr (and IPython's pretty) shows the secret."""
+    from IPython.lib.pretty import pretty
+
+    live.install()
+    creds = live.credentials()
+    assert creds is not None and stsmagic.sessions.active is None
+    frozen = creds.get_frozen_credentials()
+    secret = sandbox.source_credentials.secret_key
+    assert (
+        frozen.secret_key == secret and frozen.access_key == sandbox.source_credentials.access_key
+    )
+    for text in (pretty(frozen), repr(frozen), str(frozen), f"{frozen}", pretty([frozen])):
+        assert secret not in text, text
+    assert boto3.client("sts").get_caller_identity()["Arn"].endswith(":user/stsmagic-user")

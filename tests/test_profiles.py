@@ -245,3 +245,113 @@ def test_role_and_profile_magics_show_no_secret(
     assert len(stsmagic.sessions.sessions) == 5  # role-1, role-2, chained, guarded, g3
     secrets = [*sandbox.issued_secrets(), sandbox.source_credentials.secret_key]
     assert [s[:6] for s in secrets if any(s in text for text in shown)] == []
+
+
+# ---- issue 22 item 10: renewal checks as a fresh %sts_profile does; blank process; chain cap ----
+
+
+@pytest.fixture
+def keyed(sandbox: Any, role_profiles: Path, tmp_path: Path) -> Path:
+    """Profile `keyed` (long-term keys in the config file, where botocore reads them after any
+    credential_process) and `via-keyed`, a role over it. Returns the config file."""
+    keys = sandbox.source_credentials
+    with role_profiles.open("a") as config:
+        config.write(
+            f"\n[profile keyed]\naws_access_key_id = {keys.access_key}\n"
+            f"aws_secret_access_key = {keys.secret_key}\n"
+            f"\n[profile via-keyed]\nrole_arn = {sandbox.role_arn('plain')}\n"
+            "source_profile = keyed\nrole_session_name = first-name\n"
+        )
+    return role_profiles
+
+
+def renew(label: str) -> Any:
+    from stsmagic.renewal import renew
+
+    return renew(stsmagic.sessions, label)
+
+
+def test_renewal_refuses_a_credential_process_a_fresh_profile_refuses(
+    sandbox: Any, ip: Any, keyed: Path, tmp_path: Path
+) -> None:
+    import json
+    import os
+    import sys
+
+    session = ip.run_line_magic("sts_profile", "via-keyed")
+    assert renew("via-keyed").access_key_id != session.access_key_id  # renews as it is
+    marker = tmp_path / "process-ran"
+    keys = sandbox.source_credentials
+    answer = {"Version": 1, "AccessKeyId": keys.access_key, "SecretAccessKey": keys.secret_key}
+    script = tmp_path / "process.py"
+    script.write_text(
+        f"import pathlib\npathlib.Path({str(marker)!r}).touch()\nprint({json.dumps(answer)!r})\n"
+    )
+    text = keyed.read_text().replace(
+        "[profile keyed]\n", f"[profile keyed]\ncredential_process = {sys.executable} {script}\n"
+    )
+    keyed.write_text(text)
+    ip.run_line_magic("config", "StsMagics.read_timeout = 29")  # new Brokers from here on
+    with pytest.raises(UsageError, match="uses credential_process, which stsmagic does not"):
+        ip.run_line_magic("sts_profile", "via-keyed --label fresh")  # a fresh one refuses
+    sandbox.reset_requests()
+    with pytest.raises(stsmagic.StsMagicError) as caught:
+        renew("via-keyed")  # so does renewal (before: the process ran and signed)
+    assert "uses credential_process" in str(caught.value) and "\n" not in str(caught.value)
+    assert not marker.exists() and sandbox.requests == []
+    assert os.environ.get("AWS_ACCESS_KEY_ID") is None
+
+
+def test_renewal_refuses_a_profile_changed_since(sandbox: Any, ip: Any, keyed: Path) -> None:
+    first = ip.run_line_magic("sts_profile", "via-keyed")
+    assert first.principal is not None and first.principal.endswith("/first-name")
+    keyed.write_text(keyed.read_text().replace("first-name", "other-name"))
+    sandbox.reset_requests()
+    with pytest.raises(stsmagic.StsMagicError) as caught:
+        renew("via-keyed")
+    message = str(caught.value)
+    assert "profile 'via-keyed' changed in the AWS config files since" in message
+    assert "%sts_profile via-keyed again" in message and sandbox.requests == []
+    assert stsmagic.sessions.get("via-keyed") is first  # unchanged
+    ip.run_line_magic("sts_forget", "via-keyed")
+    again = ip.run_line_magic("sts_profile", "via-keyed")  # a fresh one takes it as it is now
+    assert again.principal is not None and again.principal.endswith("/other-name")
+
+
+def test_a_blank_credential_process_is_one_line(sandbox: Any, ip: Any, role_profiles: Path) -> None:
+    with role_profiles.open("a") as config:
+        config.write("\n[profile blank]\ncredential_process =\nregion = us-east-1\n")
+    sandbox.reset_requests()
+    for line, words in (
+        ("sts_profile blank", "profile 'blank' has a blank credential_process line"),
+        ("sts_session --profile blank", "credential_process (profile blank): is blank"),
+        ("sts_federation --name x --profile blank", "credential_process (profile blank)"),
+    ):
+        magic, _, rest = line.partition(" ")
+        with pytest.raises(UsageError) as caught:
+            ip.run_line_magic(magic, rest)
+        message = str(caught.value)
+        assert words in message and "\n" not in message, message
+    with pytest.raises(stsmagic.ParameterError, match="is blank"):
+        stsmagic.Broker(profile="blank")
+    assert sandbox.requests == []
+
+
+def test_a_role_chain_is_capped(sandbox: Any, ip: Any, role_profiles: Path) -> None:
+    """A chain of hundreds of source_profiles would send hundreds of AssumeRoles."""
+    cap = 10  # profiles.MAX_ROLE_CHAIN, checked last
+    with role_profiles.open("a") as config:
+        for n in range(1, cap + 2):
+            source = "default" if n == 1 else f"hop-{n - 1}"
+            config.write(
+                f"\n[profile hop-{n}]\nrole_arn = {sandbox.role_arn('plain')}\n"
+                f"source_profile = {source}\n"
+            )
+    assert len(profiles.resolve(f"hop-{cap}").hops) == cap  # the cap itself is allowed
+    sandbox.reset_requests()
+    with pytest.raises(UsageError) as caught:
+        ip.run_line_magic("sts_profile", f"hop-{cap + 1}")
+    message = str(caught.value)
+    assert f"assumes more than {cap} roles" in message and "\n" not in message
+    assert len(message) < 300 and sandbox.requests == []
+    assert cap == profiles.MAX_ROLE_CHAIN

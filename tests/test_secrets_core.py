@@ -184,6 +184,11 @@ def test_no_secret_becomes_text(
             "b'<Credentials><AccessKeyId>ASIAX</AccessKeyId><SecretAccessKey>***",
         ),
         ("<SessionToken>FwoGZXIvYXdzE", "<SessionToken>***"),
+        # an SSO OIDC answer: the device code trades for the token (issue 22)
+        (
+            '{"deviceCode": "dc-123", "userCode": "AB-CD"}',
+            '{"deviceCode": "***", "userCode": "AB-CD"}',
+        ),
     ],
 )
 def test_redact(text: str, expected: str) -> None:
@@ -283,3 +288,142 @@ def test_magic_refusals_under_verbose_show_no_secret(
         shown = [x for x in text.splitlines() if x.strip()]
         assert len(shown) == 1 and shown[0].startswith("UsageError:"), (line, shown)
         assert leaks([text], secrets) == [], line
+
+
+# ---- issue 22 item 6: no refusal keeps botocore's frames in its __context__ --------------------
+
+
+def test_refusals_keep_no_context_nor_a_frame_with_a_secret(
+    sandbox: Any, aws_profile: Path, sso_logged_in: Path
+) -> None:
+    """Before: `raise ... from None` hid botocore's exception from the printed traceback, but
+    kept it as __context__, and its frames (the request: the bearer token) with it."""
+    import json
+
+    from verbose import frames_holding
+
+    from stsmagic.sso.cache import find_token
+
+    broker = Broker()
+    trade_in = sandbox.mint_trade_in_token()
+    broker.get_delegated_access_token(TradeInToken=trade_in)  # used up from here on
+    bearer = sandbox.sso_access_token()
+    cached = json.loads(sso_logged_in.read_text())
+    cached.update(
+        expiresAt="2020-01-01T00:00:00Z",
+        refreshToken="aor" + "r" * 60,  # refused by the sandbox: not one it issued
+        clientId="c" * 20,
+        clientSecret="s" * 64,
+    )
+    sso_logged_in.write_text(json.dumps(cached))
+    (aws_profile.parent / "config").write_text(
+        aws_profile.read_text()
+        + f"sso_session = work\n[sso-session work]\nsso_start_url = {sandbox.sso_start_url}\n"
+        f"sso_region = {sandbox.sso_region}\n"
+    )
+    attempts = {
+        "used trade-in token": lambda: broker.get_delegated_access_token(TradeInToken=trade_in),
+        "unknown role": lambda: broker.get_role_credentials(
+            accountId=sandbox.sso_account_id, roleName="NoSuchRole", accessToken=bearer
+        ),
+        "bad bearer": lambda: broker.get_role_credentials(
+            accountId=sandbox.sso_account_id,
+            roleName=sandbox.sso_role_name,
+            accessToken=bearer + "x",
+        ),
+        "refresh refused": lambda: find_token(),
+    }
+    secrets = [*sandbox.issued_secrets(), cached["refreshToken"], cached["clientSecret"]]
+    for what, attempt in attempts.items():
+        with pytest.raises(StsMagicError) as caught:
+            attempt()
+        error = caught.value
+        assert error.__context__ is None and error.__cause__ is None, what
+        assert frames_holding(error, secrets) == [], what
+
+
+def test_a_magic_refusal_keeps_no_frame_with_a_secret_in_its_context(sandbox: Any, ip: Any) -> None:
+    from IPython.core.error import UsageError
+    from verbose import frames_holding
+
+    ip.user_ns["bearer"] = bearer = sandbox.sso_access_token()
+    line = f"--account-id {sandbox.sso_account_id} --role-name NoSuchRole --access-token bearer"
+    with pytest.raises(UsageError) as caught:
+        ip.run_line_magic("sso_role", line)
+    context = caught.value.__context__
+    assert context is None or context.__traceback__ is None
+    assert frames_holding(context, [bearer]) == []
+
+
+def test_an_expired_session_that_failed_to_renew_keeps_no_context(
+    sandbox: Any, aws_profile: Path
+) -> None:
+    from stsmagic.errors import SessionExpired
+
+    session = Broker().get_federation_token(Name="renews", label="renews")
+    stale = dataclasses.replace(session, expiration=datetime.now(timezone.utc) - timedelta(1))
+    stsmagic.sessions.add(stale)
+    sandbox.fail_next("GetFederationToken", status=403, code="AccessDenied", message="no")
+    with pytest.raises(SessionExpired, match="was not renewed: GetFederationToken refused") as e:
+        boto3.client("sts").get_caller_identity()
+    assert e.value.__context__ is None and e.value.__cause__ is None
+
+
+# ---- issue 22: the scan over the new paths (OIDC answers, the sessions file) -----------------
+
+
+def test_no_secret_from_oidc_answers_or_the_sessions_file_becomes_text(
+    sandbox: Any, aws_profile: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """%sso_login's three answers (client secret, device code, tokens), the refresh grant, and
+    the remembered sessions file (written, merged, read back, and read when hostile): no secret
+    in any repr, message or log record, botocore's DEBUG wire log included."""
+    import json
+
+    from stsmagic.ledger import SessionLedger
+    from stsmagic.outlets import remember
+    from stsmagic.sso.cache import find_token
+    from stsmagic.sso.login import sso_login
+
+    caplog.set_level(logging.DEBUG)
+    (aws_profile.parent / "config").write_text(
+        aws_profile.read_text()
+        + f"sso_session = work\n[sso-session work]\nsso_start_url = {sandbox.sso_start_url}\n"
+        f"sso_region = {sandbox.sso_region}\n"
+    )
+    shown: list[Any] = []
+
+    def approve(seconds: float) -> None:
+        sandbox.approve_device(shown[-1].user_code)
+
+    done = sso_login(show=shown.append, sleep=approve, clock=lambda: 0.0)
+    cached = json.loads(done.path.read_text())
+    cached["expiresAt"] = "2020-01-01T00:00:00Z"
+    done.path.write_text(json.dumps(cached))
+    refreshed = find_token()  # the refresh grant: refresh token and client secret sent
+    texts = [str(done), repr(done), repr(shown), shown[0].text(), shown[0].html()]
+
+    ledger = SessionLedger()
+    broker = Broker()
+    ledger.add(broker.get_federation_token(Name="kept", label="kept"))
+    path = tmp_path / "cache" / "stsmagic" / "sessions.json"
+    keeping = remember.Remembering(ledger, path)
+    keeping.start()
+    ledger.add(broker.get_federation_token(Name="more", label="more"))
+    ledger.forget("kept")
+    keeping.stop()
+    restored, active = remember.load(path)
+    texts += [repr(restored), repr(active), repr(vars(restored[0]))]
+    document = json.loads(path.read_text())
+    document["sessions"].append({**document["sessions"][0], "kind": 7})  # refused, logged
+    path.write_text(json.dumps(document))
+    texts.append(repr(remember.load(path)))
+
+    secrets = sandbox.issued_secrets()
+    assert refreshed in secrets and cached["clientSecret"] in secrets
+    assert cached["refreshToken"] in secrets
+    assert leaks(texts, secrets) == []
+    records = record_texts(caplog.records)
+    assert any("session record 2 ignored" in t for t in records)
+    assert any("Response body" in t for t in records)  # the wire log was on
+    assert leaks(records, secrets) == []

@@ -158,3 +158,24 @@ def test_html_is_escaped() -> None:
     s = IssuedSession.from_sts("session", sts_response(), issued_at=T0, label="<b>x</b>")
     assert "<b>x</b>" not in s._repr_html_()
     assert "&lt;b&gt;x&lt;/b&gt;" in s._repr_html_()
+
+
+def test_vars_of_a_session_hold_no_secret() -> None:
+    """Issue 22 item 7: pandas prints a tuple in a cell item by item, not by its masked repr,
+    so the credentials must not be in the instance's __dict__ at all."""
+    pd = pytest.importorskip("pandas")
+    session = IssuedSession.from_sts(
+        "session", sts_response(), issued_at=T0, label="v", profile="p", region="us-east-1"
+    )
+    frame = pd.DataFrame([vars(session)])
+    texts = [repr(vars(session)), frame.to_string(), frame.to_html(), repr(frame.to_dict())]
+    texts += [json.dumps(vars(session), default=str)]
+    for text in texts:
+        assert SECRET not in text and TOKEN not in text
+    assert "label" in vars(session) and vars(session)["access_key_id"] == KEY
+    # still there for botocore, through every copy
+    assert session.credentials == ReadOnlyCredentials(KEY, SECRET, TOKEN)
+    assert session.with_label("w").credentials.secret_key == SECRET
+    assert copy.deepcopy(session).credentials.token == TOKEN
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        session._secret = None  # type: ignore[attr-defined]

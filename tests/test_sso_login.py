@@ -305,3 +305,81 @@ def test_a_token_that_cannot_be_refreshed_says_to_log_in(
     assert "\n" not in text and sandbox.count("CreateToken") == sent
     no_secret_in(text, sandbox)
     assert json.loads(work.read_text()) == before  # left as it was
+
+
+# -- issue 22 items 2 and 3: the OIDC endpoint follows the http rule, checked before sending ----
+
+ELSEWHERE = "http://oidc.example.com"
+
+
+def point_work_at(url: str) -> None:
+    config = Path(os.environ["AWS_CONFIG_FILE"])
+    lines = config.read_text().splitlines()
+    config.write_text(
+        "\n".join(f"endpoint_url = {url}" if x.startswith("endpoint_url") else x for x in lines)
+    )
+
+
+@pytest.mark.parametrize("url", [ELSEWHERE, "http://oidc.example.com:80\\@127.0.0.1:9"])
+def test_sso_login_refuses_a_plain_http_oidc_endpoint_before_sending(
+    sandbox: Any, work: Path, proxy: Any, url: str
+) -> None:
+    """RegisterClient, StartDeviceAuthorization and CreateToken carry the client secret, the
+    device code and the tokens: never over plain http to another machine."""
+    from stsmagic.errors import ParameterError
+
+    point_work_at(url)
+    user = User(sandbox)
+    with pytest.raises(ParameterError) as caught:
+        user.login()
+    assert ("clear text" if url == ELSEWHERE else "backslash") in str(caught.value)
+    assert proxy.requests == [] and user.shown == []
+    assert not work.exists()
+    with pytest.raises(ParameterError):
+        sso_login("work", endpoint_url=url, show=user.show, sleep=user.sleep, clock=user.clock)
+    assert proxy.requests == []
+
+
+def test_sso_login_magic_refuses_plain_http_unless_allowed(
+    sandbox: Any, ip: Any, work: Path, proxy: Any
+) -> None:
+    from IPython.core.error import UsageError
+
+    point_work_at(ELSEWHERE)
+    with pytest.raises(UsageError) as caught:
+        ip.run_line_magic("sso_login", "--profile work")
+    message = str(caught.value)
+    assert message.startswith("%sso_login: endpoint_url (profile 'work'")
+    assert "clear text" in message and "--allow-http" in message and "\n" not in message
+    assert proxy.requests == []
+    # asked for: sent (here to the recording proxy, which answers 502), refused in one line
+    with pytest.raises(UsageError, match="RegisterClient refused"):
+        ip.run_line_magic("sso_login", "--profile work --allow-http")
+    # (botocore retries a 502)
+    assert {line for line, _ in proxy.requests} == {f"POST {ELSEWHERE}/client/register HTTP/1.1"}
+    assert not work.exists()
+
+
+def test_an_expired_token_is_not_refreshed_at_a_plain_http_endpoint(
+    sandbox: Any, ip: Any, work: Path, proxy: Any
+) -> None:
+    """The refresh grant sends the refresh token and the client secret: the endpoint is checked
+    first, by whoever reads the cache (find_token, %sso_role, %sts_profile)."""
+    from IPython.core.error import UsageError
+
+    from stsmagic.errors import ParameterError
+
+    User(sandbox).login()
+    before = expire(work)
+    point_work_at(ELSEWHERE)
+    sandbox.reset_requests()
+    with pytest.raises(ParameterError, match="clear text"):
+        find_token("work")
+    line = f"--account-id {sandbox.sso_account_id} --role-name {sandbox.sso_role_name}"
+    with pytest.raises(UsageError, match="clear text"):
+        ip.run_line_magic("sso_role", f"{line} --profile work")
+    with pytest.raises(UsageError, match="clear text"):
+        ip.run_line_magic("sts_profile", "work")
+    assert proxy.requests == [] and sandbox.count("CreateToken") == 0
+    assert proxy.sent(before["refreshToken"]) == []
+    assert json.loads(work.read_text()) == before

@@ -14,7 +14,7 @@ import os
 import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import botocore.session
 from botocore import UNSIGNED
@@ -24,7 +24,7 @@ from botocore.parsers import ResponseParserError
 
 from .. import limits
 from .._version import __version__
-from ..errors import ParameterError, RequestRefused, StsMagicError
+from ..errors import ParameterError, RequestRefused, StsMagicError, refusal_without_frames
 from ..redact import redact_wire_logs, scrub
 from ..session import IssuedSession, Recipe
 from . import answers, plain_http
@@ -41,29 +41,6 @@ ROLE_SESSION_KINDS = frozenset({"role", "sso", "delegated"})
 # GetSessionToken and GetFederationToken are global; STS answers in us-east-1 when no region
 # is configured, as the AWS CLI does.
 DEFAULT_STS_REGION = "us-east-1"
-
-
-Method = TypeVar("Method", bound=Callable[..., Any])
-
-
-def _refusal_without_frames(method: Method) -> Method:
-    """Raise a method's refusal from its caller's side: no frame below, no chained cause.
-
-    Under ``%xmode Verbose`` every frame of a traceback prints its arguments and the variables
-    of its line: the trade-in token, the SSO bearer token, the parsed answer. The refusal's one
-    line says everything; the frames that held secrets are dropped.
-    """
-
-    @functools.wraps(method)
-    def refusing(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(*args, **kwargs)
-        except StsMagicError as e:
-            refusal = e
-        args, kwargs = (), {}  # they may hold a token: not shown in this frame either
-        raise refusal.with_traceback(None) from None
-
-    return refusing  # type: ignore[return-value]
 
 
 def _single_use(**_: Any) -> IssuedSession:
@@ -112,6 +89,14 @@ class Broker:
                 f"{self._session.profile!r} is not in the AWS config files",
                 f"known profiles: {known}",
             ) from None
+        process = self._scoped.get("credential_process")
+        if process is not None and not str(process).strip():
+            # botocore would run an empty command line (an IndexError deep in subprocess)
+            raise ParameterError(
+                f"credential_process (profile {self._session.profile or 'default'})",
+                "is blank",
+                "remove the line, or give the command that prints the credentials",
+            )
         # The environment as it was before any `--env` export: the source keys, if they are
         # in the environment, are the user's, never an issued session's.
         # Never the live provider either: the source is the profile's own chain.
@@ -123,12 +108,16 @@ class Broker:
         self._endpoint_url = None if endpoint_url is None else limits.endpoint_url(endpoint_url)
         self._allow_http = bool(allow_http)
         # refused at once when the URL is known now; client() checks the one botocore picks
-        plain_http.check(
-            self._endpoint_url
-            or os.environ.get("AWS_ENDPOINT_URL")
-            or self._scoped.get("endpoint_url"),
-            self._allow_http,
-        )
+        if self._endpoint_url is not None:
+            plain_http.check(self._endpoint_url, self._allow_http)
+        elif os.environ.get("AWS_ENDPOINT_URL"):
+            plain_http.check(os.environ["AWS_ENDPOINT_URL"], self._allow_http, "AWS_ENDPOINT_URL")
+        else:
+            plain_http.check(
+                self._scoped.get("endpoint_url"),
+                self._allow_http,
+                f"endpoint_url (profile {self._profile!r})",
+            )
         base = Config(user_agent_extra=f"stsmagic/{__version__}")
         self._config = base.merge(config) if config is not None else base
         self._clients: dict[str, Any] = {}
@@ -147,6 +136,10 @@ class Broker:
     @property
     def endpoint_url(self) -> str | None:
         return self._endpoint_url
+
+    @property
+    def allow_http(self) -> bool:
+        return self._allow_http
 
     @property
     def mfa_serial(self) -> str | None:
@@ -204,17 +197,21 @@ class Broker:
                 else:
                     region = self._region_name or DEFAULT_STS_REGION
                     config = self._config
-                client = self._session.create_client(
-                    service, region_name=region, endpoint_url=self._endpoint_url, config=config
+                # the endpoint botocore chose is checked, AWS_ENDPOINT_URL_<SERVICE> included
+                client = plain_http.create_client(
+                    self._session,
+                    service,
+                    region_name=region,
+                    endpoint_url=self._endpoint_url,
+                    config=config,
+                    allow_http=self._allow_http,
                 )
-                # the endpoint botocore chose, AWS_ENDPOINT_URL_<SERVICE> included
-                plain_http.check(client.meta.endpoint_url, self._allow_http)
                 self._clients[service] = client
         return client
 
     # --- the four requests ----------------------------------------------------------------------
 
-    @_refusal_without_frames
+    @refusal_without_frames
     def get_session_token(
         self,
         SerialNumber: str | None = None,
@@ -236,7 +233,7 @@ class Broker:
         mfa = TokenCode is not None
         return self._recipe(session, "GetSessionToken", make, SerialNumber if mfa else None)
 
-    @_refusal_without_frames
+    @refusal_without_frames
     def get_federation_token(
         self,
         Name: str,
@@ -266,7 +263,7 @@ class Broker:
         )
         return self._recipe(session, "GetFederationToken", make)
 
-    @_refusal_without_frames
+    @refusal_without_frames
     def get_delegated_access_token(
         self, TradeInToken: str, *, label: str | None = None
     ) -> IssuedSession:
@@ -279,7 +276,7 @@ class Broker:
         # A trade-in token is single use: nothing to make it again with.
         return self._recipe(session, "GetDelegatedAccessToken", _single_use, renewal="none")
 
-    @_refusal_without_frames
+    @refusal_without_frames
     def get_role_credentials(
         self, accountId: str, roleName: str, accessToken: str, *, label: str | None = None
     ) -> IssuedSession:
@@ -319,11 +316,13 @@ class Broker:
         return self.get_role_credentials(
             accountId=accountId,
             roleName=roleName,
-            accessToken=find_token(self.profile, endpoint_url=self.endpoint_url),
+            accessToken=find_token(
+                self.profile, endpoint_url=self.endpoint_url, allow_http=self._allow_http
+            ),
             label=label,
         )
 
-    @_refusal_without_frames
+    @refusal_without_frames
     def assume_role(
         self,
         RoleArn: str,
@@ -434,11 +433,13 @@ class Broker:
         """An STS client signing with ``signer``'s keys, not the source chain's (not cached:
         the keys are the caller's, for one request)."""
         creds = signer.credentials if isinstance(signer, IssuedSession) else signer
-        return self._session.create_client(
+        return plain_http.create_client(
+            self._session,
             "sts",
             region_name=self._region_name or DEFAULT_STS_REGION,
             endpoint_url=self._endpoint_url,
             config=self._config,
+            allow_http=self._allow_http,
             aws_access_key_id=creds.access_key,
             aws_secret_access_key=creds.secret_key,
             aws_session_token=creds.token,
@@ -481,32 +482,36 @@ class Broker:
         client: Any = None,
     ) -> Any:
         method = botocore.xform_name(operation)
+        # Each refusal is raised after its handler ends: raised inside one it would keep
+        # botocore's exception, whose frames hold the request (tokens), as its __context__.
+        refusal: StsMagicError
         try:
             client = client or self.client(service)
             return getattr(client, method)(**request)
+        except StsMagicError:
+            raise  # the endpoint refused by the http rule: its own line, nothing was sent
         except ClientError as e:
             error = e.response.get("Error", {})
             code = str(error.get("Code") or "Unknown")
             message = scrub(str(error.get("Message") or ""), secrets)
-            raise RequestRefused(operation, code, message) from None
+            refusal = RequestRefused(operation, code, message)
         except ParamValidationError as e:
             # limits.py checks first; this is botocore's own model catching what it missed.
-            raise ParameterError(
-                "request", scrub(str(e), secrets), f"{operation}'s API model"
-            ) from None
+            refusal = ParameterError("request", scrub(str(e), secrets), f"{operation}'s API model")
         except ResponseParserError:
             # Not a BotoCoreError. Its message quotes the body, which may hold credentials.
-            raise RequestRefused(
+            refusal = RequestRefused(
                 operation, "ResponseParserError", "the endpoint's answer is not an AWS response"
-            ) from None
+            )
         except BotoCoreError as e:
-            raise RequestRefused(operation, type(e).__name__, scrub(str(e), secrets)) from None
+            refusal = RequestRefused(operation, type(e).__name__, scrub(str(e), secrets))
         except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
             # botocore's parser on a 200 answer it cannot read (a timestamp that is not one);
             # its message quotes the answer.
-            raise RequestRefused(
+            refusal = RequestRefused(
                 operation, answers.INVALID, "the endpoint's answer could not be read"
-            ) from None
+            )
+        raise refusal
 
     def __repr__(self) -> str:
         return (

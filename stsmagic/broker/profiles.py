@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import botocore.session
 
 from .. import limits
-from ..errors import ParameterError, StsMagicError
+from ..errors import ParameterError, StsMagicError, refusal_without_frames
 
 if TYPE_CHECKING:
     from ..session import IssuedSession
@@ -25,6 +25,12 @@ if TYPE_CHECKING:
 # Settings the AWS CLI honours that stsmagic does not: named, one line, instead of a surprise.
 UNSUPPORTED = ("credential_process", "web_identity_token_file")
 SSO_SETTINGS = ("sso_account_id", "sso_role_name")
+# The most roles a profile's chain may assume. Each one is an AssumeRole at every issue and
+# every renewal, and every role after the first lasts one hour at most (AWS's limit on role
+# chaining), so real chains are two or three roles long; the AWS CLI has no cap, but a chain of
+# hundreds is a config file gone wrong (or written to make the kernel send hundreds of
+# requests), refused before anything is sent.
+MAX_ROLE_CHAIN = 10
 
 
 class ProfileError(StsMagicError):
@@ -118,13 +124,24 @@ def resolve(name: str, session: botocore.session.Session | None = None) -> Profi
             raise ProfileError(f"{where} is not in the AWS config files; known profiles: {known}")
         settings = profiles[current]
         for setting in UNSUPPORTED:
-            if settings.get(setting):
+            if setting in settings and not str(settings[setting]).strip():
+                raise ProfileError(
+                    f"profile {current!r} has a blank {setting} line; remove it "
+                    "(stsmagic does not run it)"
+                )
+            if setting in settings:
                 raise ProfileError(
                     f"profile {current!r} uses {setting}, which stsmagic does not support; "
                     "use the AWS CLI or boto3 for it"
                 )
         if not settings.get("role_arn"):
             return _source_only(name, current, settings, hops)
+        if len(hops) == MAX_ROLE_CHAIN:
+            raise ProfileError(
+                f"profile {name!r}: its source_profile chain assumes more than "
+                f"{MAX_ROLE_CHAIN} roles ({' -> '.join(chain[:3])} -> ...); stsmagic stops "
+                f"at {MAX_ROLE_CHAIN}"
+            )
         hops.insert(0, _hop(current, settings))
         source = settings.get("credential_source")
         if settings.get("source_profile") and source:
@@ -192,6 +209,7 @@ def _hop(profile: str, settings: Mapping[str, Any]) -> RoleHop:
     )
 
 
+@refusal_without_frames
 def issue(
     plan: ProfilePlan,
     broker_for: Callable[[str], Broker],
@@ -207,7 +225,8 @@ def issue(
     ``DurationSeconds`` overrides the last request's. Intermediate sessions go nowhere: only
     the last is returned, labelled ``label``. ``SerialNumber`` is accepted (the MFA form passes
     it) and must be the plan's device. The session's recipe is this call again, the whole
-    chain from its source (``mfa`` when the plan names a device, else ``auto``).
+    chain from its source (``mfa`` when the plan names a device, else ``auto``), after the
+    profile is read again and found unchanged.
     """
     import functools
 
@@ -222,7 +241,7 @@ def issue(
         SerialNumber=SerialNumber,
     )
     serial = plan.serial_number
-    make = functools.partial(issue, plan, broker_for, DurationSeconds=DurationSeconds)
+    make = functools.partial(_again, plan, broker_for, DurationSeconds=DurationSeconds)
     recipe = Recipe(
         {"session": "GetSessionToken", "sso": "GetRoleCredentials"}.get(session.kind, "AssumeRole"),
         make,
@@ -230,6 +249,27 @@ def issue(
         serial_number=serial,
     )
     return session.with_recipe(recipe)
+
+
+def _again(
+    plan: ProfilePlan,
+    broker_for: Callable[[str], Broker],
+    *,
+    label: str | None,
+    TokenCode: str | None = None,
+    DurationSeconds: int | None = None,
+) -> IssuedSession:
+    """Renewal: the profile read again, with every check of a fresh ``%sts_profile``; a
+    profile changed on disk since the session was issued is refused, not followed."""
+    now = resolve(plan.name)
+    if now != plan:
+        raise ProfileError(
+            f"profile {plan.name!r} changed in the AWS config files since its session was "
+            f"issued; run %sts_profile {plan.name} again to use it as it is now"
+        )
+    return issue(
+        plan, broker_for, TokenCode=TokenCode, DurationSeconds=DurationSeconds, label=label
+    )
 
 
 def _issue(
@@ -262,7 +302,9 @@ def _issue(
             accountId=str(plan.sso_account_id),
             roleName=str(plan.sso_role_name),
             # an expired cached token is refreshed at the same endpoint
-            accessToken=find_token(plan.source_profile, endpoint_url=sso.endpoint_url),
+            accessToken=find_token(
+                plan.source_profile, endpoint_url=sso.endpoint_url, allow_http=sso.allow_http
+            ),
             label=label if last else None,
         )
     elif plan.source == "environment":

@@ -22,7 +22,7 @@ from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 from traitlets.config import Configurable
 
 from .. import limits
-from ..errors import ParameterError, StsMagicError
+from ..errors import ParameterError, StsMagicError, bare
 from ..keep import keep
 from ..outlets import environ
 from . import args as magic_args
@@ -165,18 +165,31 @@ class MagicsBase(Magics, Configurable):
 
         if change["new"]:
             if self._remembering is None:
-                self._remembering = remember.Remembering(self.ledger)
-                restored = self._remembering.start()
+                remembering = remember.Remembering(self.ledger)
+                # Never raised: this runs inside %load_ext when the config turns it on, and
+                # the magics must be registered whatever the file holds.
+                try:
+                    restored = remembering.start()
+                except StsMagicError as e:
+                    print(f"StsMagics.remember: {magic_args.one_line(str(e))}; nothing is kept")
+                    remembering.stop()
+                    return
+                except Exception as e:  # a record's values are secrets: the kind of error only
+                    print(f"StsMagics.remember: the sessions file failed ({type(e).__name__})")
+                    remembering.stop()
+                    return
+                self._remembering = remembering
                 if restored:
                     active = self.ledger.active
                     print(
                         f"Restored {len(restored)} session{'' if len(restored) == 1 else 's'} "
-                        f"from {self._remembering.path}"
+                        f"from {remembering.path}"
                         + (f"; using {describe(active)}" if active is not None else "")
                     )
-        else:
-            self.stop_remembering()
-            remember.remove()
+        elif self._remembering is not None:
+            # the file it wrote, wherever XDG_CACHE_HOME points now
+            self._remembering.stop(delete=True)
+            self._remembering = None
 
     def stop_remembering(self) -> None:
         """Stop writing the sessions file (it stays; %unload_ext does this)."""
@@ -300,15 +313,19 @@ class MagicsBase(Magics, Configurable):
     @contextlib.contextmanager
     def _errors(self, magic: str) -> Iterator[None]:
         """Turn what stsmagic and botocore raise into one line, with no traceback."""
+        # from None, and the error replaced made bare (it stays the new one's __context__):
+        # its frames, and its own context's, hold the line and the tokens; the message says all
         try:
             yield
         except UsageError as e:
             text = magic_args.one_line(str(e))
             prefix = "" if text.startswith("%") else f"%{magic}: "
-            # from None: the cause's frames hold the line and the tokens; the message says all
+            bare(e)
             raise UsageError(prefix + text) from None
         except (StsMagicError, BotoCoreError) as e:
-            raise UsageError(f"%{magic}: {magic_args.explain(e)}") from None
+            message = f"%{magic}: {magic_args.explain(e)}"
+            bare(e)
+            raise UsageError(message) from None
 
     @contextlib.contextmanager
     def _hiding(self, secret: str) -> Iterator[None]:

@@ -190,6 +190,7 @@ class IssuingMagics(MagicsBase):
                 token = find_token(
                     args.profile or self.profile,
                     endpoint_url=args.endpoint_url or self.endpoint_url,
+                    allow_http=bool(args.allow_http or self.allow_http),
                 )
             with self.ledger.reserve(args.label), self._hiding(token):
                 session = self.broker(args).get_role_credentials(
@@ -210,6 +211,12 @@ class IssuingMagics(MagicsBase):
         metavar="S",
         help="give up after S seconds, at most 3600 (default: when the device code expires)",
     )
+    @argument(
+        "--allow-http",
+        action="store_true",
+        help="allow a plain http:// SSO OIDC endpoint that is not loopback (the client secret "
+        "and tokens then cross the network in clear text; default: StsMagics.allow_http)",
+    )
     def sso_login(self, line: str) -> None:
         """Log in to IAM Identity Center from the notebook, as `aws sso login` does.
 
@@ -228,6 +235,7 @@ class IssuingMagics(MagicsBase):
                     args.profile or self.profile,
                     timeout=args.timeout,
                     endpoint_url=self.endpoint_url,
+                    allow_http=bool(args.allow_http or self.allow_http),
                     show=show_device_authorization,
                 )
             except KeyboardInterrupt:

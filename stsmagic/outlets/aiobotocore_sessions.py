@@ -23,7 +23,7 @@ from botocore.exceptions import NoCredentialsError
 from ..broker.source import source_providers
 from . import gate
 from .botocore_sessions import reaching
-from .live_credentials import METHOD, LiveProvider
+from .live_credentials import METHOD, LiveProvider, masked
 
 _lock = threading.Lock()
 _patched: dict[int, tuple[ModuleType, Any]] = {}
@@ -44,7 +44,7 @@ class _AioSource:
             self._resolved = True
         if self._credentials is None:
             return None
-        return await self._credentials.get_frozen_credentials()
+        return masked(await self._credentials.get_frozen_credentials())
 
 
 class AioLiveCredentials(AioCredentials):

@@ -105,6 +105,14 @@ def live_provider_in(resolver: CredentialResolver) -> Any:
     return next((p for p in resolver.providers if p.METHOD == METHOD), None)
 
 
+def masked(frozen: ReadOnlyCredentials) -> ReadOnlyCredentials:
+    """``frozen`` as a ``SecretCredentials``: botocore's is a namedtuple, whose repr (and
+    IPython's pretty) shows the secret key; this one's shows the access key masked."""
+    from ..session import SecretCredentials  # not at %load_ext: only once a source answers
+
+    return frozen if isinstance(frozen, SecretCredentials) else SecretCredentials._make(frozen)
+
+
 class Source:
     """A session's own credentials, resolved once, on first need.
 
@@ -126,7 +134,7 @@ class Source:
             return None
         # The class's method, not the instance's: a previously resolved object is adopted
         # (its instance attribute points back at the live credentials).
-        return type(creds).get_frozen_credentials(creds)
+        return masked(type(creds).get_frozen_credentials(creds))
 
     def _resolve(self) -> None:
         with self._lock:

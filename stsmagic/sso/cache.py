@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import RequestRefused, StsMagicError
+from ..errors import RequestRefused, StsMagicError, refusal_without_frames
 from ..private_file import write_private
 
 EXPIRES_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -84,18 +84,22 @@ def format_time(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime(EXPIRES_FORMAT)
 
 
+@refusal_without_frames
 def find_token(
     profile: str | None = None,
     *,
     cache_dir: Path | None = None,
     endpoint_url: str | None = None,
+    allow_http: bool = False,
     now: datetime | None = None,
 ) -> str:
     """The SSO access token cached for ``profile`` (by ``aws sso login`` or ``%sso_login``).
 
     An expired token with a refresh token (and an unexpired client registration) is refreshed
     through SSO OIDC at ``endpoint_url`` (default: the profile's) and written back; otherwise
-    raises, one line, saying to run ``%sso_login``.
+    raises, one line, saying to run ``%sso_login``. The refresh carries the refresh token and
+    the client secret: its endpoint is checked first, as every request's is (plain http only
+    to this machine, unless ``allow_http``), and nothing is sent when it is refused.
     """
     from botocore.exceptions import SSOTokenLoadError
     from botocore.utils import JSONFileCache, SSOTokenLoader
@@ -146,17 +150,20 @@ def find_token(
     from . import oidc
 
     region = str(token.get("region") or settings.region or "")
+    # made (and its endpoint checked) before anything is sent
+    client = oidc.client(profile, region, endpoint_url, allow_http=allow_http)
+    code: str | None = None
     try:
-        answer = oidc.refresh(oidc.client(profile, region, endpoint_url), token)
+        answer = oidc.refresh(client, token)
     except RequestRefused as e:
+        code = e.code
+    if code is not None:
         del token
-        raise StsMagicError(
-            f"{expired} and could not be refreshed ({e.code}); {login_hint(name)}"
-        ) from None
+        raise StsMagicError(f"{expired} and could not be refreshed ({code}); {login_hint(name)}")
     refreshed = {
         **token,
         "accessToken": answer["accessToken"],
-        "expiresAt": format_time(now + timedelta(seconds=int(answer["expiresIn"]))),
+        "expiresAt": format_time(now + timedelta(seconds=answer["expiresIn"])),
     }
     if answer.get("refreshToken"):
         refreshed["refreshToken"] = answer["refreshToken"]
@@ -165,7 +172,8 @@ def find_token(
 
 
 def _refreshable(token: dict[str, Any], now: datetime) -> bool:
-    if not all(token.get(k) for k in ("refreshToken", "clientId", "clientSecret")):
+    fields = ("refreshToken", "clientId", "clientSecret")
+    if not all(isinstance(token.get(k), str) and token[k] for k in fields):
         return False
     return (_expires_at(token.get("registrationExpiresAt")) or now) > now
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import limits
-from ..errors import ParameterError, RequestRefused, StsMagicError
+from ..errors import ParameterError, RequestRefused, StsMagicError, refusal_without_frames
 from . import cache
 from . import oidc as sso_oidc
 
@@ -54,12 +54,30 @@ class DeviceAuthorization:
     def html(self) -> str:
         url = html.escape(self.verification_uri_complete, quote=True)
         code = html.escape(self.user_code)
+        if is_safe_link(self.verification_uri_complete):
+            link = f"<a href=\"{url}\" target='_blank' rel='noopener noreferrer'>{url}</a>"
+        else:
+            link = f"<code>{url}</code> (not an https link, so not made clickable)"
         return (
-            "<div class='stsmagic-sso-login'>To sign in, open "
-            f"<a href=\"{url}\" target='_blank' rel='noopener noreferrer'>{url}</a> and check "
+            f"<div class='stsmagic-sso-login'>To sign in, open {link} and check "
             f"that it shows the code <code><b>{code}</b></code>; waiting for your approval "
             "(interrupt the kernel to stop).</div>"
         )
+
+
+def is_safe_link(url: str) -> bool:
+    """An https link, or http to this machine (the sandbox's), read unambiguously: anything
+    else (``javascript:``, http to another host) is shown as text, never as a link."""
+    from urllib.parse import urlsplit
+
+    from ..broker.plain_http import is_loopback
+
+    try:
+        host = limits.endpoint_host(url)
+    except ParameterError:
+        return False
+    scheme = urlsplit(url).scheme.lower()
+    return scheme == "https" or (scheme == "http" and is_loopback(host))
 
 
 @dataclass(frozen=True)
@@ -92,11 +110,13 @@ def check_timeout(timeout: float | None) -> float | None:
     return float(timeout)
 
 
+@refusal_without_frames
 def sso_login(
     profile: str | None = None,
     *,
     timeout: float | None = None,
     endpoint_url: str | None = None,
+    allow_http: bool = False,
     cache_dir: Path | None = None,
     show: Callable[[DeviceAuthorization], object] | None = None,
     sleep: Callable[[float], object] | None = None,
@@ -107,6 +127,9 @@ def sso_login(
     ``show(authorization)`` presents the link and code (default: print them). Polls until the
     user approves, the device code expires or ``timeout`` seconds pass (``LoginNotApproved``;
     nothing is written). A ``KeyboardInterrupt`` while waiting propagates; nothing is written.
+    The OIDC endpoint (``endpoint_url``, else the profile's) follows the http rule of every
+    request: plain http only to this machine, unless ``allow_http``. Every failure is one
+    line, raised without the frames that held the client secret, device code or tokens.
     """
     timeout = check_timeout(timeout)
     if endpoint_url is not None:
@@ -121,7 +144,7 @@ def sso_login(
         raise StsMagicError(f"profile {settings.profile!r} has no sso_region; add it")
     sleep = sleep or _sleep
     clock = clock or _clock
-    oidc = sso_oidc.client(profile, settings.region, endpoint_url)
+    oidc = sso_oidc.client(profile, settings.region, endpoint_url, allow_http=allow_http)
 
     registration_request: dict[str, object] = {"clientName": CLIENT_NAME, "clientType": "public"}
     if settings.scopes:
@@ -131,32 +154,32 @@ def sso_login(
     device = sso_oidc.call(
         oidc, "StartDeviceAuthorization", {**client, "startUrl": settings.start_url}
     )
+    # sso_oidc.call checked every field read here: its type and its range
     authorization = DeviceAuthorization(
-        verification_uri=str(device.get("verificationUri") or ""),
-        verification_uri_complete=str(
-            device.get("verificationUriComplete") or device.get("verificationUri") or ""
-        ),
-        user_code=str(device["userCode"]),
-        expires_in=int(device.get("expiresIn") or 600),
-        interval=max(int(device.get("interval") or 5), 1),
+        verification_uri=device["verificationUri"],
+        verification_uri_complete=device.get("verificationUriComplete")
+        or device["verificationUri"],
+        user_code=device["userCode"],
+        expires_in=device["expiresIn"],
+        interval=device.get("interval") or 5,
     )
     (show or _print)(authorization)
 
-    answer = _poll(oidc, client, str(device["deviceCode"]), authorization, timeout, sleep, clock)
+    answer = _poll(oidc, client, device["deviceCode"], authorization, timeout, sleep, clock)
     now = datetime.now(timezone.utc)
-    expires_at = now + timedelta(seconds=int(answer["expiresIn"]))
+    expires_at = now + timedelta(seconds=answer["expiresIn"])
     extra: dict[str, object] = {
         "clientId": client["clientId"],
         "clientSecret": client["clientSecret"],
         "registrationExpiresAt": cache.format_time(
-            datetime.fromtimestamp(int(registration["clientSecretExpiresAt"]), timezone.utc)
+            datetime.fromtimestamp(registration["clientSecretExpiresAt"], timezone.utc)
         ),
     }
     if answer.get("refreshToken"):
         extra["refreshToken"] = answer["refreshToken"]
     path = cache.write_token(
         start_url=settings.start_url,
-        access_token=str(answer["accessToken"]),
+        access_token=answer["accessToken"],
         expires_at=expires_at,
         region=settings.region,
         session_name=settings.session_name,
