@@ -300,18 +300,21 @@ def resolve_endpoint(partition: Partition, signin_endpoint: str | None = None) -
     """The federation endpoint: ``signin_endpoint`` (the argument, or ``StsMagics.signin_url``),
     else ``STSMAGIC_SIGNIN_URL``, else the partition's. https://, or http:// to this machine."""
     if signin_endpoint:
-        url, parameter = signin_endpoint, "signin_endpoint"
-    elif os.environ.get(ENVIRONMENT_VARIABLE):
-        url, parameter = os.environ[ENVIRONMENT_VARIABLE], ENVIRONMENT_VARIABLE
-    else:
-        return partition.signin_url
-    limits.endpoint_url(url, parameter)
-    parts = urlsplit(url)
+        return check_endpoint(signin_endpoint, "signin_endpoint")
+    if os.environ.get(ENVIRONMENT_VARIABLE):
+        return check_endpoint(os.environ[ENVIRONMENT_VARIABLE], ENVIRONMENT_VARIABLE)
+    return partition.signin_url
+
+
+def check_endpoint(url: object, parameter: str = "signin_endpoint") -> str:
+    """A federation endpoint's URL: https://, or http:// to this machine; no query."""
+    text = limits.endpoint_url(url, parameter)
+    parts = urlsplit(text)
     if parts.query or parts.fragment:
         raise ParameterError(
             parameter,
-            f"{url[:60]!r} has a query or a fragment",
-            f"must be the federation endpoint alone, e.g. {partition.signin_url}",
+            f"{text[:60]!r} has a query or a fragment",
+            f"must be the federation endpoint alone, e.g. {PARTITIONS['aws'].signin_url}",
         )
     if parts.scheme.lower() == "http" and not is_loopback(parts.hostname or ""):
         raise ParameterError(
@@ -319,7 +322,7 @@ def resolve_endpoint(partition: Partition, signin_endpoint: str | None = None) -
             f"http://{parts.hostname} would carry the session's secret key and token in clear text",
             "use https:// (plain http:// only to this machine: 127.0.0.1, ::1 or localhost)",
         )
-    return url
+    return text
 
 
 # -- the request ---------------------------------------------------------------------------------

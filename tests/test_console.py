@@ -723,3 +723,171 @@ def test_the_panels_console_click_shows_a_refusal_in_its_message_line(
         assert panel.console is None and tokens_asked(sandbox) == asked
     finally:
         panel.close()
+
+
+# -- the magic -----------------------------------------------------------------------------
+
+
+def printed_link(capsys: pytest.CaptureFixture[str]) -> str:
+    """The URL %sts_console printed (a terminal: no widget frontend), alone on its line."""
+    lines = capsys.readouterr().out.splitlines()
+    urls = [line for line in lines if line.startswith("http")]
+    assert len(urls) == 1, lines
+    return urls[0]
+
+
+def open_page(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        return html.unescape(answer.read().decode())
+
+
+def test_the_magic_prints_the_link_in_a_terminal_for_the_active_session(
+    sandbox: Any, ip: Any, signin: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fed = ip.run_line_magic("sts_federation", "--name magic-console")
+    capsys.readouterr()
+    asked = tokens_asked(sandbox)
+    assert ip.run_line_magic("sts_console", "") is None
+    assert tokens_asked(sandbox) == asked + 1
+    url = printed_link(capsys)
+    assert url.startswith(signin + "?Action=login&Issuer=stsmagic&")
+    assert page_field(open_page(url), "principal") == fed.principal
+
+
+def test_the_magic_opens_a_named_session_on_a_service_page_for_a_while(
+    sandbox: Any, ip: Any, signin: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ip.run_line_magic(
+        "sts_role", f"--role-arn {sandbox.role_arn('plain')} --label ops --no-activate"
+    )
+    capsys.readouterr()
+    ip.run_line_magic("sts_console", "ops --service ec2 --region us-west-2 --session-duration 900")
+    page = open_page(printed_link(capsys))
+    assert page_field(page, "destination") == (
+        "https://us-west-2.console.aws.amazon.com/ec2/home?region=us-west-2"
+    )
+    assert "assumed-role/stsmagic-plain/" in page_field(page, "principal")
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ("", ("no session is active", "%sts_federation")),
+        ("nobody", ("nobody",)),
+        ("fed --service s3 --destination https://console.aws.amazon.com/", ("either",)),
+        ("fed --session-duration 3600", ("SessionDuration", "federation", "900 to 43200")),
+        ("fed --session-duration soon", ("--session-duration",)),
+        ("fed --destination https://example.com/", ("Destination", "console.aws.amazon.com")),
+        ("plain", ("GetSessionToken", "%sts_federation", "%sts_role")),
+    ],
+)
+def test_the_magic_refuses_in_one_line_and_sends_nothing(
+    sandbox: Any, ip: Any, signin: str, line: str, words: tuple[str, ...]
+) -> None:
+    from IPython.core.error import UsageError
+
+    if line:
+        ip.run_line_magic("sts_federation", "--name magic-refused --label fed --no-activate")
+        ip.run_line_magic("sts_session", f"--token-code {sandbox.mfa_code()} --label plain")
+        ip.run_line_magic("sts_use", "--source")
+    asked = tokens_asked(sandbox)
+    with pytest.raises(UsageError) as caught:
+        ip.run_line_magic("sts_console", line)
+    message = str(caught.value)
+    assert message.startswith("%sts_console") and "\n" not in message
+    for word in words:
+        assert word in message, message
+    assert tokens_asked(sandbox) == asked
+
+
+def test_the_trait_beats_the_environment_and_is_checked(
+    sandbox: Any, ip: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from traitlets import TraitError
+
+    magics = ip.magics_manager.registry["StsMagics"]
+    monkeypatch.setenv("STSMAGIC_SIGNIN_URL", f"http://127.0.0.1:{closed_port()}/federation")
+    ip.run_line_magic("sts_federation", "--name magic-trait")
+    ip.run_line_magic("config", f"StsMagics.signin_url = {sandbox.signin_url!r}")
+    capsys.readouterr()
+    ip.run_line_magic("sts_console", "")
+    assert printed_link(capsys).startswith(sandbox.signin_url + "?")
+    with pytest.raises(TraitError, match=r"StsMagics\.signin_url: .*https://"):
+        magics.signin_url = "http://signin.example.com/federation"
+    assert magics.signin_url == sandbox.signin_url
+    ip.run_line_magic("config", "StsMagics")
+    assert "StsMagics.signin_url" in capsys.readouterr().out
+
+
+def test_in_a_kernel_the_link_is_a_widget_whose_url_only_a_view_gets(
+    sandbox: Any, aws_profile: Path, signin: str
+) -> None:
+    """A real ipykernel, spoken to as JupyterLab does: the cell's output and the widget's
+    state hold no URL; a view's ask gets it in a custom message, and it signs in."""
+    pytest.importorskip("anywidget")
+    import os
+    import queue
+
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3", env=dict(os.environ))
+    try:
+        messages: list[dict[str, Any]] = []
+
+        def run(code: str) -> list[dict[str, Any]]:
+            msg_id = kc.execute(code)
+            seen = []
+            while True:
+                msg = kc.get_iopub_msg(timeout=60)
+                messages.append(msg)
+                if msg["parent_header"].get("msg_id") != msg_id:
+                    continue
+                seen.append(msg)
+                if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                    return seen
+
+        run("%load_ext stsmagic")
+        run("fed = %sts_federation --name kernel-console")
+        shown = run("%sts_console")
+        errors = [m["content"] for m in shown if m["msg_type"] == "error"]
+        assert errors == []
+        (result,) = [m["content"] for m in shown if m["msg_type"] == "execute_result"]
+        assert result["data"]["text/plain"].startswith("ConsoleLink(who='arn:aws:sts::")
+        model_id = result["data"]["application/vnd.jupyter.widget-view+json"]["model_id"]
+        opened = [
+            m["content"]
+            for m in shown
+            if m["msg_type"] == "comm_open" and m["content"]["comm_id"] == model_id
+        ]
+        assert opened and re.fullmatch(r"0:1[45]:\d\d", opened[0]["data"]["state"]["countdown"])
+
+        # A view renders and asks, as the widget's JavaScript does.
+        ask = kc.session.msg(
+            "comm_msg",
+            {"comm_id": model_id, "data": {"method": "custom", "content": {"ask": "href"}}},
+        )
+        kc.shell_channel.send(ask)
+        href = None
+        deadline = time.monotonic() + 30
+        while href is None and time.monotonic() < deadline:
+            try:
+                msg = kc.get_iopub_msg(timeout=1)
+            except queue.Empty:
+                continue
+            data = msg["content"].get("data", {})
+            if msg["msg_type"] == "comm_msg" and data.get("method") == "custom":
+                href = data["content"].get("href")
+            else:
+                messages.append(msg)
+        assert href is not None and href.startswith(signin + "?Action=login&")
+        assert "federated-user/kernel-console" in page_field(open_page(href), "principal")
+
+        token = parse_qs(urlsplit(href).query)["SigninToken"][0]
+        everything_else = json.dumps([m["content"] for m in messages], default=str)
+        for secret in (href, token, quote(token, safe="")):
+            assert secret not in everything_else
+        for secret in sandbox.issued_secrets():
+            assert secret not in everything_else
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

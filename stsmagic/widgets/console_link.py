@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 from traitlets import Bool, Unicode
 
-from .panel import format_remaining
+from ..session import format_remaining
 
 if TYPE_CHECKING:
     from ..console import SigninLink
@@ -119,7 +119,15 @@ class ConsoleLink(anywidget.AnyWidget):
         self.clock: Callable[[], datetime] = clock or _now
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        super().__init__(who=link.who, destination=link.destination, **kwargs)
+        now = self.clock()
+        over = link.expired_at(now)
+        super().__init__(  # the state the view opens with is whole: no blank countdown first
+            who=link.who,
+            destination=link.destination,
+            countdown="expired" if over else format_remaining(link.remaining_at(now)),
+            expired=over,
+            **kwargs,
+        )
         self.on_msg(self._asked)
         self.refresh()
         self.timer: threading.Thread | None = None
