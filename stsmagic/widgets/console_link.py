@@ -80,7 +80,8 @@ export default { render };
 
 CSS = """
 .stsmagic-console-link { display: flex; gap: 0.75em; align-items: baseline; padding: 2px 0; }
-.stsmagic-console-link a[href] { font-weight: bold; }
+.stsmagic-console-link a[href] { font-weight: bold; text-decoration: underline;
+  color: var(--jp-content-link-color, #1976d2); }
 .stsmagic-console-link .stsmagic-console-expired { color: #888; text-decoration: line-through; }
 .stsmagic-console-countdown { color: var(--jp-ui-font-color2, #666);
   font-family: var(--jp-code-font-family, monospace); }
