@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
-from test_jupyterlab import KERNEL_IDLE, run_cell, write_notebook
+from jupyter_page import JUPYTERLAB, open_notebook, run_cell, write_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -50,8 +50,7 @@ def test_the_console_link_opens_the_console_as_the_principal_in_a_new_tab(
             "%sts_console --service s3 --region eu-west-1",
         ],
     )
-    page.goto(f"{jupyter_lab}/lab/tree/console.ipynb")
-    page.wait_for_function(KERNEL_IDLE, timeout=60_000)
+    open_notebook(page, JUPYTERLAB, jupyter_lab, "console.ipynb")
     run_cell(page, 0)
     run_cell(page, 1)
     logins = sandbox.count("login")
