@@ -25,19 +25,8 @@ from stsmagic.broker import Broker
 from stsmagic.console import SigninLink, signin_url
 from stsmagic.errors import ParameterError, RequestRefused
 from stsmagic.session import IssuedSession, SecretCredentials
-
-
-class Clock:
-    """A clock the test moves."""
-
-    def __init__(self, now: datetime | None = None) -> None:
-        self.now = now or datetime.now(timezone.utc)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def move(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
+from tests.helpers.clock import Clock
+from tests.helpers.widgets import widget_states
 
 
 @pytest.fixture
@@ -649,12 +638,7 @@ def test_the_timer_ends_by_itself_at_expiry_and_on_close(made: SigninLink, clock
 def test_no_widget_state_nor_its_text_holds_the_url(
     widget: Any, made: SigninLink, federation: IssuedSession, clock: Clock
 ) -> None:
-    from ipywidgets.widgets import widget as ipywidget
-
-    instances = getattr(ipywidget, "_instances", None) or ipywidget.Widget.widgets
-    states = json.dumps(
-        [w.get_state() for w in list(instances.values())], default=str, ensure_ascii=False
-    )
+    states = widget_states()
     assert made.principal in states  # the scan sees the link's state
     data, _ = widget._repr_mimebundle_()
     shown = json.dumps(data)
@@ -695,7 +679,7 @@ def test_details_has_a_console_button_for_each_row_that_can_sign_in(
         assert fed.principal in login_page(panel.console.link)
         assert "Console link for" in panel.message.value
 
-        clock.now = fed.expiration  # the session is over: its button is disabled
+        clock.to(fed.expiration)  # the session is over: its button is disabled
         panel.refresh()
         assert panel.rows[fed.label].detail_buttons["Console"].disabled
         first = panel.console

@@ -12,7 +12,8 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
-from jupyter_page import JUPYTERLAB, open_notebook, run_cell, write_notebook
+
+from tests.browser.jupyter_page import JUPYTERLAB, open_notebook, run_cell, write_notebook
 
 pytestmark = pytest.mark.browser
 
