@@ -98,6 +98,7 @@ def write_demo_config(directory: Path, box: Sandbox, *, home: Path | None = None
     )
     env = {
         "AWS_ENDPOINT_URL": box.endpoint_url,
+        "STSMAGIC_SIGNIN_URL": box.signin_url,  # %sts_console signs in at the sandbox
         "AWS_CONFIG_FILE": str(config),
         "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
         "AWS_PROFILE": DEMO_PROFILE,

@@ -65,6 +65,7 @@ def test_demo_config_gives_source_keys_mfa_device_and_sso_token(
     env = write_demo_config(tmp_path / "demo", sandbox)
     assert env["AWS_PROFILE"] == DEMO_PROFILE
     assert env["AWS_ENDPOINT_URL"] == sandbox.endpoint_url
+    assert env["STSMAGIC_SIGNIN_URL"] == sandbox.signin_url == f"{sandbox.endpoint_url}/federation"
     assert env["HOME"] == str(tmp_path / "demo" / "home")
     for name, value in env.items():
         monkeypatch.setenv(name, value)

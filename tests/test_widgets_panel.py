@@ -265,7 +265,7 @@ def test_details_show_principal_key_and_issued_time_on_demand(
 ) -> None:
     a = ledger.add(issue(broker, "panel-a"))
     details = panel.rows[a.label].details
-    assert "stsmagic-details" in details._dom_classes
+    assert "stsmagic-details" in panel.rows[a.label].details_line._dom_classes
     # Hidden by the stylesheet until the grid has the class the toggle gives it.
     assert ".stsmagic-grid:not(.stsmagic-show-details) .stsmagic-details" in panel.style.value
     assert "stsmagic-show-details" not in panel.grid._dom_classes

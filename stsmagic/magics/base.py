@@ -91,6 +91,13 @@ class MagicsBase(Magics, Configurable):
         "and session without MFA at once; with MFA, asks for a new code where the kernel can "
         "ask. Off: no session renews itself (--no-renew turns it off for one session).",
     ).tag(config=True)
+    signin_url = Unicode(
+        None,
+        allow_none=True,
+        help="The console federation endpoint of %sts_console and the panel's Console button "
+        "(None: STSMAGIC_SIGNIN_URL, else the session's partition's, "
+        "https://signin.aws.amazon.com/federation in aws).",
+    ).tag(config=True)
     remember = Bool(
         False,
         help="Keep issued sessions in a 0600 file under the user's cache directory "
@@ -122,6 +129,16 @@ class MagicsBase(Magics, Configurable):
         value = proposal["value"]
         try:
             return None if value is None else limits.endpoint_url(value)
+        except ParameterError as e:
+            raise TraitError(f"StsMagics.{e}") from None
+
+    @validate("signin_url")
+    def _check_signin_url(self, proposal: Any) -> str | None:
+        from ..console import check_endpoint
+
+        value = proposal["value"]
+        try:
+            return None if value is None else check_endpoint(value, "signin_url")
         except ParameterError as e:
             raise TraitError(f"StsMagics.{e}") from None
 

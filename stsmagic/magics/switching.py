@@ -76,5 +76,5 @@ class SwitchingMagics(MagicsBase):
         # A kernel never learns that a view went away, so an unclosed panel would keep its
         # countdown thread for ever: one live panel at a time, the newest.
         self.close_panel()
-        self._panel = SessionPanel(self.ledger)
+        self._panel = SessionPanel(self.ledger, signin_endpoint=self.signin_url)
         return self._panel

@@ -138,6 +138,11 @@ class Sandbox:
         return self._context.endpoint_url
 
     @property
+    def signin_url(self) -> str:
+        """The console federation endpoint (getSigninToken, login): ``STSMAGIC_SIGNIN_URL``."""
+        return f"{self._context.endpoint_url}/federation"
+
+    @property
     def account_id(self) -> str:
         return self._context.account_id
 

@@ -110,6 +110,8 @@ class SandboxContext:
         """What the control API tells anyone: no secret of the sandbox's own."""
         return {
             "endpoint_url": self.endpoint_url,
+            # the console federation endpoint: STSMAGIC_SIGNIN_URL for stsmagic.console
+            "signin_url": f"{self.endpoint_url}/federation",
             "account_id": self.account_id,
             "region": self.region,
             "user_name": self.user_name,

@@ -98,6 +98,7 @@ class SandboxClient:
     ``Sandbox`` for the MFA code, trade-in and SSO tokens, and device approval."""
 
     endpoint_url: str
+    signin_url: str
     account_id: str
     region: str
     user_name: str

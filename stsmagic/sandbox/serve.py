@@ -59,6 +59,7 @@ def serve(port: int = 0) -> int:
             print(f"  MFA device {box.mfa_serial}; SSO start URL {box.sso_start_url}", flush=True)
             print(f"  control API {box.endpoint_url}/_sandbox/info", flush=True)
             print(f"export AWS_ENDPOINT_URL={box.endpoint_url}", flush=True)
+            print(f"export STSMAGIC_SIGNIN_URL={box.signin_url}", flush=True)
             print(
                 f"export AWS_CONFIG_FILE={config} AWS_SHARED_CREDENTIALS_FILE={credentials} "
                 "AWS_PROFILE=sandbox",

@@ -57,6 +57,17 @@ class TradeIn:
     used: bool = False
 
 
+@dataclass(frozen=True)
+class SigninGrant:
+    """What a console sign-in token stands for until ``login`` spends it (once) or it
+    expires: who signs in, with which kind of keys, and until when the console session lasts."""
+
+    expires_at: datetime
+    principal: str
+    kind: str
+    console_until: datetime
+
+
 @dataclass
 class OidcClient:
     client_secret: str
@@ -94,7 +105,7 @@ class SandboxState:
     oidc_clients: dict[str, OidcClient] = field(default_factory=dict)
     devices: dict[str, DeviceGrant] = field(default_factory=dict)  # by device code
     refresh_tokens: dict[str, str] = field(default_factory=dict)  # token -> client id
-    signin_tokens: dict[str, datetime] = field(default_factory=dict)
+    signin_tokens: dict[str, SigninGrant] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     signature_failures: int = 0

@@ -2,8 +2,9 @@
 
 Built for a glance at 800 px: label, kind, status, time left (a bar and the countdown) and the
 expiry in UTC; principal, masked key and issued time on demand (the label's tooltip, or the
-Details toggle). Columns and row actions are lists (``COLUMNS``, ``ROW_ACTIONS``): one more of
-either joins without touching the rest, and the width budget leaves room for one of each.
+Details toggle), with the actions that need no room in the table (``DETAIL_ACTIONS``: Console).
+Columns and row actions are lists (``COLUMNS``, ``ROW_ACTIONS``): one more of either joins
+without touching the rest, and the width budget leaves room for one of each.
 """
 
 from __future__ import annotations
@@ -144,13 +145,15 @@ COLUMNS: tuple[Column, ...] = (
 @dataclass(frozen=True)
 class RowAction:
     """A button on every row: ``run(panel, label)`` acts and returns the message line's text;
-    ``enabled(row)`` says whether the row's button can be clicked."""
+    ``enabled(row)`` says whether the row's button can be clicked, ``shown(row)`` whether the
+    row has the button at all."""
 
     name: str
     icon: str
     tooltip: str
     run: Callable[[SessionPanel, str], str]
     enabled: Callable[[Row], bool] = lambda row: True
+    shown: Callable[[Row], bool] = lambda row: True
 
 
 def use_session(panel: SessionPanel, label: str) -> str:
@@ -185,6 +188,20 @@ def forget_session(panel: SessionPanel, label: str) -> str:
     return f"Forgot {label}"
 
 
+def open_console(panel: SessionPanel, label: str) -> str:
+    """A console sign-in link for the row's session, under the table (replacing any other)."""
+    from ..console import signin_url
+
+    session = panel.ledger.get(label)
+    link = signin_url(session, signin_endpoint=panel.signin_endpoint, clock=panel.clock)
+    panel.show_console(link)
+    return f"Console link for {label}: open it within 15 minutes"
+
+
+# Kinds whose keys AWS lets sign in to the console (stsmagic.console.CONSOLE_KINDS, not
+# imported here: the panel loads without the console module).
+CONSOLE_KINDS = frozenset({"federation", "role", "sso", "delegated"})
+
 ROW_ACTIONS: tuple[RowAction, ...] = (
     RowAction(
         "Use",
@@ -201,6 +218,18 @@ ROW_ACTIONS: tuple[RowAction, ...] = (
         lambda row: row.renewal != "none",
     ),
     RowAction("Forget", "trash", "drop it from this kernel", forget_session),
+)
+
+# On the Details line of the rows that have them, not in the table.
+DETAIL_ACTIONS: tuple[RowAction, ...] = (
+    RowAction(
+        "Console",
+        "external-link",
+        "a link that opens the AWS console as this session (good for 15 minutes)",
+        open_console,
+        lambda row: not row.expired,
+        lambda row: row.kind in CONSOLE_KINDS,
+    ),
 )
 
 STYLE = """<style>
@@ -220,6 +249,10 @@ STYLE = """<style>
   display: none; }
 .stsmagic-session-panel .stsmagic-details .widget-html-content { white-space: normal;
   line-height: 1.4; color: var(--jp-ui-font-color2, #666); }
+.stsmagic-session-panel .stsmagic-details { align-items: baseline; }
+.stsmagic-session-panel .stsmagic-details .widget-html { margin: 0; }
+.stsmagic-session-panel .stsmagic-details button { width: auto; height: 22px;
+  margin: 0 0 0 8px; padding: 0 6px; flex: none; }
 .stsmagic-session-panel .stsmagic-actions button { width: auto; height: 24px;
   margin: 0 2px; padding: 0 4px; }
 .stsmagic-session-panel .stsmagic-footer button { width: auto; padding: 0 10px; }
@@ -297,16 +330,36 @@ class RowView:
         self.actions = widgets.HBox(list(self.buttons.values()), layout=shared.layout)
         self.actions.add_class("stsmagic-cell")
         self.actions.add_class("stsmagic-actions")
-        self.details = shared.html()  # shown while the grid has stsmagic-show-details
-        self.details.add_class("stsmagic-details")
+        # The details line, shown while the grid has stsmagic-show-details: the text, then a
+        # button for each detail action the row has.
+        self.details = shared.html()
+        self.detail_buttons: dict[str, widgets.Button] = {}
+        for action in panel.detail_actions:
+            button = widgets.Button(
+                description=action.name,
+                icon=action.icon,
+                layout=shared.button_layout,
+                style=shared.button_style,
+            )
+            button.tooltip = action.tooltip
+            button.on_click(lambda _button, action=action: panel._act(action, label))
+            self.detail_buttons[action.name] = button
+        self.details_line = widgets.HBox([self.details], layout=shared.layout)
+        self.details_line.add_class("stsmagic-details")
         self._css = ""
 
     @property
     def in_grid(self) -> list[widgets.Widget]:
         """In grid order: the cells, the actions, the details line under them."""
-        return [*self.cells, self.actions, self.details]
+        return [*self.cells, self.actions, self.details_line]
 
-    def update(self, row: Row, columns: Sequence[Column], actions: Sequence[RowAction]) -> None:
+    def update(
+        self,
+        row: Row,
+        columns: Sequence[Column],
+        actions: Sequence[RowAction],
+        detail_actions: Sequence[RowAction] = (),
+    ) -> None:
         if row.css != self._css:
             for widget in (*self.cells, self.actions):
                 for name in self._css.split():
@@ -321,10 +374,23 @@ class RowView:
         self.details.value = " · ".join(
             f"{esc(name)} <b>{esc(value)}</b>" for name, value in row.details
         )
+        line: list[widgets.Widget] = [self.details]
+        for action in detail_actions:
+            if action.shown(row):
+                button = self.detail_buttons[action.name]
+                button.disabled = not action.enabled(row)
+                line.append(button)
+        if line != list(self.details_line.children):
+            self.details_line.children = line
 
     def close(self) -> None:
         """Close its widgets (their layout and style are the panel's, closed with it)."""
-        for widget in (*self.in_grid, *self.buttons.values()):
+        for widget in (
+            *self.in_grid,
+            self.details,
+            *self.buttons.values(),
+            *self.detail_buttons.values(),
+        ):
             widget.close()
 
 
@@ -339,6 +405,10 @@ class SessionPanel(widgets.VBox):
     At most ``max_rows`` rows are rendered (the active one first, then newest first), so a
     refresh costs the same with ten sessions or ten thousand. Call ``close()`` to stop the
     timer; the panel holds no secret, only labels, principals and masked access keys.
+
+    Details shows, on each row whose kind can sign in to the console, a Console button: a
+    ``ConsoleLink`` under the table, from ``stsmagic.console.signin_url`` at
+    ``signin_endpoint`` (None: ``STSMAGIC_SIGNIN_URL``, else the partition's endpoint).
     """
 
     def __init__(
@@ -350,6 +420,8 @@ class SessionPanel(widgets.VBox):
         max_rows: int = 25,
         columns: Sequence[Column] = COLUMNS,
         actions: Sequence[RowAction] = ROW_ACTIONS,
+        detail_actions: Sequence[RowAction] = DETAIL_ACTIONS,
+        signin_endpoint: str | None = None,
         **kwargs: Any,
     ) -> None:
         if ledger is None:
@@ -363,6 +435,8 @@ class SessionPanel(widgets.VBox):
         self.max_rows = max_rows
         self.columns = tuple(columns)
         self.actions = tuple(actions)
+        self.detail_actions = tuple(detail_actions)
+        self.signin_endpoint = signin_endpoint
         self._lock = threading.RLock()
         self._frame: pd.DataFrame | None = None  # ledger.to_frame(), remade on ledger changes
         self._stop = threading.Event()
@@ -395,8 +469,18 @@ class SessionPanel(widgets.VBox):
         self.footer.add_class("stsmagic-footer")
         self.form: Any = None  # the MfaForm a Renew of an MFA session shows, under the table
         self.form_box = widgets.VBox([])
+        self.console: Any = None  # the ConsoleLink the last Console click made
+        self.console_box = widgets.VBox([])
         super().__init__(
-            children=[self.style, self.warning, self.grid, self.note, self.form_box, self.footer],
+            children=[
+                self.style,
+                self.warning,
+                self.grid,
+                self.note,
+                self.form_box,
+                self.console_box,
+                self.footer,
+            ],
             **kwargs,
         )
         self.add_class("stsmagic-session-panel")
@@ -431,7 +515,7 @@ class SessionPanel(widgets.VBox):
                     *(w for view in self.rows.values() for w in view.in_grid),
                 ]
             for row in rows:
-                self.rows[row.label].update(row, self.columns, self.actions)
+                self.rows[row.label].update(row, self.columns, self.actions, self.detail_actions)
             self.grid.layout.display = None if rows else "none"
             self.warning.value = self._warning(rows)
             self.warning.layout.display = None if self.warning.value else "none"
@@ -543,6 +627,26 @@ class SessionPanel(widgets.VBox):
             self.form = None
         self.form_box.children = []
 
+    def show_console(self, link: Any) -> None:
+        """A ``SigninLink`` as a ``ConsoleLink`` under the table (replacing any other)."""
+        try:
+            from .console_link import ConsoleLink
+        except ModuleNotFoundError as e:
+            if e.name != "anywidget":
+                raise
+            raise StsMagicError(
+                "the console link needs anywidget: pip install 'stsmagic[widgets]'"
+            ) from None
+        self.close_console()
+        self.console = ConsoleLink(link, clock=self.clock)
+        self.console_box.children = [self.console]
+
+    def close_console(self) -> None:
+        if self.console is not None:
+            self.console.close()
+            self.console = None
+        self.console_box.children = []
+
     # -- events ----------------------------------------------------------------------------
 
     def _ledger_changed(self, event: str, session: IssuedSession | None) -> None:
@@ -597,6 +701,7 @@ class SessionPanel(widgets.VBox):
         if timer is not None and timer is not threading.current_thread():
             timer.join(timeout=5)
         self.close_form()
+        self.close_console()
         with self._lock:
             for view in self.rows.values():
                 view.close()
