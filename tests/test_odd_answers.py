@@ -9,7 +9,11 @@ active session is still the good one, and neither the message, nor the traceback
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterator
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
