@@ -11,6 +11,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from .errors import ParameterError
+from .usage import UsageTable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,6 +37,7 @@ FRAME_COLUMNS = (
     "region",
     "renewal",
     "renewed_at",
+    "calls",
 )
 
 
@@ -66,6 +68,8 @@ class SessionLedger:
         self._reserved: dict[str, int] = {}
         # label -> when its session was last renewed (ledger clock); forgotten with the label
         self._renewed_at: dict[str, datetime] = {}
+        # what each label's sessions signed (renewals keep the label, so its counts go on)
+        self.usage_table = UsageTable(self.now)
 
     # --- reading --------------------------------------------------------------------------------
 
@@ -238,6 +242,7 @@ class SessionLedger:
             if session is None:
                 raise self._unknown(label)
             self._renewed_at.pop(label, None)
+            self.usage_table.forget(label)
             if self._active is session:
                 self._active = None
                 events.append(("deactivated", session))
@@ -256,6 +261,7 @@ class SessionLedger:
             events.extend(("forgotten", s) for s in dropped)
             self._sessions.clear()
             self._renewed_at.clear()
+            self.usage_table.clear()
             self._count = 0
         self._notify(events)
         return dropped
@@ -297,6 +303,7 @@ class SessionLedger:
             sessions = list(self._sessions.values())
             active = self._active
             renewed = dict(self._renewed_at)
+        calls = self.usage_table.calls()
         n = len(sessions)
         from .session import epoch_us  # made by then (the table has sessions or is empty)
 
@@ -336,8 +343,19 @@ class SessionLedger:
             "renewed_at": pd.Series(
                 [renewed.get(s.label or "") for s in sessions], dtype="datetime64[us, UTC]"
             ).array,
+            "calls": np.fromiter((calls.get(s.label or "", 0) for s in sessions), np.int64, n),
         }
         return pd.DataFrame(data, columns=list(FRAME_COLUMNS))
+
+    def usage(self, label: str | None = None) -> pd.DataFrame:
+        """What the sessions signed (``label``'s only, if given): one row a label, via,
+        service and operation, with ``calls``, ``errors``, ``last_error`` (the last AWS error
+        code) and ``last_at``; never a parameter, a key or a resource name. Imports pandas."""
+        with self._lock:
+            order = tuple(self._sessions)
+        if label is not None and label not in order and label not in self.usage_table.labels():
+            raise self._unknown(label)
+        return self.usage_table.to_frame(label, order)
 
 
 sessions = SessionLedger()

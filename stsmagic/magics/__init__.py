@@ -4,7 +4,8 @@ Thin on purpose: each magic parses its line and calls the core (a ``Broker`` req
 the kernel's ledger, a ledger change, an outlet); anything a magic does can be done from Python
 with ``stsmagic.Broker``, ``stsmagic.sessions`` and ``stsmagic.keep.keep``. The magics come in
 families, one module each: ``issuing`` (one magic a request, and %sso_login), ``switching``
-(%sts_use, %sts_forget, %sts_panel), ``outlets`` (%sts_dask) and ``console`` (%sts_console);
+(%sts_use, %sts_forget, %sts_panel), ``outlets`` (%sts_dask), ``console`` (%sts_console) and
+``usage`` (%sts_usage);
 ``base`` holds the traits that ``%config StsMagics`` lists and the steps the families share;
 ``args`` reads lines.
 """
@@ -24,6 +25,7 @@ from .console import ConsoleMagics
 from .issuing import IssuingMagics, show_device_authorization
 from .outlets import OutletMagics
 from .switching import SwitchingMagics
+from .usage import UsageMagics
 
 __all__ = [
     "StsMagics",
@@ -33,14 +35,14 @@ __all__ = [
     "unload_ipython_extension",
 ]
 
-FAMILIES = (IssuingMagics, SwitchingMagics, OutletMagics, ConsoleMagics)
+FAMILIES = (IssuingMagics, SwitchingMagics, OutletMagics, ConsoleMagics, UsageMagics)
 
 
 @magics_class
 class StsMagics(*FAMILIES):  # type: ignore[misc]
     """Short-lived AWS credentials in the notebook: %sts_session, %sts_federation,
     %sts_delegated, %sso_role, %sso_login, %sts_role, %sts_profile, %sts_use, %sts_forget,
-    %sts_panel, %sts_dask, %sts_console."""
+    %sts_panel, %sts_dask, %sts_console, %sts_usage."""
 
 
 # Each family registered its own magics (IPython's @magics_class); StsMagics answers them all.

@@ -21,7 +21,7 @@ from botocore.credentials import ReadOnlyCredentials
 from botocore.exceptions import NoCredentialsError
 
 from ..broker.source import source_providers
-from . import gate
+from . import counting, gate
 from .botocore_sessions import reaching
 from .live_credentials import METHOD, LiveProvider, masked
 
@@ -103,7 +103,7 @@ def hook(module: ModuleType) -> None:
             return
         original = module.create_credential_resolver
         _patched[id(module)] = (module, original)
-        module.create_credential_resolver = reaching(original, _live_provider)  # type: ignore[attr-defined]
+        module.create_credential_resolver = reaching(original, _live_provider, counting.AIOBOTOCORE)  # type: ignore[attr-defined]
 
 
 def unhook() -> None:

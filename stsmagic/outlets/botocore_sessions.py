@@ -5,7 +5,8 @@ credentials, by calling the module attribute ``botocore.credentials.create_crede
 Wrapping that one name puts a ``LiveProvider`` first in the chain of every ``botocore.Session``
 and ``boto3.Session`` made from then on (no profile named: it follows any active session; a
 named profile: only sessions issued from it). Sessions given explicit keys never build a
-chain, so they keep them. Nothing of botocore's signing is touched.
+chain, so they keep them. Nothing of botocore's signing is touched. Each session reached also
+counts what its clients sign (``counting``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import botocore.credentials
 
+from . import counting
 from .live_credentials import LiveCredentials, LiveProvider, Source, live_provider_in, put_first
 
 _lock = threading.Lock()
@@ -28,16 +30,20 @@ def named_profile(session: Any) -> str | None:
     return session.instance_variables().get("profile")
 
 
-def reaching(original: Any, live_provider: Callable[[Any, str | None], Any]) -> Any:
+def reaching(
+    original: Any, live_provider: Callable[[Any, str | None], Any], via: str = counting.BOTOCORE
+) -> Any:
     """``original`` (a ``create_credential_resolver``) whose resolvers get
-    ``live_provider(resolver, named profile)`` first in their chain, once. aiobotocore's
-    outlet wraps its own function the same way."""
+    ``live_provider(resolver, named profile)`` first in their chain, once, and whose sessions
+    count their calls under ``via``. aiobotocore's outlet wraps its own function the same way."""
 
     @functools.wraps(original)
     def create_credential_resolver(session: Any, *args: Any, **kwargs: Any) -> Any:
         resolver = original(session, *args, **kwargs)
         if live_provider_in(resolver) is None:
             put_first(resolver, live_provider(resolver, named_profile(session)))
+        # before any client copies the session's events: the chain is made on first need
+        counting.count_on(session, via)
         return resolver
 
     return create_credential_resolver

@@ -3,13 +3,15 @@
 ``live.watch``/``live.install`` point this process at a ledger (``follow``); every live
 credentials object (boto3's default session, every botocore session, every aiobotocore
 session) calls ``credentials(profile)`` when a request is signed. Anything that must happen
-at request time (the expiry check, renewal) happens here and only here.
+at request time (the expiry check, renewal) happens here and only here. It also notes which
+session signed (``signed_by``), for the usage outlet (``counting``) to count the call under.
 
 Imports nothing heavy: no botocore, no boto3.
 """
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -19,6 +21,11 @@ if TYPE_CHECKING:
 
 # The ledger this process's outlets follow, or None (nothing is ever active then).
 _ledger: Any = None
+
+# The label of the session that signed the request being made in this thread (or asyncio
+# task), or None: set here, cleared before each signing and read after the call by the usage
+# outlet (a context variable: s3fs's coroutines sign side by side in one thread).
+signed_by: ContextVar[str | None] = ContextVar("stsmagic_signed_by", default=None)
 
 
 def follow(ledger: SessionLedger | None) -> None:
@@ -54,8 +61,11 @@ def credentials(profile: str | None = None) -> ReadOnlyCredentials | None:
     now = ledger.now()
     if now >= session.renew_from:
         # Inside the refresh window, or expired: renew (or say why not). Outside it, the one
-        # comparison above is all a request costs.
+        # comparison above and the note of who signs are all a request costs.
         from ..renewal import renew_due
 
-        return renew_due(ledger, session, now)
-    return session.credentials
+        frozen = renew_due(ledger, session, now)  # raises when it cannot sign: not counted
+    else:
+        frozen = session.credentials
+    signed_by.set(session.label)  # a renewal keeps the label
+    return frozen

@@ -14,7 +14,8 @@ every outlet at ``ledger``:
 - every other botocore/boto3 session made from then on (``botocore_sessions``);
 - every aiobotocore ``AioSession`` (``aiobotocore_sessions``), hooked only once aiobotocore is
   imported, never importing it;
-- ``os.environ`` while exporting is on (``environ``).
+- ``os.environ`` while exporting is on (``environ``);
+- and every session reached counts the calls its clients sign (``counting``).
 
 Each live credentials object asks ``gate.credentials`` at every request: the one place that
 decides what signs. ``uninstall`` undoes all of it.
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from botocore.credentials import CredentialResolver, Credentials
 
-from . import botocore_sessions, environ, gate
+from . import botocore_sessions, counting, environ, gate
 from .after_import import when_imported
 from .live_credentials import LiveCredentials, LiveProvider, Source, live_provider_in, put_first
 
@@ -162,6 +163,7 @@ def install(ledger: SessionLedger | None = None) -> LiveCredentials:
                 return current.credentials
             _uninstall_locked()
         core = default._session
+        counting.count_on(core, counting.BOTOCORE)  # clients made from now on are counted
         resolver = core.get_component("credential_provider")
         previous = core._credentials
         provider: LiveProvider | None = live_provider_in(resolver)

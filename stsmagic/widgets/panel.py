@@ -1,10 +1,11 @@
 """``SessionPanel``: the ledger as a live table, counting down to each session's expiry.
 
-Built for a glance at 800 px: label, kind, status, time left (a bar and the countdown) and the
-expiry in UTC; principal, masked key and issued time on demand (the label's tooltip, or the
-Details toggle), with the actions that need no room in the table (``DETAIL_ACTIONS``: Console).
-Columns and row actions are lists (``COLUMNS``, ``ROW_ACTIONS``): one more of either joins
-without touching the rest, and the width budget leaves room for one of each.
+Built for a glance at 800 px: label, kind, status, time left (a bar and the countdown), the
+expiry in UTC, renewal and the calls signed; principal, masked key, issued time and the busiest
+operations on demand (the label's tooltip, or the Details toggle), with the actions that need
+no room in the table (``DETAIL_ACTIONS``: Console). Columns and row actions are lists
+(``COLUMNS``, ``ROW_ACTIONS``): one more of either joins without touching the rest (``calls``
+joined so, in the room the 800 px budget kept for one more column).
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ class Row:
     active: bool
     renewal: str = "none"  # auto, mfa or none (IssuedSession.renewal)
     renewed_at: datetime | None = None
+    calls: int = 0  # requests its label signed (stsmagic.sessions.usage())
+    busiest: tuple[tuple[str, str, int], ...] = ()  # (service, operation, calls), most first
 
     @property
     def expired(self) -> bool:
@@ -106,7 +109,15 @@ class Row:
             ("issued", format_utc(self.issued_at)),
             ("expires", format_utc(self.expiration)),
             ("last renewed", format_utc(self.renewed_at) if self.renewed_at else "never"),
+            ("busiest", format_busiest(self.busiest)),
         ]
+
+
+def format_busiest(busiest: Sequence[tuple[str, str, int]]) -> str:
+    """``s3 GetObject 12, sts GetCallerIdentity 1``, or ``no calls yet``."""
+    if not busiest:
+        return "no calls yet"
+    return ", ".join(f"{service} {operation} {calls:,}" for service, operation, calls in busiest)
 
 
 def label_cell(row: Row) -> str:
@@ -139,6 +150,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("time left", time_left_cell),
     Column("expires", lambda row: esc(format_short_utc(row.expiration))),
     Column("renewal", lambda row: esc(row.renewal)),
+    Column("calls", lambda row: f"{row.calls:,}"),
 )
 
 
@@ -461,7 +473,9 @@ class SessionPanel(widgets.VBox):
         self.use_source.tooltip = "back to the source credentials"
         self.use_source.on_click(self._use_source_clicked)
         self.details = widgets.ToggleButton(description="Details", icon="info")
-        self.details.tooltip = "principal, masked access key and issued time of each session"
+        self.details.tooltip = (
+            "principal, masked access key, issued time and busiest operations of each session"
+        )
         self.details.observe(self._details_toggled, names="value")
         self.message = widgets.HTML()
         self.message.add_class("stsmagic-message")
@@ -584,6 +598,9 @@ class SessionPanel(widgets.VBox):
             if not is_active[position]:
                 positions.append(position)
         view = frame.iloc[positions]
+        # Live, not from the frame: calls are counted without a ledger change.
+        usage = self.ledger.usage_table
+        calls = usage.calls()
         rows = []
         for position, record in zip(positions, view.itertuples(index=False), strict=True):
             expiration = record.expiration.to_pydatetime()
@@ -599,6 +616,8 @@ class SessionPanel(widgets.VBox):
                     active=bool(is_active[position]),
                     renewal=str(record.renewal),
                     renewed_at=_when(record.renewed_at),
+                    calls=calls.get(str(record.label), 0),
+                    busiest=tuple(usage.busiest(str(record.label))),
                 )
             )
         return rows, len(frame)
