@@ -45,7 +45,7 @@ def issue(broker: Broker, name: str, seconds: int = 3600) -> IssuedSession:
     return broker.get_federation_token(Name=name, DurationSeconds=seconds)
 
 
-HEADERS = ["label", "kind", "status", "time left", "expires", "renewal"]
+HEADERS = ["label", "kind", "status", "time left", "expires", "renewal", "calls"]
 
 
 def text(fragment: str) -> str:
@@ -118,6 +118,7 @@ def test_a_row_shows_label_kind_status_time_left_and_expiry_in_utc(
         remaining_text(a.expiration - clock.now),
         f"{MONTHS[a.expiration.month - 1]} {a.expiration:%d %H:%M} UTC",
         "auto",
+        "0",
     ]
     assert bar(html_cells[3]) == pytest.approx(
         (a.expiration - clock.now) / (a.expiration - a.issued_at), abs=0.001
@@ -274,7 +275,7 @@ def test_details_show_principal_key_and_issued_time_on_demand(
     assert text(details.value) == (
         f"principal {a.principal} · access key {a.masked_access_key} · "
         f"issued {a.issued_at:%Y-%m-%d %H:%M:%S} UTC · expires {a.expiration:%Y-%m-%d %H:%M:%S} UTC"
-        " · last renewed never"
+        " · last renewed never · busiest no calls yet"
     )
     b = ledger.add(issue(broker, "panel-b"))
     assert panel.rows[b.label].details.value.startswith("principal <b>arn:")
@@ -307,7 +308,7 @@ def test_only_the_rows_needed_are_rendered(
     assert text(panel.note.value) == (
         "10 of 40 sessions shown (stsmagic.sessions.to_frame() has them all)"
     )
-    assert len(panel.grid.children) == 7 + 10 * 8
+    assert len(panel.grid.children) == 8 + 10 * 9  # 7 columns + actions; + details
 
 
 def test_the_timer_counts_down_and_its_thread_ends_on_close(
