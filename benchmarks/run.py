@@ -24,6 +24,7 @@ import reach_overhead
 import renewal_overhead
 import role_overhead
 import signing_overhead
+import usage_overhead
 from timing import Figure
 
 
@@ -107,6 +108,7 @@ def main(argv: list[str]) -> int:
             "signing overhead",
             missed,
         )
+        report(lambda: usage_overhead.measure(sandbox), "usage counting", missed)
         report(lambda: role_overhead.measure(sandbox, shell), "role overhead", missed)
         report(lambda: renewal_overhead.measure(sandbox), "renewal overhead", missed)
         report(

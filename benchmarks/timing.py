@@ -34,22 +34,35 @@ class Figure:
         return f"{self.name:<34} {self.value:10.3f}{self.unit}{goal}{verdict}{detail}"
 
 
-def median_seconds(action: Callable[[], object], repeats: int, warmup: int = 1) -> float:
-    """Median wall time of ``action`` over ``repeats`` runs, after ``warmup`` untimed runs."""
+def median_seconds(
+    action: Callable[[], object],
+    repeats: int,
+    warmup: int = 1,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
+    """Median time of ``action`` over ``repeats`` runs, after ``warmup`` untimed runs.
+
+    ``clock``: wall time by default; ``time.thread_time`` counts only the CPU this thread
+    used, which other processes on a loaded machine do not change."""
     for _ in range(warmup):
         action()
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         action()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return statistics.median(times)
 
 
 def interleaved(
-    first: Callable[[], object], second: Callable[[], object], rounds: int, warmup: int = 1
+    first: Callable[[], object],
+    second: Callable[[], object],
+    rounds: int,
+    warmup: int = 1,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[float, float, float]:
-    """Run ``first`` and ``second`` alternately (order swapped every round, to cancel drift).
+    """Run ``first`` and ``second`` alternately (order swapped every round, to cancel drift),
+    timed by ``clock`` (as for ``median_seconds``).
 
     Returns (median seconds of first, median seconds of second, median of per-round ratios
     first/second).
@@ -64,9 +77,9 @@ def interleaved(
         if index % 2:
             order.reverse()
         for action, sink in order:
-            start = time.perf_counter()
+            start = clock()
             action()
-            sink.append(time.perf_counter() - start)
+            sink.append(clock() - start)
     ratios = [a / b for a, b in zip(a_times, b_times, strict=True)]
     return statistics.median(a_times), statistics.median(b_times), statistics.median(ratios)
 

@@ -69,7 +69,7 @@ class SessionLedger:
         # label -> when its session was last renewed (ledger clock); forgotten with the label
         self._renewed_at: dict[str, datetime] = {}
         # what each label's sessions signed (renewals keep the label, so its counts go on)
-        self.usage_table = UsageTable(self.now)
+        self.usage_table = UsageTable()
 
     # --- reading --------------------------------------------------------------------------------
 

@@ -14,8 +14,9 @@ signs from its own I/O thread); pandas is imported by ``to_frame`` only.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class Record(NamedTuple):
 class _Count:
     __slots__ = ("calls", "errors", "last_at", "last_error")
 
-    def __init__(self, now: datetime) -> None:
+    def __init__(self, now: float) -> None:
         self.calls = 0
         self.errors = 0
         self.last_error: str | None = None
@@ -63,9 +64,11 @@ Key = tuple[str, str, str, str]  # label, via, service, operation
 
 
 class UsageTable:
-    """Counts by (label, via, service, operation); ``clock`` tells ``last_at``'s time."""
+    """Counts by (label, via, service, operation). ``clock`` tells ``last_at``'s time in
+    seconds since the epoch: the machine's (when the call was made), not the ledger's, which
+    a demo may move; read once per call, so it is the cheapest there is."""
 
-    def __init__(self, clock: Callable[[], datetime]) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._counts: dict[Key, _Count] = {}
@@ -102,11 +105,15 @@ class UsageTable:
     def records(self, label: str | None = None) -> list[Record]:
         """A snapshot of the rows (of ``label`` only, if given), in the order first counted."""
         with self._lock:
-            return [
-                Record(*key, c.calls, c.errors, c.last_error, c.last_at)
+            counts = [
+                (key, c.calls, c.errors, c.last_error, c.last_at)
                 for key, c in self._counts.items()
                 if label is None or key[0] == label
             ]
+        return [
+            Record(*key, calls, errors, last_error, datetime.fromtimestamp(at, timezone.utc))
+            for key, calls, errors, last_error, at in counts
+        ]
 
     def labels(self) -> set[str]:
         with self._lock:

@@ -1,21 +1,26 @@
-"""The usage outlet: every call a session signed, counted through botocore's own events.
+"""The usage outlet: every request a session signed, counted through botocore's own events.
 
-``count_on(session, via)`` registers three handlers on a botocore (or aiobotocore) session's
+``count_on(session, via)`` registers two handlers on a botocore (or aiobotocore) session's
 event emitter, which every client made from it copies: ``before-call`` forgets who signed an
-earlier request in this thread or task (and notes the service's name in the request's
-context); the gate (``gate.credentials``) notes the label of the session it hands the signer;
-``after-call`` (an answer; AWS's error code if it is an error) and ``after-call-error`` (no
-answer: the exception's name) count the call under that label in the followed ledger's
-``usage_table``. A call the gate did not sign (source credentials,
-explicit keys, unsigned) is not counted, nor one refused before it was sent.
+earlier request in this thread or task (a presigned URL, credentials read for another
+library); the gate (``gate.credentials``) notes the label of the session it hands the signer;
+``needs-retry``, which botocore emits after every attempt with its answer (or the exception
+when none came), counts it under that label in the followed ledger's ``usage_table``: AWS's
+error code for an error answer, the exception's name for none. A retried request is counted
+at each attempt, as each was signed and sent. A request the gate did not sign (source
+credentials, explicit keys, unsigned, stubbed) is not counted, nor one refused before it was
+sent.
 
-What is kept is the client's service name, the operation's name and an error code: never a
-parameter, a key or a resource name. The botocore and aiobotocore outlets call ``count_on``
-for every session they reach; ``live.install`` for boto3's default session.
+``needs-retry`` already has botocore's retry handler on every client, so counting joins an
+event botocore emits anyway. What is kept is the client's service name, the operation's name
+and an error code: never a parameter, a key or a resource name. The botocore and aiobotocore
+outlets call ``count_on`` for every session they reach; ``live.install`` for boto3's default
+session.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -37,55 +42,49 @@ def error_code(http_response: Any, parsed: Any, context: Any) -> str:
     return code if _CODE.fullmatch(code) else str(http_response.status_code)
 
 
-# The request context's key for the service name (after-call-error is not given the model).
-_SERVICE = "stsmagic_service"
+# Looked up once: these run at every request (the gate's note of the signer is one variable
+# for the process, and following() one function).
+_note = gate.signed_by.get
+_forget = functools.partial(gate.signed_by.set, None)
+_following = gate.following
 
 
-def _before_call(model: Any, context: Any, **_: Any) -> None:
-    gate.signed_by.set(None)
-    context[_SERVICE] = model.service_model.service_name
+def _before_call(**_: Any) -> None:
+    _forget()
 
 
-def _counter(via: str) -> tuple[Any, Any]:
-    """The ``after-call`` and ``after-call-error`` handlers that count under ``via``."""
+def _counter(via: str) -> Any:
+    """The ``needs-retry`` handler that counts under ``via``."""
 
-    def after_call(http_response: Any, parsed: Any, model: Any, context: Any, **_: Any) -> None:
-        label = gate.signed_by.get()
+    def count(
+        operation: Any, response: Any = None, caught_exception: Any = None, **kwargs: Any
+    ) -> None:
+        label = _note()
         if label is None:
             return
-        gate.signed_by.set(None)
-        ledger = gate.following()
+        _forget()
+        ledger = _following()
         if ledger is None:
             return
         error = None
-        if http_response.status_code >= 300:
-            error = error_code(http_response, parsed, context)
-        ledger.usage_table.record(label, via, model.service_model.service_name, model.name, error)
+        if response is not None:
+            http_response, parsed = response
+            if http_response.status_code >= 300:
+                context = (kwargs.get("request_dict") or {}).get("context")
+                error = error_code(http_response, parsed, context)
+        elif caught_exception is not None:
+            error = type(caught_exception).__name__
+        service = operation.service_model.service_name
+        ledger.usage_table.record(label, via, service, operation.name, error)
 
-    def after_call_error(exception: BaseException, context: Any, event_name: str, **_: Any) -> None:
-        label = gate.signed_by.get()
-        if label is None:
-            return
-        gate.signed_by.set(None)
-        ledger = gate.following()
-        service = context.get(_SERVICE) if context else None
-        if ledger is None or service is None:
-            return
-        operation = event_name.rsplit(".", 1)[-1]  # after-call-error.<service id>.<operation>
-        ledger.usage_table.record(label, via, service, operation, type(exception).__name__)
-
-    return after_call, after_call_error
+    return count
 
 
 _HANDLERS = {via: _counter(via) for via in (BOTOCORE, AIOBOTOCORE)}
 
 
 def count_on(session: Any, via: str) -> None:
-    """Count the calls of every client made from ``session`` from now on (idempotent);
+    """Count the requests of every client made from ``session`` from now on (idempotent);
     ``via`` is ``"botocore"`` or ``"aiobotocore"``."""
-    after_call, after_call_error = _HANDLERS[via]
     session.register("before-call", _before_call, unique_id="stsmagic-usage-before-call")
-    session.register("after-call", after_call, unique_id="stsmagic-usage-after-call")
-    session.register(
-        "after-call-error", after_call_error, unique_id="stsmagic-usage-after-call-error"
-    )
+    session.register("needs-retry", _HANDLERS[via], unique_id="stsmagic-usage-needs-retry")
