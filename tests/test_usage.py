@@ -26,7 +26,8 @@ from stsmagic import policy_draft, usage
 from stsmagic.errors import SessionExpired
 from stsmagic.policy_draft import S3_ACTIONS, PolicyDraft, draft
 from stsmagic.usage import COLUMNS, Record
-from tests.aws_clients import sandbox_client
+from tests.helpers.aws_clients import sandbox_client
+from tests.helpers.widgets import widget_states
 
 pytest.importorskip("pandas")
 
@@ -555,9 +556,7 @@ def test_no_key_secret_token_bucket_or_object_name_in_any_usage_output(
     panel = SessionPanel(interval=None)
     try:
         panel.details.value = True
-        from ipywidgets import Widget
-
-        states = json.dumps([w.get_state() for w in list(Widget.widgets.values())], default=str)
+        states = widget_states()
         shown = "\n".join(
             [
                 frame.to_string(),
