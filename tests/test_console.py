@@ -282,7 +282,7 @@ def test_bad_service_region_and_their_mixes_are_refused(
         ("http://signin.example.com/federation", ("http://signin.example.com", "https://")),
         ("ftp://127.0.0.1/federation", ("http(s)",)),
         ("https://signin.aws.amazon.com/federation?x=1", ("query",)),
-        ("not a url", ("http(s)",)),
+        ("not a url", ("whitespace", "http:// or https://")),
     ],
 )
 def test_a_bad_endpoint_is_refused_naming_where_it_came_from(
