@@ -481,6 +481,13 @@ def test_sts_dask_without_distributed_says_what_to_install(
         ("tcp://[::1]:8786", False),
         ("tls://10.1.2.3:8786", False),
         ("inproc://10.1.2.3/1/1", False),
+        ("ws://10.1.2.3:8786", True),
+        ("ws://scheduler.example.com:8786", True),
+        ("ucx://10.1.2.3:8786", True),
+        ("UCX://10.1.2.3:8786", True),
+        ("ws://127.0.0.1:8786", False),
+        ("ucx://localhost:8786", False),
+        ("wss://10.1.2.3:8786", False),
     ],
 )
 def test_plaintext_warning_for_tcp_off_this_machine(address: str, warned: bool) -> None:
@@ -501,11 +508,14 @@ def outside_address() -> str | None:
 
 
 @pytest.mark.skipif(outside_address() is None, reason="no network interface but loopback")
-def test_sts_dask_warns_for_a_plain_tcp_scheduler_off_loopback(ip: Any, capsys: Any) -> None:
+@pytest.mark.parametrize("protocol", ["tcp", "ws"])
+def test_sts_dask_warns_for_a_plain_scheduler_off_loopback(
+    ip: Any, capsys: Any, protocol: str
+) -> None:
     cluster = distributed.LocalCluster(
         n_workers=0,
         processes=False,
-        protocol="tcp",
+        protocol=protocol,
         host=outside_address(),
         dashboard_address=None,
     )
@@ -514,6 +524,7 @@ def test_sts_dask_warns_for_a_plain_tcp_scheduler_off_loopback(ip: Any, capsys: 
         ip.user_ns["remote"] = client
         ip.run_line_magic("sts_dask", "remote")
         err = capsys.readouterr().err
+        assert client.scheduler.address.startswith(f"{protocol}://")
         assert err.startswith(f"Warning: the Dask scheduler {client.scheduler.address} is plain")
         assert "TLS" in err and err.count("\n") == 1
     finally:
