@@ -43,6 +43,12 @@ _EXPIRATION_US = attrgetter("_expiration_us")
 _ISSUED_US = attrgetter("_issued_us")
 
 
+def _check_label(label: object) -> None:
+    from .limits import label as check  # on the first labelled session, not at %load_ext
+
+    check(label)
+
+
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -125,11 +131,16 @@ class SessionLedger:
     # --- changing -------------------------------------------------------------------------------
 
     def add(self, session: IssuedSession, activate: bool = True) -> IssuedSession:
-        """Keep ``session`` (labelled ``<kind>-<n>`` if it has no label); make it active."""
+        """Keep ``session`` (labelled ``<kind>-<n>`` if it has no label); make it active.
+
+        A label that is taken, or is not printable text (``stsmagic.limits.label``), is
+        refused (``ParameterError``)."""
         from .session import IssuedSession  # made by then; not imported at %load_ext
 
         if not isinstance(session, IssuedSession):
             raise TypeError(f"expected an IssuedSession, not {type(session).__name__}")
+        if session.label is not None:
+            _check_label(session.label)
         if activate:
             self._check_free(session.label)  # refused before any subscriber hears of it
         events: list[tuple[str, IssuedSession | None]] = []
@@ -168,13 +179,15 @@ class SessionLedger:
         """Hold ``label`` while its session is being issued, so nothing is sent for a label
         that is taken: ``with sessions.reserve("x"): sessions.add(broker.get_...(label="x"))``.
 
-        Refused (``ParameterError``) when the label is taken or held; released when the block
+        Refused (``ParameterError``) when the label is taken or held, or is not a label
+        (``stsmagic.limits.label``: printable characters only); released when the block
         ends, issued or not. Only the holding thread can ``add`` under a held label. ``None``
         (a label made at ``add``) holds nothing.
         """
         if label is None:
             yield
             return
+        _check_label(label)
         with self._lock:
             self._check_free(label)
             if label in self._reserved:  # held by this very thread, in an outer block

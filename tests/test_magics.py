@@ -547,7 +547,11 @@ def test_ipython_config_reaches_the_magics(sandbox: Any, shell: Any, clean_envir
         ("sts_session", "--token-code 123456 --env --no-activate", "--env exports the active"),
         ("sts_session", "--profile nosuch --token-code 123456", "nosuch"),
         ("sts_session", "--endpoint-url localhost:1", "argument --endpoint-url: 'localhost:1'"),
-        ("sts_session", "--token-code 123456 --label ' '", "--label: give a non-empty name"),
+        (
+            "sts_session",
+            "--token-code 123456 --label ' '",
+            "--label: ' ' is empty; give a non-empty name",
+        ),
         ("sts_session", "--token-code 123456 --label good", "--label: 'good' is taken"),
         ("sts_session", "--token-code 12345", "--token-code (TokenCode)"),
         ("sts_session", "--serial-number bad", "--serial-number (SerialNumber): 'bad' is 3"),

@@ -283,6 +283,8 @@ class Broker:
         """SSO GetRoleCredentials with an IAM Identity Center access token."""
         request = limits.role_credentials_request(accountId, roleName, accessToken)
         del accessToken  # the request holds it; one reference fewer for a frame to show
+        if label is not None:
+            limits.label(label)
         issued_at = datetime.now(timezone.utc)
         log.debug(
             "GetRoleCredentials for %s in %s (profile %s)",
@@ -457,6 +459,8 @@ class Broker:
         *,
         client: Any = None,
     ) -> IssuedSession:
+        if label is not None:
+            limits.label(label)  # a label the ledger would refuse costs no request
         issued_at = datetime.now(timezone.utc)
         log.debug("%s (profile %s)", operation, self._profile)
         response = self._call("sts", operation, request, secrets, client=client)

@@ -76,6 +76,10 @@ class MfaForm(widgets.VBox):
         duration to choose, the session keeps its label and place. ``export_env`` is
         ``stsmagic.keep.keep``'s: True exports the session it activates, False stops an earlier
         export, None (the default) leaves the export as it is."""
+        if label is not None:
+            from .. import limits
+
+            limits.label(label)  # refused at once, not after a code is typed
         self.renews = renews
         self.auto_renew = auto_renew
         if broker is None and renews is None:
@@ -221,6 +225,9 @@ class MfaForm(widgets.VBox):
 
 def success_line(issued: IssuedSession, active: bool) -> str:
     """One line for the status: label, masked key, and until when. Never a secret."""
+    from ..limits import printable
+
     state = "active" if active else "added (not active)"
     until = issued.expiration.strftime("%Y-%m-%d %H:%M:%S %Z")
-    return f"✓ {issued.label} ({issued.masked_access_key}) {state} until {until}"
+    label = printable(issued.label or "(unlabelled)")
+    return f"✓ {label} ({issued.masked_access_key}) {state} until {until}"
