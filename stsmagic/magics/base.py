@@ -235,7 +235,17 @@ class MagicsBase(Magics, Configurable):
         """The Broker for the flags (or traits): one per (profile, region, endpoint_url)."""
         # AWS_PROFILE named here, so the key (and any error) says which profile is meant
         profile = args.profile or self.profile or os.environ.get("AWS_PROFILE") or None
-        return self.broker_for(profile, args)
+        try:
+            return self.broker_for(profile, args)
+        except ParameterError as e:
+            if e.parameter != "profile" or args.profile:
+                raise
+            # not --profile: name where the profile came from, and how to change it there
+            if self.profile:
+                where, fix = "StsMagics.profile", "%config StsMagics.profile = NAME"
+            else:
+                where, fix = "AWS_PROFILE", "set AWS_PROFILE to one (or unset it)"
+            raise ParameterError(where, e.problem, f"{e.limit}; {fix}") from None
 
     def broker_for(self, profile: str | None, args: argparse.Namespace) -> Broker:
         """The Broker of ``profile`` with the flags' (or traits') region and endpoint."""
