@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from operator import attrgetter
@@ -72,6 +74,10 @@ class SessionLedger:
         self._reserved: dict[str, int] = {}
         # label -> when its session was last renewed (ledger clock); forgotten with the label
         self._renewed_at: dict[str, datetime] = {}
+        # the pid of the process this ledger was copied from by a fork (None: made here)
+        self._forked_from: int | None = None
+        self._fork_said = False
+        _ledgers.add(self)
 
     # --- reading --------------------------------------------------------------------------------
 
@@ -102,6 +108,27 @@ class SessionLedger:
     @clock.setter
     def clock(self, clock: Clock) -> None:
         self._clock = clock
+
+    @property
+    def forked_from(self) -> int | None:
+        """The pid of the process this ledger was copied from by ``os.fork`` (a
+        multiprocessing ``fork`` worker, a forked pool), or None in the process that made it.
+
+        A forked copy tells none of the subscribers the parent had (the Dask push, the
+        sessions file, widgets: they belong to the parent), and its sessions do not renew
+        themselves (``stsmagic.renewal``): the parent renews them and the child would make a
+        session nobody else sees. It logs that once, at INFO, on its first change."""
+        return self._forked_from
+
+    def _after_fork(self, parent: int) -> None:
+        # Only this thread exists in the child: a lock another thread held at the fork would
+        # stay held for ever, and what it reserved will never be added.
+        self._lock = threading.RLock()
+        self._reserved = {}
+        self._subscribers = []
+        if self._forked_from is None or self._forked_from != parent:
+            self._forked_from = parent
+            self._fork_said = False
 
     def find(self, label: str) -> IssuedSession | None:
         """The session labelled ``label``, or None (``get`` refuses an unknown label)."""
@@ -288,6 +315,15 @@ class SessionLedger:
         return unsubscribe
 
     def _notify(self, events: list[tuple[str, IssuedSession | None]]) -> None:
+        if self._forked_from is not None and not self._fork_said:
+            self._fork_said = True
+            log.info(
+                "stsmagic: process %d is a fork of process %d: changes to its sessions reach "
+                "none of the parent's outlets (Dask workers, the sessions file, widgets), and "
+                "no session renews itself here",
+                os.getpid(),
+                self._forked_from,
+            )
         with self._lock:
             subscribers = list(self._subscribers)
         for event, session in events:
@@ -351,6 +387,20 @@ class SessionLedger:
             ).array,
         }
         return pd.DataFrame(data, columns=list(FRAME_COLUMNS))
+
+
+_ledgers: weakref.WeakSet[SessionLedger] = weakref.WeakSet()
+"""Every ledger of this process, so a forked child can mark its copies as copies."""
+
+
+def _after_fork_in_child() -> None:
+    parent = os.getppid()
+    for ledger in list(_ledgers):
+        ledger._after_fork(parent)
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 sessions = SessionLedger()

@@ -197,6 +197,41 @@ def test_workers_sign_with_the_active_session(
     assert signers(sandbox, plugged.client) == each(plugged.client, issued[0].access_key_id)
 
 
+def change_in_a_fork(ledger: SessionLedger, session: IssuedSession, done: Any) -> None:
+    """In a forked child: make the change a pool worker might, and say how long it took."""
+    start = time.perf_counter()
+    try:
+        ledger.add(session)
+        done.send(("ok", time.perf_counter() - start))
+    except BaseException as e:
+        done.send(("error", repr(e)))
+
+
+def test_a_forked_child_pushes_nothing_to_the_workers(
+    plugged: Cluster, ledger: SessionLedger, sandbox: Any, issued: list[IssuedSession]
+) -> None:
+    """Its copy of the client has no event loop: a push from there would hang for good."""
+    import multiprocessing
+
+    ledger.add(issued[0])
+    fork = multiprocessing.get_context("fork")
+    answer, done = fork.Pipe(duplex=False)
+    child = fork.Process(target=change_in_a_fork, args=(ledger, issued[1], done))
+    child.start()
+    answered = answer.poll(60)
+    child.join(timeout=10)
+    if child.is_alive():
+        child.kill()
+        child.join(timeout=10)
+    assert answered, "the forked child hung pushing to Dask"
+    outcome, seconds = answer.recv()
+    assert outcome == "ok", seconds
+    # the workers still follow the kernel, which never saw the child's session
+    assert signers(sandbox, plugged.client) == each(plugged.client, issued[0].access_key_id)
+    ledger.add(issued[2])  # and the kernel still pushes
+    assert signers(sandbox, plugged.client) == each(plugged.client, issued[2].access_key_id)
+
+
 def test_registered_after_activation_the_workers_start_with_it(
     dask_cluster: Cluster, ledger: SessionLedger, sandbox: Any, issued: list[IssuedSession]
 ) -> None:
