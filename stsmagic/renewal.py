@@ -165,7 +165,8 @@ def renew(
     signed_by = None
     if recipe.signer is not None:
         signed_by = _signer(ledger, recipe.signer, now or ledger.now())
-    if recipe.renewal == "mfa" and TokenCode is None:
+    asked = recipe.renewal == "mfa" and TokenCode is None
+    if asked:
         TokenCode = ask_code(str(recipe.serial_number), label)
     _busy.renewing = True
     try:
@@ -175,6 +176,13 @@ def renew(
     del TokenCode
     ledger.replace(label, renewed)
     log.info("stsmagic: renewed %s (%s)", label, renewed.masked_access_key)
+    if asked:  # the user typed a code into a prompt: say what it did, under the prompt
+        from .limits import printable
+
+        print(
+            f"Renewed {printable(label)} ({renewed.masked_access_key}) with the code typed; "
+            f"valid until {renewed.expiration:%Y-%m-%d %H:%M:%S} UTC"
+        )
     return renewed
 
 

@@ -630,7 +630,12 @@ def test_a_kernel_asks_for_the_code_and_the_cell_finishes(sandbox: Any, aws_prof
         )
         assert asked["error"] is None, asked
         assert asked["prompts"] == [(f"MFA code for {sandbox.mfa_serial} to renew mfa: ", True)]
-        assert asked["stdout"] == "renewed True\n"
+        confirmed, last = asked["stdout"].splitlines()
+        assert (
+            confirmed.startswith("Renewed mfa (ASIA…")
+            and " with the code typed; valid" in confirmed
+        )
+        assert last == "renewed True"
         # nbval, papermill: no stdin; the cell fails with one line naming the way out
         silent = run_cell(kc, KERNEL_CALL.format(hours=3), allow_stdin=False)
         assert silent["prompts"] == [] and silent["stdout"] == ""
