@@ -271,12 +271,12 @@ def test_run_all_in_jupyterlab_leaves_every_form_working_and_nobody_stuck(
     every form made is shown, says what is true at the end, and takes a code typed later."""
     from jupyter_client.manager import start_new_kernel
 
-    cells = code_cells(ROOT / "notebooks" / name)
+    cells = code_cells(ROOT / FOLDER / name)
     with Sandbox() as box:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(write_demo_config(tmp_path / "aws", box))
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-        km, kc = start_new_kernel(kernel_name="python3", env=env, cwd=str(ROOT / "notebooks"))
+        km, kc = start_new_kernel(kernel_name="python3", env=env, cwd=str(ROOT / FOLDER))
         try:
             shown: list[str] = []
             for n, cell in enumerate(cells):

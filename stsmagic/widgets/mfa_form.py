@@ -309,8 +309,9 @@ class MfaForm(widgets.VBox):
         self.duration.layout.display = "none" if renewing is not None else None
 
     def close(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
+        unsubscribe = getattr(self, "_unsubscribe", None)  # None too if __init__ refused
+        if unsubscribe is not None:
+            unsubscribe()
             self._unsubscribe = None
         super().close()
 
