@@ -88,10 +88,17 @@ class _Payload:
 # --- the kernel's side ----------------------------------------------------------------------
 
 
+# Dask's comms that carry messages unencrypted: TCP, WebSockets without TLS, and UCX (which
+# has no TLS of its own). tls:// and wss:// are encrypted; inproc:// never leaves the process.
+PLAINTEXT_SCHEMES = {"tcp": "plain TCP", "ws": "plain WebSocket (ws://)", "ucx": "UCX"}
+
+
 def plaintext_warning(address: str) -> str | None:
-    """One line when ``address`` is a plain ``tcp://`` scheduler that is not on loopback."""
+    """One line when ``address`` is a scheduler on an unencrypted comm (``tcp://``,
+    ``ws://``, ``ucx://``) that is not on loopback."""
     parts = urlsplit(address if "://" in address else f"tcp://{address}")
-    if parts.scheme != "tcp":
+    comm = PLAINTEXT_SCHEMES.get(parts.scheme.lower())
+    if comm is None:
         return None
     host = parts.hostname or ""
     if host == "localhost":
@@ -102,8 +109,9 @@ def plaintext_warning(address: str) -> str | None:
     except ValueError:
         pass  # a host name: not known to be loopback
     return (
-        f"the Dask scheduler {address} is plain TCP, not on this machine: session secrets "
-        "cross the network unencrypted; use TLS (a tls:// scheduler, distributed's security=)"
+        f"the Dask scheduler {address} is {comm}, not on this machine: session secrets "
+        "cross the network unencrypted; use TLS (a tls:// or wss:// scheduler, distributed's "
+        "security=)"
     )
 
 

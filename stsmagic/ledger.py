@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from operator import attrgetter
@@ -45,6 +47,12 @@ _EXPIRATION_US = attrgetter("_expiration_us")
 _ISSUED_US = attrgetter("_issued_us")
 
 
+def _check_label(label: object) -> None:
+    from .limits import label as check  # on the first labelled session, not at %load_ext
+
+    check(label)
+
+
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -70,6 +78,10 @@ class SessionLedger:
         self._renewed_at: dict[str, datetime] = {}
         # what each label's sessions signed (renewals keep the label, so its counts go on)
         self.usage_table = UsageTable()
+        # the pid of the process this ledger was copied from by a fork (None: made here)
+        self._forked_from: int | None = None
+        self._fork_said = False
+        _ledgers.add(self)
 
     # --- reading --------------------------------------------------------------------------------
 
@@ -101,6 +113,27 @@ class SessionLedger:
     def clock(self, clock: Clock) -> None:
         self._clock = clock
 
+    @property
+    def forked_from(self) -> int | None:
+        """The pid of the process this ledger was copied from by ``os.fork`` (a
+        multiprocessing ``fork`` worker, a forked pool), or None in the process that made it.
+
+        A forked copy tells none of the subscribers the parent had (the Dask push, the
+        sessions file, widgets: they belong to the parent), and its sessions do not renew
+        themselves (``stsmagic.renewal``): the parent renews them and the child would make a
+        session nobody else sees. It logs that once, at INFO, on its first change."""
+        return self._forked_from
+
+    def _after_fork(self, parent: int) -> None:
+        # Only this thread exists in the child: a lock another thread held at the fork would
+        # stay held for ever, and what it reserved will never be added.
+        self._lock = threading.RLock()
+        self._reserved = {}
+        self._subscribers = []
+        if self._forked_from is None or self._forked_from != parent:
+            self._forked_from = parent
+            self._fork_said = False
+
     def find(self, label: str) -> IssuedSession | None:
         """The session labelled ``label``, or None (``get`` refuses an unknown label)."""
         return self._sessions.get(label)
@@ -129,11 +162,16 @@ class SessionLedger:
     # --- changing -------------------------------------------------------------------------------
 
     def add(self, session: IssuedSession, activate: bool = True) -> IssuedSession:
-        """Keep ``session`` (labelled ``<kind>-<n>`` if it has no label); make it active."""
+        """Keep ``session`` (labelled ``<kind>-<n>`` if it has no label); make it active.
+
+        A label that is taken, or is not printable text (``stsmagic.limits.label``), is
+        refused (``ParameterError``)."""
         from .session import IssuedSession  # made by then; not imported at %load_ext
 
         if not isinstance(session, IssuedSession):
             raise TypeError(f"expected an IssuedSession, not {type(session).__name__}")
+        if session.label is not None:
+            _check_label(session.label)
         if activate:
             self._check_free(session.label)  # refused before any subscriber hears of it
         events: list[tuple[str, IssuedSession | None]] = []
@@ -172,13 +210,15 @@ class SessionLedger:
         """Hold ``label`` while its session is being issued, so nothing is sent for a label
         that is taken: ``with sessions.reserve("x"): sessions.add(broker.get_...(label="x"))``.
 
-        Refused (``ParameterError``) when the label is taken or held; released when the block
+        Refused (``ParameterError``) when the label is taken or held, or is not a label
+        (``stsmagic.limits.label``: printable characters only); released when the block
         ends, issued or not. Only the holding thread can ``add`` under a held label. ``None``
         (a label made at ``add``) holds nothing.
         """
         if label is None:
             yield
             return
+        _check_label(label)
         with self._lock:
             self._check_free(label)
             if label in self._reserved:  # held by this very thread, in an outer block
@@ -281,6 +321,15 @@ class SessionLedger:
         return unsubscribe
 
     def _notify(self, events: list[tuple[str, IssuedSession | None]]) -> None:
+        if self._forked_from is not None and not self._fork_said:
+            self._fork_said = True
+            log.info(
+                "stsmagic: process %d is a fork of process %d: changes to its sessions reach "
+                "none of the parent's outlets (Dask workers, the sessions file, widgets), and "
+                "no session renews itself here",
+                os.getpid(),
+                self._forked_from,
+            )
         with self._lock:
             subscribers = list(self._subscribers)
         for event, session in events:
@@ -356,6 +405,20 @@ class SessionLedger:
         if label is not None and label not in order and label not in self.usage_table.labels():
             raise self._unknown(label)
         return self.usage_table.to_frame(label, order)
+
+
+_ledgers: weakref.WeakSet[SessionLedger] = weakref.WeakSet()
+"""Every ledger of this process, so a forked child can mark its copies as copies."""
+
+
+def _after_fork_in_child() -> None:
+    parent = os.getppid()
+    for ledger in list(_ledgers):
+        ledger._after_fork(parent)
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 sessions = SessionLedger()

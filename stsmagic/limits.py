@@ -87,6 +87,43 @@ def _bounded_name(
     return text
 
 
+LABEL_RULE = (
+    "a label is printable characters only: no control characters, escape sequences or line breaks"
+)
+
+
+def label(value: object, parameter: str = "label") -> str:
+    """A session's label: non-empty text of printable characters (``str.isprintable``), so
+    printing it never moves the cursor, colours the terminal or starts a new line."""
+    text = _require_str(parameter, value, LABEL_RULE)
+    if not text.strip():
+        raise ParameterError(parameter, f"{_shown(text)} is empty", "give a non-empty name")
+    bad = next((c for c in text if not c.isprintable() and c != " "), None)
+    if bad is not None:
+        raise ParameterError(
+            parameter, f"{_shown(text)} holds U+{ord(bad):04X} ({_char_name(bad)})", LABEL_RULE
+        )
+    return text
+
+
+def _char_name(char: str) -> str:
+    if char in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029":
+        return "a line break"
+    if char == "\x1b":
+        return "escape: the start of a terminal escape sequence"
+    return unicodedata.name(char, "a control character").lower()
+
+
+def printable(text: str) -> str:
+    """``text`` with every character that is not printable written as its escape (``\\x1b``,
+    ``\\n``, ``\\u202e``), the rest as is: for printing a label that came from elsewhere."""
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
+
+
 def endpoint_url(value: object, parameter: str = "endpoint_url") -> str:
     """An http(s) URL with a host, as botocore needs it for ``endpoint_url``."""
     text = _require_str(parameter, value, _ENDPOINT_LIMIT)

@@ -83,6 +83,10 @@ def renew_due(ledger: SessionLedger, session: IssuedSession, now: datetime) -> R
     expired = now >= session.expiration
     recipe = session.recipe
     label = session.label or "(unlabelled)"
+    if ledger.forked_from is not None:
+        # A forked child (a process pool): the parent renews; a renewal here would be a
+        # session the parent never sees.
+        return _old(session, expired, forked_cause(ledger.forked_from))
     if recipe is None or recipe.renewal == "none" or session.label is None:
         return _old(session, expired)
     if not enabled or not recipe.auto_renew or renewing():
@@ -119,11 +123,23 @@ def renew_due(ledger: SessionLedger, session: IssuedSession, now: datetime) -> R
         return session.credentials
 
 
-def _old(session: IssuedSession, expired: bool) -> ReadOnlyCredentials:
+def _old(session: IssuedSession, expired: bool, cause: str | None = None) -> ReadOnlyCredentials:
     """The old session's credentials while it is valid; expired, why it was not renewed."""
     if expired:
-        raise SessionExpired(session.label or "(unlabelled)", session.kind, session.expiration)
+        raise SessionExpired(
+            session.label or "(unlabelled)", session.kind, session.expiration, cause
+        )
     return session.credentials
+
+
+def forked_cause(parent: int) -> str:
+    """Why a forked child did not renew a session: one clause for ``SessionExpired``."""
+    import os
+
+    return (
+        f"process {os.getpid()} is a fork of process {parent}, which renews its sessions "
+        "(a session renewed here would be one it never sees)"
+    )
 
 
 @refusal_without_frames
@@ -149,7 +165,8 @@ def renew(
     signed_by = None
     if recipe.signer is not None:
         signed_by = _signer(ledger, recipe.signer, now or ledger.now())
-    if recipe.renewal == "mfa" and TokenCode is None:
+    asked = recipe.renewal == "mfa" and TokenCode is None
+    if asked:
         TokenCode = ask_code(str(recipe.serial_number), label)
     _busy.renewing = True
     try:
@@ -159,6 +176,13 @@ def renew(
     del TokenCode
     ledger.replace(label, renewed)
     log.info("stsmagic: renewed %s (%s)", label, renewed.masked_access_key)
+    if asked:  # the user typed a code into a prompt: say what it did, under the prompt
+        from .limits import printable
+
+        print(
+            f"Renewed {printable(label)} ({renewed.masked_access_key}) with the code typed; "
+            f"valid until {renewed.expiration:%Y-%m-%d %H:%M:%S} UTC"
+        )
     return renewed
 
 

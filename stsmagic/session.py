@@ -265,8 +265,11 @@ class IssuedSession:
     def __str__(self) -> str:
         state = "expired" if self.expired else f"{format_remaining(self.remaining)} left"
         who = f" as {self.principal}" if self.principal else ""
+        from .limits import printable  # a label from elsewhere may hold control characters
+
+        label = printable(self.label or "(unlabelled)")
         return (
-            f"{self.label or '(unlabelled)'}: {self.kind} {self.masked_access_key}{who}, "
+            f"{label}: {self.kind} {self.masked_access_key}{who}, "
             f"expires {self.expiration:%Y-%m-%d %H:%M:%S} UTC ({state})"
         )
 

@@ -253,10 +253,38 @@ def test_timeouts_and_dead_endpoints_are_refusals(sandbox: Any, aws_profile: Pat
     assert caught.value.code == "EndpointConnectionError"
 
 
-def test_no_source_credentials_is_a_refusal(sandbox: Any, clean_environ: Path) -> None:
-    with pytest.raises(RequestRefused) as caught:
+def test_no_source_credentials_says_nothing_was_sent_and_how_to_add_them(
+    sandbox: Any, clean_environ: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stsmagic.errors import NoSourceCredentials
+
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    before = len(sandbox.requests)
+    with pytest.raises(NoSourceCredentials) as caught:
         Broker(endpoint_url=sandbox.endpoint_url, config=FAST).get_session_token()
+    # still a RequestRefused with botocore's code, for code that catches those
+    assert isinstance(caught.value, RequestRefused)
     assert caught.value.code == "NoCredentialsError"
+    assert str(caught.value) == (
+        "GetSessionToken was not sent: profile 'default' has no credentials to sign it; add "
+        "keys with `aws configure`, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+    )
+    assert len(sandbox.requests) == before
+
+
+def test_a_missing_aws_profile_is_named_as_aws_profile(
+    sandbox: Any, aws_profile: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "missing")
+    with pytest.raises(ParameterError) as caught:
+        Broker()
+    assert caught.value.parameter == "AWS_PROFILE"
+    assert str(caught.value) == (
+        "AWS_PROFILE: 'missing' is not in the AWS config files; known profiles: default"
+    )
+    with pytest.raises(ParameterError) as caught:
+        Broker(profile="gone")
+    assert caught.value.parameter == "profile"
 
 
 def test_source_is_never_the_live_session(

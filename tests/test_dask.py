@@ -197,6 +197,41 @@ def test_workers_sign_with_the_active_session(
     assert signers(sandbox, plugged.client) == each(plugged.client, issued[0].access_key_id)
 
 
+def change_in_a_fork(ledger: SessionLedger, session: IssuedSession, done: Any) -> None:
+    """In a forked child: make the change a pool worker might, and say how long it took."""
+    start = time.perf_counter()
+    try:
+        ledger.add(session)
+        done.send(("ok", time.perf_counter() - start))
+    except BaseException as e:
+        done.send(("error", repr(e)))
+
+
+def test_a_forked_child_pushes_nothing_to_the_workers(
+    plugged: Cluster, ledger: SessionLedger, sandbox: Any, issued: list[IssuedSession]
+) -> None:
+    """Its copy of the client has no event loop: a push from there would hang for good."""
+    import multiprocessing
+
+    ledger.add(issued[0])
+    fork = multiprocessing.get_context("fork")
+    answer, done = fork.Pipe(duplex=False)
+    child = fork.Process(target=change_in_a_fork, args=(ledger, issued[1], done))
+    child.start()
+    answered = answer.poll(60)
+    child.join(timeout=10)
+    if child.is_alive():
+        child.kill()
+        child.join(timeout=10)
+    assert answered, "the forked child hung pushing to Dask"
+    outcome, seconds = answer.recv()
+    assert outcome == "ok", seconds
+    # the workers still follow the kernel, which never saw the child's session
+    assert signers(sandbox, plugged.client) == each(plugged.client, issued[0].access_key_id)
+    ledger.add(issued[2])  # and the kernel still pushes
+    assert signers(sandbox, plugged.client) == each(plugged.client, issued[2].access_key_id)
+
+
 def test_registered_after_activation_the_workers_start_with_it(
     dask_cluster: Cluster, ledger: SessionLedger, sandbox: Any, issued: list[IssuedSession]
 ) -> None:
@@ -481,6 +516,13 @@ def test_sts_dask_without_distributed_says_what_to_install(
         ("tcp://[::1]:8786", False),
         ("tls://10.1.2.3:8786", False),
         ("inproc://10.1.2.3/1/1", False),
+        ("ws://10.1.2.3:8786", True),
+        ("ws://scheduler.example.com:8786", True),
+        ("ucx://10.1.2.3:8786", True),
+        ("UCX://10.1.2.3:8786", True),
+        ("ws://127.0.0.1:8786", False),
+        ("ucx://localhost:8786", False),
+        ("wss://10.1.2.3:8786", False),
     ],
 )
 def test_plaintext_warning_for_tcp_off_this_machine(address: str, warned: bool) -> None:
@@ -501,11 +543,14 @@ def outside_address() -> str | None:
 
 
 @pytest.mark.skipif(outside_address() is None, reason="no network interface but loopback")
-def test_sts_dask_warns_for_a_plain_tcp_scheduler_off_loopback(ip: Any, capsys: Any) -> None:
+@pytest.mark.parametrize("protocol", ["tcp", "ws"])
+def test_sts_dask_warns_for_a_plain_scheduler_off_loopback(
+    ip: Any, capsys: Any, protocol: str
+) -> None:
     cluster = distributed.LocalCluster(
         n_workers=0,
         processes=False,
-        protocol="tcp",
+        protocol=protocol,
         host=outside_address(),
         dashboard_address=None,
     )
@@ -514,6 +559,7 @@ def test_sts_dask_warns_for_a_plain_tcp_scheduler_off_loopback(ip: Any, capsys: 
         ip.user_ns["remote"] = client
         ip.run_line_magic("sts_dask", "remote")
         err = capsys.readouterr().err
+        assert client.scheduler.address.startswith(f"{protocol}://")
         assert err.startswith(f"Warning: the Dask scheduler {client.scheduler.address} is plain")
         assert "TLS" in err and err.count("\n") == 1
     finally:

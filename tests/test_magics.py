@@ -547,7 +547,11 @@ def test_ipython_config_reaches_the_magics(sandbox: Any, shell: Any, clean_envir
         ("sts_session", "--token-code 123456 --env --no-activate", "--env exports the active"),
         ("sts_session", "--profile nosuch --token-code 123456", "nosuch"),
         ("sts_session", "--endpoint-url localhost:1", "argument --endpoint-url: 'localhost:1'"),
-        ("sts_session", "--token-code 123456 --label ' '", "--label: give a non-empty name"),
+        (
+            "sts_session",
+            "--token-code 123456 --label ' '",
+            "--label: ' ' is empty; give a non-empty name",
+        ),
         ("sts_session", "--token-code 123456 --label good", "--label: 'good' is taken"),
         ("sts_session", "--token-code 12345", "--token-code (TokenCode)"),
         ("sts_session", "--serial-number bad", "--serial-number (SerialNumber): 'bad' is 3"),
@@ -698,12 +702,53 @@ def test_load_ext_with_a_missing_aws_profile_loads_and_boto3_says_so_as_ever(
         shell.run_line_magic("unload_ext", "stsmagic")
 
 
-def test_a_missing_aws_profile_is_named(
+def test_a_missing_profile_is_blamed_on_where_it_came_from(
     sandbox: Any, ip: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AWS_PROFILE", "elsewhere")
     message = refused(sandbox, ip, "sts_session", "--token-code 123456")
-    assert "--profile (profile): 'elsewhere' is not in the AWS config files" in message
+    assert message == (
+        "%sts_session: AWS_PROFILE: 'elsewhere' is not in the AWS config files; known "
+        "profiles: default; set AWS_PROFILE to one (or unset it)"
+    )
+    ip.run_line_magic("config", "StsMagics.profile = 'nearby'")
+    message = refused(sandbox, ip, "sts_session", "--token-code 123456")
+    assert message == (
+        "%sts_session: StsMagics.profile: 'nearby' is not in the AWS config files; known "
+        "profiles: default; %config StsMagics.profile = NAME"
+    )
+    message = refused(sandbox, ip, "sts_session", "--profile far --token-code 123456")
+    assert message.startswith(
+        "%sts_session: --profile (profile): 'far' is not in the AWS config files; known"
+    )
+    monkeypatch.delenv("AWS_PROFILE")
+    message = refused(sandbox, ip, "sts_federation", "--name a --profile far")
+    assert "--profile (profile): 'far'" in message
+
+
+def test_no_credentials_at_all_says_so_and_how_to_add_them(
+    sandbox: Any, shell: Any, clean_environ: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No keys anywhere (a fresh machine): nothing was sent, so nothing was refused."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.endpoint_url)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    shell.run_line_magic("load_ext", "stsmagic")
+    try:
+        for magic, line in (("sts_session", ""), ("sts_federation", "--name alice")):
+            message = refused(sandbox, shell, magic, line)
+            operation = "GetSessionToken" if magic == "sts_session" else "GetFederationToken"
+            assert message == (
+                f"%{magic}: {operation} was not sent: profile 'default' has no credentials to "
+                "sign it; add keys with `aws configure`, or set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY"
+            )
+        (clean_environ / "config").write_text("[profile empty]\nregion = us-east-1\n")
+        message = refused(sandbox, shell, "sts_session", "--profile empty")
+        assert "profile 'empty' has no credentials" in message
+        assert "`aws configure --profile empty`" in message and "refused" not in message
+    finally:
+        shell.run_line_magic("unload_ext", "stsmagic")
 
 
 def test_two_threads_with_one_label_redeem_one_trade_in_token(sandbox: Any, ip: Any) -> None:

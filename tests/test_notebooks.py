@@ -7,8 +7,9 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -193,3 +194,112 @@ def test_nbval_outputs_hold_no_secret_the_sandbox_issued(nbval_run: NbvalRun) ->
     text = "\n".join(output_text(cell["outputs"]) for cell in recorded)
     assert [s for s in secrets if s in text] == []
     assert leaks(text) == []
+
+
+# --- Run All in JupyterLab, with a reader at the keyboard -----------------------------------------
+
+# The notebooks that show the MFA form or may ask for a code while they run.
+WITH_FORMS_OR_PROMPTS = ["01-quick-start.ipynb", "07-long-running.ipynb", "08-roles.ipynb"]
+SHOWN_CODE = re.compile(r"authenticator shows (\d{6})\b")
+
+# After the run, in the same kernel: every MfaForm alive, what its status said, and what a code
+# typed into it then does (the reader scrolling back up to try it).
+PROBE = """
+import json
+import ipywidgets
+import stsmagic
+from stsmagic.sandbox import connect
+from stsmagic.widgets.mfa_form import MfaForm
+
+_instances = getattr(ipywidgets.widgets.widget, "_instances", None) or ipywidgets.Widget.widgets
+_report = []
+for _form in [w for w in list(_instances.values()) if isinstance(w, MfaForm)]:
+    _said = _form.status.value
+    _stale = "active until" in _said and stsmagic.sessions.active is not _form.session
+    _form.token_code.value = connect().mfa_code()
+    _report.append({"id": _form.model_id, "stale": _stale, "said": _said, "error": _form.error})
+print(json.dumps(_report))
+"""
+
+
+def run_like_jupyterlab(kc: Any, code: str, *, stop_on_error: bool) -> dict[str, Any]:
+    """One cell as JupyterLab's Run All sends it (stdin allowed; an input request answered
+    with the code the cell printed for the reader, if it printed one)."""
+    import queue
+
+    msg_id = kc.execute(code, allow_stdin=True, stop_on_error=stop_on_error)
+    out: dict[str, Any] = {"stdout": "", "error": None, "asked": [], "widgets": []}
+    request = None
+    while True:
+        if request is None:
+            try:
+                request = kc.get_stdin_msg(timeout=0.05)
+                asked_at = time.monotonic()
+            except queue.Empty:
+                pass
+        try:
+            msg = kc.get_iopub_msg(timeout=0.05)
+        except queue.Empty:
+            msg = None
+        if request is not None and msg is None and time.monotonic() - asked_at > 1:
+            # what the reader sees above the box has arrived: answer as they would
+            shown = SHOWN_CODE.findall(out["stdout"])
+            out["asked"].append((request["content"]["prompt"], bool(shown)))
+            kc.input(shown[-1] if shown else "")  # nothing to type: the reader is stuck
+            request = None
+        if msg is None or msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "stream" and content["name"] == "stdout":
+            out["stdout"] += content["text"]
+        elif kind == "error":
+            out["error"] = f"{content['ename']}: {content['evalue']}"
+        elif kind in ("display_data", "execute_result"):
+            view = content["data"].get("application/vnd.jupyter.widget-view+json")
+            if view:
+                out["widgets"].append(view["model_id"])
+        elif kind == "status" and content["execution_state"] == "idle":
+            return out
+
+
+@pytest.mark.parametrize("name", WITH_FORMS_OR_PROMPTS)
+def test_run_all_in_jupyterlab_leaves_every_form_working_and_nobody_stuck(
+    name: str, tmp_path: Path
+) -> None:
+    """A reader runs all cells of a notebook with stdin (JupyterLab: a password box appears
+    for a question): every question comes with a way to answer it and an answer is confirmed;
+    every form made is shown, says what is true at the end, and takes a code typed later."""
+    from jupyter_client.manager import start_new_kernel
+
+    cells = code_cells(ROOT / FOLDER / name)
+    with Sandbox() as box:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(write_demo_config(tmp_path / "aws", box))
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+        km, kc = start_new_kernel(kernel_name="python3", env=env, cwd=str(ROOT / FOLDER))
+        try:
+            shown: list[str] = []
+            for n, cell in enumerate(cells):
+                tags = cell.get("metadata", {}).get("tags", [])
+                out = run_like_jupyterlab(
+                    kc, "".join(cell["source"]), stop_on_error="raises-exception" not in tags
+                )
+                # Run All stops at an error in a cell not tagged raises-exception
+                assert out["error"] is None or "raises-exception" in tags, (n, out["error"])
+                for prompt, code_was_shown in out["asked"]:
+                    assert code_was_shown, f"cell {n} asked {prompt!r} with no code shown"
+                if out["asked"]:
+                    assert "Renewed" in out["stdout"], (n, out["stdout"])  # confirmed
+                shown += out["widgets"]
+            probe = run_like_jupyterlab(kc, PROBE, stop_on_error=True)
+            assert probe["error"] is None, probe
+            forms = json.loads(probe["stdout"].splitlines()[-1])
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+    for form in forms:
+        assert form["id"] in shown, "a form was made but never shown"
+        assert not form["stale"], form["said"]
+        assert form["error"] is None, form["error"]
+    if name != "07-long-running.ipynb":
+        assert forms, "the notebook shows a form"

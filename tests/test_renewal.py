@@ -517,7 +517,7 @@ def test_renew_by_hand_and_single_use(sandbox: Any, ledger: SessionLedger) -> No
 def test_panel_renew_auto_at_once_and_mfa_through_the_inline_form(
     sandbox: Any, ledger: SessionLedger, clock: Clock
 ) -> None:
-    from stsmagic.widgets.panel import SessionPanel
+    from stsmagic.widgets.panel import SessionPanel, format_utc
 
     fed = ledger.add(Broker().get_federation_token(Name="panel", label="fed"), activate=False)
     mfa = ledger.add(
@@ -545,14 +545,19 @@ def test_panel_renew_auto_at_once_and_mfa_through_the_inline_form(
         form = panel.form
         assert form is not None and list(panel.form_box.children) == [form]
         assert form.submit.description == "Renew" and form.serial_number.value == sandbox.mfa_serial
+        # a wrong code: the form stays, saying why
+        form.token_code.value = "000000" if sandbox.mfa_code() != "000000" else "111111"
+        assert "AccessDenied" in str(form.error) and ledger.get("mfa") is mfa
+        assert panel.form is form and "AccessDenied" in form.status.value
+        # the right one (its sixth digit sends it): the form has done its job and goes; the
+        # message line says what it did
         form.token_code.value = sandbox.mfa_code()
-        form.submit.click()
         renewed = ledger.get("mfa")
         assert form.error is None and renewed.access_key_id != mfa.access_key_id
-        assert ledger.active is renewed and "Renewed mfa" in form.status.value
-        form.token_code.value = "000000"
-        form.submit.click()
-        assert "AccessDenied" in str(form.error) and ledger.get("mfa") is renewed
+        assert ledger.active is renewed
+        assert panel.form is None and list(panel.form_box.children) == []
+        assert panel.message.value.startswith(f"Renewed mfa ({renewed.masked_access_key}) until ")
+        assert format_utc(renewed.expiration) in panel.message.value
         assert ledger.get("d") is delegated
     finally:
         panel.close()
@@ -625,7 +630,12 @@ def test_a_kernel_asks_for_the_code_and_the_cell_finishes(sandbox: Any, aws_prof
         )
         assert asked["error"] is None, asked
         assert asked["prompts"] == [(f"MFA code for {sandbox.mfa_serial} to renew mfa: ", True)]
-        assert asked["stdout"] == "renewed True\n"
+        confirmed, last = asked["stdout"].splitlines()
+        assert (
+            confirmed.startswith("Renewed mfa (ASIA…")
+            and " with the code typed; valid" in confirmed
+        )
+        assert last == "renewed True"
         # nbval, papermill: no stdin; the cell fails with one line naming the way out
         silent = run_cell(kc, KERNEL_CALL.format(hours=3), allow_stdin=False)
         assert silent["prompts"] == [] and silent["stdout"] == ""

@@ -43,24 +43,65 @@ def test_duration_argument_is_chosen_even_when_not_a_usual_choice(
     assert form.serial_number.value == "arn:aws:iam::1:mfa/x"
 
 
+def frontend(widget: Any, data: dict[str, Any]) -> None:
+    """A message from the browser's view of ``widget``, through its comm as a kernel hands it
+    over (a keystroke's value update, or Enter's ``{"event": "submit"}``)."""
+    widget.comm.handle_msg({"content": {"data": data}, "buffers": []})
+
+
+def type_into(field: Any, text: str) -> None:
+    """Type ``text`` a key at a time, as a browser sends it (the field updates continuously)."""
+    start = field.value
+    for n in range(1, len(text) + 1):
+        typed = start + text[:n]
+        frontend(field, {"method": "update", "state": {"value": typed}, "buffer_paths": []})
+
+
+def press_enter(field: Any) -> None:
+    frontend(field, {"method": "custom", "content": {"event": "submit"}})
+
+
 @pytest.mark.parametrize(
-    ("code", "enabled"),
+    ("code", "why"),
     [
-        ("", False),
-        ("12345", False),
-        ("123456", True),
-        ("1234567", False),
-        ("12a456", False),
-        (" 123456 ", True),
-        ("\uff11\uff12\uff13\uff14\uff15\uff16", False),  # fullwidth digits
+        ("12345", "5 of 6 digits."),
+        ("1234567", "That is 7 digits; the code is 6."),
+        ("123 456", "The code is 6 digits (0-9) and nothing else: remove a space."),
+        ("12a456", "The code is 6 digits (0-9) and nothing else: remove 'a'."),
+        ("\uff11\uff12\uff13\uff14\uff15\uff16", "(0-9) and nothing else: remove '\uff11'."),
+        ("12\t3456", "remove a space."),
     ],
 )
-def test_button_is_enabled_only_for_exactly_six_digits(
-    broker: Broker, ledger: SessionLedger, code: str, enabled: bool
+def test_the_status_line_says_why_the_button_is_disabled(
+    sandbox: Any, broker: Broker, ledger: SessionLedger, code: str, why: str
 ) -> None:
     form = MfaForm(broker, ledger)
-    form.token_code.value = code
-    assert form.submit.disabled is not enabled
+    before = len(sandbox.requests)
+    form.token_code.value = code  # pasted whole
+    assert form.submit.disabled and why in form.status.value
+    press_enter(form.token_code)  # Enter says it again, and sends nothing
+    assert form.submit.disabled and why in form.status.value
+    assert len(sandbox.requests) == before and ledger.sessions == ()
+
+
+def test_the_sixth_digit_sends_the_code(
+    sandbox: Any, broker: Broker, ledger: SessionLedger
+) -> None:
+    form = MfaForm(broker, ledger)
+    before = len(operations(sandbox, "GetSessionToken"))
+    code = sandbox.mfa_code()
+    type_into(form.token_code, code[:5])
+    assert form.status.value == "5 of 6 digits." and form.submit.disabled
+    press_enter(form.token_code)  # five digits: Enter sends nothing
+    assert len(operations(sandbox, "GetSessionToken")) == before
+    type_into(form.token_code, code[5:])
+    assert len(operations(sandbox, "GetSessionToken")) == before + 1
+    assert form.error is None and ledger.active is form.session is not None
+    assert "active until" in form.status.value
+    # Enter out of habit after the sixth digit: the field is empty, the status stays
+    status = form.status.value
+    press_enter(form.token_code)
+    assert form.status.value == status and len(operations(sandbox, "GetSessionToken")) == before + 1
 
 
 def test_a_right_code_adds_the_session_active_and_says_until_when(
@@ -68,9 +109,7 @@ def test_a_right_code_adds_the_session_active_and_says_until_when(
 ) -> None:
     form = MfaForm(broker, ledger, duration_seconds=3600)
     before = len(operations(sandbox, "GetSessionToken"))
-    form.token_code.value = sandbox.mfa_code()
-    assert not form.submit.disabled
-    form.submit.click()
+    form.token_code.value = sandbox.mfa_code()  # the sixth digit sends it
 
     assert form.error is None, form.error
     session = form.session
@@ -156,9 +195,10 @@ def test_the_button_is_disabled_while_the_request_runs(
     sandbox: Any, broker: Broker, ledger: SessionLedger
 ) -> None:
     form = MfaForm(broker, ledger)
-    form.token_code.value = sandbox.mfa_code()
+    code = sandbox.mfa_code()
+    form.token_code.value = code[:5]
     sandbox.hang_next("GetSessionToken", 1.0)
-    clicker = threading.Thread(target=form.submit.click)
+    clicker = threading.Thread(target=type_into, args=(form.token_code, code[5:]))
     clicker.start()
     deadline = time.monotonic() + 5
     while "Requesting" not in form.status.value and time.monotonic() < deadline:
@@ -221,3 +261,51 @@ def test_a_label_taken_before_the_click_sends_nothing(
     assert len(operations(sandbox, "GetSessionToken")) == sent, "a code was spent for nothing"
     assert form.error is not None and "'mine'" in form.error and "label" in form.error
     assert form.session is None and ledger.active is taken and ledger.labels == ("mine",)
+
+
+def test_a_labelled_form_follows_its_session_and_the_next_code_renews_it(
+    sandbox: Any, broker: Broker, ledger: SessionLedger
+) -> None:
+    """After a Run All the form shows what is true now, and a code typed later works: its own
+    label is not 'taken' from it."""
+    form = MfaForm(broker, ledger, label="morning")
+    form.token_code.value = sandbox.mfa_code()
+    first = ledger.get("morning")
+    assert form.session is first and "morning" in form.status.value
+    assert "active until" in form.status.value
+    assert form.submit.description == "Renew" and form.duration.layout.display == "none"
+
+    ledger.deactivate()  # %sts_use --source, cells later
+    assert "is not active now" in form.status.value
+    assert "%sts_use morning uses it" in form.status.value
+
+    sent = len(operations(sandbox, "GetSessionToken"))
+    form.token_code.value = sandbox.mfa_code()  # the reader types a code after the Run All
+    renewed = ledger.get("morning")
+    assert form.error is None, form.error
+    assert renewed is not first and form.session is renewed
+    assert len(operations(sandbox, "GetSessionToken")) == sent + 1
+    assert "Renewed morning" in form.status.value and ledger.labels == ("morning",)
+
+    ledger.forget("morning")
+    assert form.status.value == "morning was forgotten; a new code issues it again"
+    assert form.submit.description == "Get session token" and form.duration.layout.display is None
+    form.token_code.value = sandbox.mfa_code()
+    assert form.error is None and ledger.labels == ("morning",)
+    assert ledger.get("morning") is form.session and "active until" in form.status.value
+
+    form.close()
+    status = form.status.value
+    ledger.deactivate()  # a closed form follows nothing
+    assert form.status.value == status
+
+
+def test_an_unlabelled_form_issues_a_new_session_for_each_code(
+    sandbox: Any, broker: Broker, ledger: SessionLedger
+) -> None:
+    form = MfaForm(broker, ledger)
+    form.token_code.value = sandbox.mfa_code()
+    form.token_code.value = sandbox.mfa_code()
+    assert form.error is None and ledger.labels == ("session-1", "session-2")
+    assert form.submit.description == "Get session token"
+    form.close()

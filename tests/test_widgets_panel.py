@@ -7,6 +7,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -278,9 +279,78 @@ def test_details_show_principal_key_and_issued_time_on_demand(
         " · last renewed never · busiest no calls yet"
     )
     b = ledger.add(issue(broker, "panel-b"))
-    assert panel.rows[b.label].details.value.startswith("principal <b>arn:")
+    assert panel.rows[b.label].details.value.startswith(
+        '<span class="stsmagic-detail">principal <b>arn:'
+    )
     panel.details.value = False
     assert "stsmagic-show-details" not in panel.grid._dom_classes
+
+
+def test_details_wrap_between_values_never_inside_one(
+    broker: Broker, ledger: SessionLedger, panel: SessionPanel
+) -> None:
+    """A narrow notebook wraps the details line: between two details, never inside a date."""
+    a = ledger.add(issue(broker, "panel-wrap"))
+    panel.details.value = True
+    value = panel.rows[a.label].details.value
+    parts = value.split(" · ")
+    assert len(parts) == 5
+    for part in parts:
+        assert re.fullmatch(r'<span class="stsmagic-detail">[\w ]+ <b>[^<]+</b></span>', part), part
+    assert f"<b>{a.expiration:%Y-%m-%d %H:%M:%S} UTC</b>" in value
+    assert re.search(
+        r"\.stsmagic-session-panel \.stsmagic-detail \{ white-space: nowrap; \}", panel.style.value
+    )
+
+
+def test_text_is_the_table_for_where_only_text_is_shown(
+    broker: Broker, ledger: SessionLedger, panel: SessionPanel, clock: Clock
+) -> None:
+    assert (
+        panel.text()
+        == "No sessions yet: %sts_session, %sts_federation or another stsmagic magic issues one."
+    )
+    a = ledger.add(issue(broker, "panel-text"))
+    b = ledger.add(issue(broker, "panel-text-2", 900), activate=False)
+    bundle = panel._repr_mimebundle_()
+    assert bundle["text/plain"] == panel.text()
+    assert "application/vnd.jupyter.widget-view+json" in bundle  # still the widget where it can be
+    lines = panel.text().splitlines()
+    assert re.split(r"\s{2,}", lines[0]) == HEADERS
+    assert re.split(r"\s{2,}", lines[1])[:3] == [a.label, "federation", "● active"]
+    assert re.split(r"\s{2,}", lines[2])[:3] == [b.label, "federation", "standby"]
+    kind = lines[0].index("kind")
+    assert lines[1][kind:].startswith("federation") and lines[2][kind:].startswith("federation")
+    assert "SessionPanel(" not in panel.text() and b.masked_access_key not in panel.text()
+
+
+def test_sts_panel_in_a_terminal_ipython_prints_the_table(sandbox: Any, aws_profile: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    lines = [
+        "%load_ext stsmagic",
+        "%sts_federation --name alice --label fed --duration-seconds 3600",
+        "%sts_panel",
+        "exit",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    done = subprocess.run(
+        [sys.executable, "-m", "IPython", "--simple-prompt", "--no-banner", "--colors=NoColor"],
+        input="\n".join(lines) + "\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    out = done.stdout
+    assert "Out[3]: \nlabel  kind        status    time left  expires" in out, out
+    row = re.search(r"\nfed    federation  ● active  (\d+):(\d\d):(\d\d)  ", out)
+    assert row is not None, out
+    assert "SessionPanel(" not in out and "VBox" not in out and "Error" not in done.stderr
 
 
 def test_every_time_shown_says_utc(

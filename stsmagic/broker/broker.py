@@ -19,12 +19,24 @@ from typing import TYPE_CHECKING, Any
 import botocore.session
 from botocore import UNSIGNED
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError, ProfileNotFound
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    ParamValidationError,
+    ProfileNotFound,
+)
 from botocore.parsers import ResponseParserError
 
 from .. import limits
 from .._version import __version__
-from ..errors import ParameterError, RequestRefused, StsMagicError, refusal_without_frames
+from ..errors import (
+    NoSourceCredentials,
+    ParameterError,
+    RequestRefused,
+    StsMagicError,
+    refusal_without_frames,
+)
 from ..redact import redact_wire_logs, scrub
 from ..session import IssuedSession, Recipe
 from . import answers, plain_http
@@ -84,8 +96,10 @@ class Broker:
             self._scoped = self._session.get_scoped_config()
         except ProfileNotFound:
             known = ", ".join(sorted(self._session.available_profiles)) or "none"
+            # Named after where it came from: the argument, or AWS_PROFILE when none was given.
+            given = profile is not None or not os.environ.get("AWS_PROFILE")
             raise ParameterError(
-                "profile",
+                "profile" if given else "AWS_PROFILE",
                 f"{self._session.profile!r} is not in the AWS config files",
                 f"known profiles: {known}",
             ) from None
@@ -174,9 +188,7 @@ class Broker:
 
         found = self._session.get_credentials()
         if found is None:
-            raise RequestRefused(
-                "AssumeRole", "NoCredentialsError", f"profile {self.profile!r} has no credentials"
-            )
+            raise NoSourceCredentials("AssumeRole", self.profile)
         frozen = found.get_frozen_credentials()
         return SecretCredentials(frozen.access_key, frozen.secret_key, frozen.token)
 
@@ -283,6 +295,8 @@ class Broker:
         """SSO GetRoleCredentials with an IAM Identity Center access token."""
         request = limits.role_credentials_request(accountId, roleName, accessToken)
         del accessToken  # the request holds it; one reference fewer for a frame to show
+        if label is not None:
+            limits.label(label)
         issued_at = datetime.now(timezone.utc)
         log.debug(
             "GetRoleCredentials for %s in %s (profile %s)",
@@ -457,6 +471,8 @@ class Broker:
         *,
         client: Any = None,
     ) -> IssuedSession:
+        if label is not None:
+            limits.label(label)  # a label the ledger would refuse costs no request
         issued_at = datetime.now(timezone.utc)
         log.debug("%s (profile %s)", operation, self._profile)
         response = self._call("sts", operation, request, secrets, client=client)
@@ -495,6 +511,9 @@ class Broker:
             code = str(error.get("Code") or "Unknown")
             message = scrub(str(error.get("Message") or ""), secrets)
             refusal = RequestRefused(operation, code, message)
+        except NoCredentialsError:
+            # nothing was refused: nothing was sent, for want of keys to sign with
+            refusal = NoSourceCredentials(operation, self.profile)
         except ParamValidationError as e:
             # limits.py checks first; this is botocore's own model catching what it missed.
             refusal = ParameterError("request", scrub(str(e), secrets), f"{operation}'s API model")

@@ -7,7 +7,8 @@ families, one module each: ``issuing`` (one magic a request, and %sso_login), ``
 (%sts_use, %sts_forget, %sts_panel), ``outlets`` (%sts_dask), ``console`` (%sts_console) and
 ``usage`` (%sts_usage);
 ``base`` holds the traits that ``%config StsMagics`` lists and the steps the families share;
-``args`` reads lines.
+``args`` reads lines;
+``tracebacks`` shows stsmagic's errors raised in a cell as one line.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from IPython.core.magic import magics_class
 
 from ..outlets import live
 from . import args as magic_args
+from . import tracebacks
 from .base import MagicsBase, describe
 from .console import ConsoleMagics
 from .issuing import IssuingMagics, show_device_authorization
@@ -63,11 +65,13 @@ def load_ipython_extension(ipython: Any) -> None:
         ) from e
     ipython.configurables[:] = [c for c in ipython.configurables if not isinstance(c, MagicsBase)]
     ipython.register_magics(StsMagics(shell=ipython))
+    tracebacks.install(ipython)  # stsmagic's errors in a cell: one line, %tb for the rest
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """``%unload_ext stsmagic``: restore boto3's default session and remove the magics."""
     live.uninstall()
+    tracebacks.uninstall(ipython)
     for configurable in ipython.configurables:
         if isinstance(configurable, MagicsBase):
             configurable.close_panel()

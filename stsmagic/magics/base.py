@@ -41,8 +41,9 @@ def describe(session: IssuedSession) -> str:
     from ..session import format_remaining
 
     remaining = format_remaining(session.remaining, words=True)
+    label = limits.printable(session.label or "(unlabelled)")
     return (
-        f"{session.label} ({session.kind}, {session.masked_access_key}, expires "
+        f"{label} ({session.kind}, {session.masked_access_key}, expires "
         f"{session.expiration:%Y-%m-%d %H:%M:%S} UTC, in {remaining})"
     )
 
@@ -200,7 +201,7 @@ class MagicsBase(Magics, Configurable):
                     active = self.ledger.active
                     print(
                         f"Restored {len(restored)} session{'' if len(restored) == 1 else 's'} "
-                        f"from {remembering.path}"
+                        f"from {limits.printable(str(remembering.path))}"
                         + (f"; using {describe(active)}" if active is not None else "")
                     )
         elif self._remembering is not None:
@@ -234,7 +235,17 @@ class MagicsBase(Magics, Configurable):
         """The Broker for the flags (or traits): one per (profile, region, endpoint_url)."""
         # AWS_PROFILE named here, so the key (and any error) says which profile is meant
         profile = args.profile or self.profile or os.environ.get("AWS_PROFILE") or None
-        return self.broker_for(profile, args)
+        try:
+            return self.broker_for(profile, args)
+        except ParameterError as e:
+            if e.parameter != "profile" or args.profile:
+                raise
+            # not --profile: name where the profile came from, and how to change it there
+            if self.profile:
+                where, fix = "StsMagics.profile", "%config StsMagics.profile = NAME"
+            else:
+                where, fix = "AWS_PROFILE", "set AWS_PROFILE to one (or unset it)"
+            raise ParameterError(where, e.problem, f"{e.limit}; {fix}") from None
 
     def broker_for(self, profile: str | None, args: argparse.Namespace) -> Broker:
         """The Broker of ``profile`` with the flags' (or traits') region and endpoint."""
@@ -278,8 +289,7 @@ class MagicsBase(Magics, Configurable):
         if args.env and args.no_activate:
             raise UsageError("--env exports the active session; it cannot go with --no-activate")
         if args.label is not None:
-            if not args.label.strip():
-                raise UsageError("--label: give a non-empty name")
+            limits.label(args.label, "--label")  # printable: it is printed, here and in the panel
             known = [s.label for s in self.ledger.sessions]
             if args.label in known:
                 raise UsageError(

@@ -364,6 +364,8 @@ class IssuingMagics(MagicsBase):
             args = magic_args.parse_line(self.sts_profile, line, secret_flags=True)
             if args.profile:
                 raise UsageError("--profile: give the profile as NAME (%sts_profile NAME)")
+            if args.label is None:  # the profile's name is the label: printable text too
+                limits.label(args.name, "label (by default the profile's name; or give --label)")
             args.label = args.label or args.name
             self._check_issuing(args)
             from ..broker import profiles

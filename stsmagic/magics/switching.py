@@ -9,6 +9,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import line_magic, magics_class
 from IPython.core.magic_arguments import argument
 
+from .. import limits
 from ..errors import SessionExpired
 from . import args as magic_args
 from .args import magic_arguments
@@ -57,7 +58,7 @@ class SwitchingMagics(MagicsBase):
                 what = f"{count} session{'' if count == 1 else 's'}"
             else:
                 self.ledger.forget(args.label)
-                what = args.label
+                what = limits.printable(args.label)
             back = active is not None and self.ledger.active is None
             print(f"Forgot {what}" + ("; using the source credentials" if back else ""))
 

@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import StsMagicError
+from ..errors import ParameterError, StsMagicError
 from ..private_file import NotPrivate, check_private_dir, read_private, write_private
 from ..session import IssuedSession, from_record, to_record
 
@@ -190,7 +190,10 @@ class Remembering:
             for session in stored:
                 if session.label in self.ledger or session.access_key_id in keys:
                     continue
-                restored.append(self.ledger.add(session, activate=False))
+                try:
+                    restored.append(self.ledger.add(session, activate=False))
+                except ParameterError as e:  # a label no magic would have taken
+                    log.warning("stsmagic: not restoring a session from %s: %s", self.path, e)
             wanted = active is not None and any(s.label == active for s in restored)
             if wanted and active is not None and self.ledger.active is None:
                 self.ledger.activate(active)

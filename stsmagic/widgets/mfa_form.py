@@ -12,6 +12,7 @@ import ipywidgets as widgets
 
 from ..errors import StsMagicError
 from ..keep import keep
+from ..limits import printable
 
 if TYPE_CHECKING:
     from ..broker.broker import Broker
@@ -45,10 +46,14 @@ class MfaForm(widgets.VBox):
     """GetSessionToken with an MFA code, as a form.
 
     The device (serial number) is prefilled from the argument or the profile's ``mfa_serial``;
-    the button is enabled only while the code is exactly six digits. On success the session
-    goes into the ledger (active unless ``activate=False``) and the status line says until
-    when; on failure the status line shows AWS's reason, ``error`` holds it and nothing else
-    changes. The code field is cleared after every try.
+    the sixth digit typed sends the code (so does Enter, or the button), and while the code is
+    not six digits the status line says why the button is disabled. On success the session
+    goes into the ledger (active unless ``activate=False``) and the status line follows it
+    (active, not active, renewed, forgotten) for as long as the form lives; on failure the
+    status line shows AWS's reason, ``error`` holds it and nothing else changes. The code
+    field is cleared after every try. A form with a ``label`` whose session is still in the
+    ledger renews it with the next code (its button says Renew), so it never finds its own
+    label taken.
     """
 
     def __init__(
@@ -66,6 +71,7 @@ class MfaForm(widgets.VBox):
         durations: Sequence[int] = DURATIONS,
         auto_renew: bool = True,
         renews: str | None = None,
+        on_success: Callable[[IssuedSession], object] | None = None,
         **kwargs: Any,
     ) -> None:
         """``action`` (default: ``broker.get_session_token``) is called with ``SerialNumber``,
@@ -75,7 +81,13 @@ class MfaForm(widgets.VBox):
         form renew that session with its recipe and the code typed (the panel's Renew): no
         duration to choose, the session keeps its label and place. ``export_env`` is
         ``stsmagic.keep.keep``'s: True exports the session it activates, False stops an earlier
-        export, None (the default) leaves the export as it is."""
+        export, None (the default) leaves the export as it is. ``on_success(session)`` is
+        called after each success, once the form is done with it (the panel closes its form
+        there)."""
+        if label is not None:
+            from .. import limits
+
+            limits.label(label)  # refused at once, not after a code is typed
         self.renews = renews
         self.auto_renew = auto_renew
         if broker is None and renews is None:
@@ -95,6 +107,9 @@ class MfaForm(widgets.VBox):
         self.export_env = export_env
         self.session: IssuedSession | None = None
         self.error: str | None = None
+        self.on_success = on_success
+        self._unsubscribe: Callable[[], None] | None = None  # following the ledger, once issued
+        self._busy = False
 
         default = duration_seconds or (
             (broker.duration_seconds or DEFAULT_DURATION)
@@ -108,6 +123,10 @@ class MfaForm(widgets.VBox):
             layout=widgets.Layout(width="36em"),
             style={"description_width": "7em"},
         )
+        # Every keystroke reaches the kernel (continuous_update), so the sixth digit can send
+        # the code and a seventh can be explained; Enter arrives as the frontend's "submit"
+        # message (on_msg below: Text.on_submit, its wrapper, is deprecated in ipywidgets 8,
+        # and continuous_update=False would give neither the sixth digit nor the reasons).
         self.token_code = widgets.Text(
             description="Code",
             placeholder="6 digits",
@@ -132,7 +151,7 @@ class MfaForm(widgets.VBox):
         )
         if renews is not None:
             self.duration.layout.display = "none"  # the recipe's duration, as first issued
-        self.status = widgets.HTML(value="Enter the 6-digit code from your MFA device.")
+        self.status = widgets.HTML(value=html.escape(PROMPT))
         self.out = widgets.Output()
 
         # Classes name the parts for stylesheets and the browser test.
@@ -140,6 +159,7 @@ class MfaForm(widgets.VBox):
         self.submit.add_class("stsmagic-submit")
         self.status.add_class("stsmagic-status")
         self.token_code.observe(self._code_changed, names="value")
+        self.token_code.on_msg(self._code_message)
         self.submit.on_click(self._submit_clicked)
         super().__init__(
             children=[
@@ -153,64 +173,147 @@ class MfaForm(widgets.VBox):
         self.add_class("stsmagic-mfa-form")
 
     def _code_changed(self, change: dict[str, Any]) -> None:
-        self.submit.disabled = SIX_DIGITS.fullmatch(change["new"].strip()) is None
+        text = change["new"]
+        problem = code_problem(text)
+        self.submit.disabled = problem is not None or self._busy
+        if not text.strip() or self._busy:
+            return  # cleared after a try: the status line says how that went
+        if problem is None:
+            self._submit_clicked(self.submit)  # the sixth digit sends it
+        else:
+            self.status.value = html.escape(problem, quote=False)
+
+    def _code_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        """Enter in the code field (the frontend's ``{"event": "submit"}``): send a good code,
+        or say why not. An empty field (the sixth digit sent it already) changes nothing."""
+        if content.get("event") != "submit" or self._busy:
+            return
+        text = self.token_code.value
+        if not text.strip():
+            return
+        problem = code_problem(text)
+        if problem is None:
+            self._submit_clicked(self.submit)
+        else:
+            self.status.value = html.escape(problem, quote=False)
 
     def _submit_clicked(self, _button: widgets.Button) -> None:
         code = self.token_code.value.strip()
-        if SIX_DIGITS.fullmatch(code) is None:  # a click that raced the code field
+        if SIX_DIGITS.fullmatch(code) is None or self._busy:  # a click that raced the field
             return
+        self._busy = True
         self.submit.disabled = True
+        renewing = self.renewing
         self.status.value = (
-            "Requesting a session token…"
+            f"Renewing {html.escape(printable(renewing))}…"
+            if renewing is not None
+            else "Requesting a session token…"
             if self.action_name == "Get session token"
-            else f"Requesting: {self.action_name}…"
+            else f"Requesting: {html.escape(self.action_name)}…"
         )
+        done = None
         with self.out:
             try:
-                self._request(code)
+                done = self._request(code, renewing)
             finally:
                 # Clearing the field also keeps the button disabled until the next code.
                 self.token_code.value = ""
                 self.submit.disabled = True
+                self._busy = False
+        if done is not None and self.on_success is not None:
+            self.on_success(done)  # last: it may close the form
 
-    def _request(self, code: str) -> None:
+    @property
+    def renewing(self) -> str | None:
+        """The label the next code renews: ``renews``, or this form's own label while the
+        session it issued under it is in the ledger; None: the next code issues a session."""
+        if self.renews is not None:
+            return self.renews
+        if self.label is not None and self.session is not None and self.label in self.ledger:
+            return self.label
+        return None
+
+    def _request(self, code: str, renewing: str | None) -> IssuedSession | None:
+        """Send ``code``; the session made, or None (the status line says why)."""
         try:
-            if self.renews is not None:
+            if renewing is not None:
                 from ..renewal import renew
 
-                self.session = renew(self.ledger, self.renews, TokenCode=code)
-                self.error = None
-                until = self.session.expiration.strftime("%Y-%m-%d %H:%M:%S %Z")
-                self.status.value = html.escape(
-                    f"✓ Renewed {self.renews} ({self.session.masked_access_key}) until {until}"
-                )
-                return
-            # held before sending: a taken label costs no request and no thrown-away session
-            with self.ledger.reserve(self.label):
-                assert self.action is not None  # only a renewing form has none
-                issued = keep(
-                    self.action(
-                        SerialNumber=self.serial_number.value.strip() or None,
-                        TokenCode=code,
-                        DurationSeconds=self.duration.value,
-                        label=self.label,
-                    ),
-                    self.ledger,
-                    activate=self.activate,
-                    export_env=self.export_env,
-                    auto_renew=self.auto_renew,
-                )
+                issued = renew(self.ledger, renewing, TokenCode=code)
+            else:
+                # held before sending: a taken label costs no request and no thrown-away session
+                with self.ledger.reserve(self.label):
+                    assert self.action is not None  # only a renewing form has none
+                    issued = keep(
+                        self.action(
+                            SerialNumber=self.serial_number.value.strip() or None,
+                            TokenCode=code,
+                            DurationSeconds=self.duration.value,
+                            label=self.label,
+                        ),
+                        self.ledger,
+                        activate=self.activate,
+                        export_env=self.export_env,
+                        auto_renew=self.auto_renew,
+                    )
         except StsMagicError as e:
             self.error = str(e)
             self._show_error(str(e))
-            return
+            return None
         except Exception as e:
             # Not a refusal we know: keep the form consistent, let the Output show the trace.
             self._show_error(f"unexpected {type(e).__name__}; see the traceback below")
             raise
         self.session = issued
         self.error = None
-        self.status.value = html.escape(success_line(issued, self.activate))
+        if renewing is not None:
+            until = issued.expiration.strftime("%Y-%m-%d %H:%M:%S %Z")
+            self.status.value = html.escape(
+                f"✓ Renewed {printable(renewing)} ({issued.masked_access_key}) until {until}"
+            )
+        else:
+            self.status.value = html.escape(success_line(issued, self.activate))
+        if self._unsubscribe is None and self.renews is None:
+            # From now on the status line follows the session (it may be switched, renewed
+            # elsewhere, forgotten): what it says stays true however long the form stays.
+            self._unsubscribe = self.ledger.subscribe(self._ledger_changed)
+        self._show_mode()
+        return issued
+
+    def _ledger_changed(self, event: str, changed: IssuedSession | None) -> None:
+        if self._busy or self.session is None:
+            return  # this form's own request: it says how that went itself
+        label = self.session.label or ""
+        current = self.ledger.find(label)
+        if current is None:
+            self.session = None
+            again = "a new code issues it again" if self.label is not None else "type a new code"
+            line = f"{printable(label)} was forgotten; {again}"
+        elif self.ledger.active is current:
+            self.session = current
+            line = success_line(current, True)
+        else:
+            self.session = current
+            until = current.expiration.strftime("%Y-%m-%d %H:%M:%S %Z")
+            line = (
+                f"✓ {printable(label)} ({current.masked_access_key}) is not active now (valid "
+                f"until {until}): %sts_use {printable(label)} uses it"
+            )
+        self.status.value = html.escape(line)
+        self._show_mode()
+
+    def _show_mode(self) -> None:
+        """The button says what the next code does; renewing has no duration to choose."""
+        renewing = self.renewing
+        self.submit.description = "Renew" if renewing is not None else self.action_name
+        self.duration.layout.display = "none" if renewing is not None else None
+
+    def close(self) -> None:
+        unsubscribe = getattr(self, "_unsubscribe", None)  # None too if __init__ refused
+        if unsubscribe is not None:
+            unsubscribe()
+            self._unsubscribe = None
+        super().close()
 
     def _show_error(self, message: str) -> None:
         self.error = message
@@ -219,8 +322,29 @@ class MfaForm(widgets.VBox):
         )
 
 
+PROMPT = "Enter the 6-digit code from your MFA device."
+
+
+def code_problem(text: str) -> str | None:
+    """Why ``text`` is not a code to send (the status line's words), or None when it is six
+    digits (spaces around them do not count: a paste may bring them)."""
+    code = text.strip()
+    if not code:
+        return PROMPT
+    if SIX_DIGITS.fullmatch(code):
+        return None
+    other = next((c for c in code if c not in "0123456789"), None)
+    if other is not None:
+        what = "a space" if other.isspace() else repr(printable(other))
+        return f"The code is 6 digits (0-9) and nothing else: remove {what}."
+    if len(code) > 6:
+        return f"That is {len(code)} digits; the code is 6."
+    return f"{len(code)} of 6 digits."
+
+
 def success_line(issued: IssuedSession, active: bool) -> str:
     """One line for the status: label, masked key, and until when. Never a secret."""
     state = "active" if active else "added (not active)"
     until = issued.expiration.strftime("%Y-%m-%d %H:%M:%S %Z")
-    return f"✓ {issued.label} ({issued.masked_access_key}) {state} until {until}"
+    label = printable(issued.label or "(unlabelled)")
+    return f"✓ {label} ({issued.masked_access_key}) {state} until {until}"

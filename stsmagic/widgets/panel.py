@@ -23,6 +23,7 @@ import ipywidgets as widgets
 from ipywidgets.widgets.widget_string import HTMLStyle
 
 from ..errors import SessionExpired, StsMagicError
+from ..limits import printable
 from ..session import format_remaining
 
 if TYPE_CHECKING:
@@ -265,6 +266,8 @@ STYLE = """<style>
 .stsmagic-session-panel .stsmagic-details .widget-html { margin: 0; }
 .stsmagic-session-panel .stsmagic-details button { width: auto; height: 22px;
   margin: 0 0 0 8px; padding: 0 6px; flex: none; }
+/* the line wraps between details, never inside one (a date stays whole) */
+.stsmagic-session-panel .stsmagic-detail { white-space: nowrap; }
 .stsmagic-session-panel .stsmagic-actions button { width: auto; height: 24px;
   margin: 0 2px; padding: 0 4px; }
 .stsmagic-session-panel .stsmagic-footer button { width: auto; padding: 0 10px; }
@@ -384,7 +387,8 @@ class RowView:
         for action in actions:
             self.buttons[action.name].disabled = not action.enabled(row)
         self.details.value = " · ".join(
-            f"{esc(name)} <b>{esc(value)}</b>" for name, value in row.details
+            f'<span class="stsmagic-detail">{esc(name)} <b>{esc(value)}</b></span>'
+            for name, value in row.details
         )
         line: list[widgets.Widget] = [self.details]
         for action in detail_actions:
@@ -542,6 +546,40 @@ class SessionPanel(widgets.VBox):
         """Round 1's name for the table as HTML (``.value``): the same as ``_repr_html_()``."""
         return SimpleNamespace(value=self._repr_html_())
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """The widget, with the table as text where only text is shown (a terminal IPython,
+        ``nbconvert --to script``), instead of the widget's repr."""
+        bundle = dict(super()._repr_mimebundle_(**kwargs) or {})
+        bundle["text/plain"] = self.text()
+        return bundle
+
+    def text(self) -> str:
+        """The table as plain text: the columns the panel shows, labels escaped."""
+        with self._lock:
+            rows, total = self._visible(self.clock())
+        if not rows:
+            return NO_SESSIONS
+        header = ("label", "kind", "status", "time left", "expires", "renewal")
+        lines = [header] + [
+            (
+                printable(row.label),
+                row.kind,
+                row.status,
+                ("⚠ " if row.warned else "") + format_remaining(row.remaining),
+                format_short_utc(row.expiration),
+                row.renewal,
+            )
+            for row in rows
+        ]
+        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+        text = "\n".join(
+            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+            for line in lines
+        )
+        if total > len(rows):
+            text += f"\n{len(rows)} of {total:,} sessions shown (stsmagic.sessions.to_frame())"
+        return text
+
     def _repr_html_(self) -> str:
         """The same table, for frontends without widgets (nbconvert, GitHub)."""
         with self._lock:
@@ -636,9 +674,18 @@ class SessionPanel(widgets.VBox):
             label=label,
             action_name="Renew",
             renews=label,
+            on_success=lambda renewed: self._renewed_by_form(label, renewed),
         )
         self.form.serial_number.disabled = True
         self.form_box.children = [self.form]
+
+    def _renewed_by_form(self, label: str, renewed: IssuedSession) -> None:
+        """The form did its job: it goes, and the message line says what it did."""
+        self.close_form()
+        until = format_utc(renewed.expiration)
+        self.message.value = esc(
+            f"Renewed {printable(label)} ({renewed.masked_access_key}) until {until}"
+        )
 
     def close_form(self) -> None:
         if self.form is not None:
