@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import botocore
-import botocore.session
 from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from botocore.parsers import ResponseParserError
 
 from .._version import __version__
+from ..broker.source import source_session
 from ..errors import RequestRefused
 from ..redact import redact_wire_logs, scrub
 
@@ -29,7 +29,7 @@ def client(
 ) -> Any:
     """An unsigned ``sso-oidc`` client for ``region`` (the profile's sso_region)."""
     redact_wire_logs()
-    session = botocore.session.Session(profile=profile)
+    session = source_session(profile)
     base = Config(signature_version=UNSIGNED, user_agent_extra=f"stsmagic/{__version__}")
     return session.create_client(
         "sso-oidc",
