@@ -74,3 +74,10 @@ def fetch(
 
 def aws_variables() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if name.startswith("AWS_")}
+
+
+def caller_arn() -> str:
+    """Who the process calling this signs as (run in spawned children and Dask workers)."""
+    import boto3
+
+    return str(boto3.client("sts").get_caller_identity()["Arn"])

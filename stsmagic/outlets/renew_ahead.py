@@ -88,6 +88,11 @@ class RenewalTimer:
         failed = self._failed
         if failed is not None and failed[0] is session:
             when = max(when, failed[1])
+        renewed = self._ledger.renewed_at(str(session.label))
+        if renewed is not None:
+            # Never two renewals closer than RETRY_AFTER: a session that arrives already inside
+            # its window (a ledger clock moved ahead of the endpoint's) must not loop.
+            when = max(when, renewed + renewal.RETRY_AFTER)
         return when
 
     def check(self) -> IssuedSession | None:
