@@ -16,16 +16,23 @@ from stsmagic.outlets.serve import CredentialServer
 
 
 class Clock:
-    """The ledger's clock: real time plus an offset the test moves."""
+    """The ledger's clock: real time plus an offset the test moves; ``frozen``, it stays at
+    the instant it was moved to."""
 
-    def __init__(self) -> None:
+    def __init__(self, frozen: bool = False) -> None:
         self.offset = timedelta()
+        self.frozen: datetime | None = datetime.now(timezone.utc) if frozen else None
 
     def __call__(self) -> datetime:
+        if self.frozen is not None:
+            return self.frozen
         return datetime.now(timezone.utc) + self.offset
 
     def to(self, when: datetime) -> None:
-        self.offset = when - datetime.now(timezone.utc)
+        if self.frozen is not None:
+            self.frozen = when
+        else:
+            self.offset = when - datetime.now(timezone.utc)
 
 
 def watched_ledger(clock: Clock) -> SessionLedger:

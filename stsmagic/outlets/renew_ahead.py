@@ -52,13 +52,15 @@ class RenewalTimer:
     """Renews ``ledger``'s active ``auto`` session ahead of its end, in a daemon thread.
 
     ``due()`` says when, by the ledger's clock; ``check()`` renews if that time has come (what
-    the thread runs; tests call it directly). The thread starts with the first session that
-    is due some day, and stops with ``stop()``; it never keeps a process alive, and a forked
-    child never starts one (a fork's copy of the ledger must not issue requests of its own).
+    the thread runs; with ``background=False`` there is no thread and only ``check()`` renews).
+    The thread starts with the first session that is due some day, and stops with ``stop()``;
+    it never keeps a process alive, and a forked child never starts one (a fork's copy of the
+    ledger must not issue requests of its own).
     """
 
-    def __init__(self, ledger: SessionLedger) -> None:
+    def __init__(self, ledger: SessionLedger, *, background: bool = True) -> None:
         self._ledger = ledger
+        self._background = background  # False: no thread, only check() (tests, a demo)
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -143,7 +145,9 @@ class RenewalTimer:
 
     def _start(self) -> None:
         with self._lock:
-            if self._stopped or self._thread is not None or os.getpid() != self._pid:
+            if not self._background or self._stopped or self._thread is not None:
+                return
+            if os.getpid() != self._pid:
                 return
             self._thread = threading.Thread(
                 target=self._run, name="stsmagic-renew-ahead", daemon=True
