@@ -24,21 +24,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import serving
-from aws_clients import sandbox_client
 from botocore.exceptions import ClientError
-from serving import Clock, watched_ledger
 
 from stsmagic.broker import Broker
 from stsmagic.ledger import SessionLedger
 from stsmagic.outlets import renew_ahead
 from stsmagic.outlets.serve import CredentialServer, serve_credentials
 from stsmagic.session import IssuedSession
+from tests.helpers import aws_clients
+from tests.helpers.aws_clients import sandbox_client
+from tests.helpers.serving import OffsetClock, watched_ledger
 
 
 @pytest.fixture
 def ledger(aws_profile: Path) -> SessionLedger:
-    return watched_ledger(Clock())
+    return watched_ledger(OffsetClock())
 
 
 @pytest.fixture
@@ -106,7 +106,7 @@ def test_pyarrow_s3_in_a_child(sandbox: Any, served: IssuedSession) -> None:
 
 def test_a_spawn_process_pool(sandbox: Any, served: IssuedSession) -> None:
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-        assert pool.submit(serving.caller_arn).result(timeout=60) == served.principal
+        assert pool.submit(aws_clients.caller_arn).result(timeout=60) == served.principal
     assert last_signer(sandbox, "GetCallerIdentity") == served.access_key_id
 
 
@@ -116,17 +116,17 @@ def test_a_local_cluster_started_after_serving_without_the_plugin(
     distributed = pytest.importorskip("distributed")
     import cloudpickle
 
-    cloudpickle.register_pickle_by_value(serving)  # the workers cannot import tests/
+    cloudpickle.register_pickle_by_value(aws_clients)  # the workers cannot import tests/
     cluster = distributed.LocalCluster(
         n_workers=1, processes=True, threads_per_worker=1, dashboard_address=None
     )
     client = distributed.Client(cluster, set_as_default=False)
     try:
-        assert list(client.run(serving.caller_arn).values()) == [served.principal]
+        assert list(client.run(aws_clients.caller_arn).values()) == [served.principal]
     finally:
         client.close()
         cluster.close()
-        cloudpickle.unregister_pickle_by_value(serving)
+        cloudpickle.unregister_pickle_by_value(aws_clients)
     assert last_signer(sandbox, "GetCallerIdentity") == served.access_key_id
 
 
@@ -202,7 +202,7 @@ def test_a_long_running_child_crosses_a_renewal_without_an_expired_key(
     15-minute refresh window). The kernel renews it ahead of its end with no request of its
     own; the child's next fetch brings the new session, and the old key, expired, is never
     sent again."""
-    clock = Clock()
+    clock = OffsetClock()
     ledger = watched_ledger(clock)
     first = ledger.add(Broker().get_federation_token(Name="long", DurationSeconds=900))
     renewed = threading.Event()

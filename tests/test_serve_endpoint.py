@@ -11,22 +11,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serving import Clock, fetch, token, watched_ledger
 
 from stsmagic.broker import Broker
 from stsmagic.ledger import SessionLedger
 from stsmagic.outlets.serve import CredentialServer, serve_credentials
+from tests.helpers.serving import OffsetClock, fetch, token, watched_ledger
 
 FIELDS = {"AccessKeyId", "SecretAccessKey", "Token", "Expiration", "AccountId"}
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> OffsetClock:
+    return OffsetClock()
 
 
 @pytest.fixture
-def ledger(clock: Clock, aws_profile: Path) -> SessionLedger:
+def ledger(clock: OffsetClock, aws_profile: Path) -> SessionLedger:
     return watched_ledger(clock)
 
 
@@ -86,7 +86,7 @@ def test_no_active_session_is_404_never_the_long_term_keys(
 def test_expired_mfa_session_is_503_and_nobody_is_asked(
     sandbox: Any,
     ledger: SessionLedger,
-    clock: Clock,
+    clock: OffsetClock,
     server: CredentialServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -109,7 +109,7 @@ def test_expired_mfa_session_is_503_and_nobody_is_asked(
 
 
 def test_expired_delegated_session_says_it_cannot_be_made_again(
-    sandbox: Any, ledger: SessionLedger, clock: Clock, server: CredentialServer
+    sandbox: Any, ledger: SessionLedger, clock: OffsetClock, server: CredentialServer
 ) -> None:
     session = ledger.add(Broker().get_delegated_access_token(sandbox.mint_trade_in_token()))
     clock.to(session.expiration)

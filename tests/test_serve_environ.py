@@ -21,8 +21,6 @@ from typing import Any
 import boto3
 import botocore.session
 import pytest
-from aws_clients import signed_with
-from serving import Clock, fetch, token, watched_ledger
 
 import stsmagic
 from stsmagic.broker import Broker, profiles
@@ -37,17 +35,19 @@ from stsmagic.outlets.serve import (
     serving,
     stop_serving,
 )
+from tests.helpers.aws_clients import signed_with
+from tests.helpers.serving import OffsetClock, fetch, token, watched_ledger
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> OffsetClock:
+    return OffsetClock()
 
 
 @pytest.fixture
-def ledger(clock: Clock, aws_profile: Path) -> SessionLedger:
+def ledger(clock: OffsetClock, aws_profile: Path) -> SessionLedger:
     return watched_ledger(clock)
 
 

@@ -15,18 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serving import Clock, watched_ledger
 
 from stsmagic import renewal
 from stsmagic.broker import Broker
 from stsmagic.ledger import SessionLedger
 from stsmagic.outlets import live, renew_ahead
 from stsmagic.outlets.renew_ahead import AHEAD, RenewalTimer, ahead_from
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(frozen=True)
+from tests.helpers.clock import Clock
+from tests.helpers.serving import watched_ledger
 
 
 @pytest.fixture

@@ -4,8 +4,9 @@ Thin on purpose: each magic parses its line and calls the core (a ``Broker`` req
 the kernel's ledger, a ledger change, an outlet); anything a magic does can be done from Python
 with ``stsmagic.Broker``, ``stsmagic.sessions`` and ``stsmagic.keep.keep``. The magics come in
 families, one module each: ``issuing`` (one magic a request, and %sso_login), ``switching``
-(%sts_use, %sts_forget, %sts_panel) and ``outlets`` (%sts_dask); ``base`` holds the traits
-that ``%config StsMagics`` lists and the steps the families share; ``args`` reads lines.
+(%sts_use, %sts_forget, %sts_panel) and ``outlets`` (%sts_dask, %sts_serve); ``base`` holds
+the traits that ``%config StsMagics`` lists and the steps the families share; ``args`` reads
+lines.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ FAMILIES = (IssuingMagics, SwitchingMagics, OutletMagics)
 class StsMagics(*FAMILIES):  # type: ignore[misc]
     """Short-lived AWS credentials in the notebook: %sts_session, %sts_federation,
     %sts_delegated, %sso_role, %sso_login, %sts_role, %sts_profile, %sts_use, %sts_forget,
-    %sts_panel, %sts_dask."""
+    %sts_panel, %sts_dask, %sts_serve."""
 
 
 # Each family registered its own magics (IPython's @magics_class); StsMagics answers them all.

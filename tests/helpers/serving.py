@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,27 +16,21 @@ from stsmagic.outlets import live
 from stsmagic.outlets.serve import CredentialServer
 
 
-class Clock:
-    """The ledger's clock: real time plus an offset the test moves; ``frozen``, it stays at
-    the instant it was moved to."""
+class OffsetClock:
+    """The ledger's clock: the real time plus an offset the test moves (it keeps running, as
+    the children's clocks do: what the endpoint serves is compared with those)."""
 
-    def __init__(self, frozen: bool = False) -> None:
+    def __init__(self) -> None:
         self.offset = timedelta()
-        self.frozen: datetime | None = datetime.now(timezone.utc) if frozen else None
 
     def __call__(self) -> datetime:
-        if self.frozen is not None:
-            return self.frozen
         return datetime.now(timezone.utc) + self.offset
 
     def to(self, when: datetime) -> None:
-        if self.frozen is not None:
-            self.frozen = when
-        else:
-            self.offset = when - datetime.now(timezone.utc)
+        self.offset = when - datetime.now(timezone.utc)
 
 
-def watched_ledger(clock: Clock) -> SessionLedger:
+def watched_ledger(clock: Callable[[], datetime]) -> SessionLedger:
     """A ledger with a movable clock, followed by every outlet (as `%load_ext` does)."""
     ledger = SessionLedger(clock=clock)
     live.watch(ledger)
@@ -81,10 +76,3 @@ def fetch(
 
 def aws_variables() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if name.startswith("AWS_")}
-
-
-def caller_arn() -> str:
-    """Who the process calling this signs as (run in spawned children and Dask workers)."""
-    import boto3
-
-    return str(boto3.client("sts").get_caller_identity()["Arn"])
