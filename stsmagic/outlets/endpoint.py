@@ -195,6 +195,9 @@ class EndpointServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = False  # a port in use is refused, never shared
+    # socketserver's default backlog is 5: sixteen children starting at once overflowed it,
+    # and a dropped connection is retried by the kernel's TCP only after a second.
+    request_queue_size = 128
 
     def __init__(
         self, endpoint: Endpoint | None, port: int, before_answer: Callable[[], None]
