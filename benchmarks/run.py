@@ -23,6 +23,7 @@ import load_ext_time
 import reach_overhead
 import renewal_overhead
 import role_overhead
+import serve_latency
 import signing_overhead
 import usage_overhead
 from timing import Figure
@@ -118,6 +119,7 @@ def main(argv: list[str]) -> int:
         )
         report(ledger_scale.measure, "ledger scale", missed)
         report(lambda: dask_switch.measure(sandbox), "dask switch", missed)
+        report(lambda: serve_latency.measure(sandbox), "serve latency", missed)
         shell.run_line_magic("unload_ext", "stsmagic")
     if missed:
         print(f"missed or failed: {', '.join(missed)}")

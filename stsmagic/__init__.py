@@ -14,6 +14,7 @@ from .errors import ParameterError, RequestRefused, SessionExpired, StsMagicErro
 if TYPE_CHECKING:
     from .broker.broker import Broker
     from .ledger import SessionLedger
+    from .outlets.serve import serve_credentials
     from .session import IssuedSession
     from .widgets.mfa_form import MfaForm
     from .widgets.panel import SessionPanel
@@ -34,6 +35,7 @@ __all__ = [
     "StsMagicError",
     "__version__",
     "load_ipython_extension",
+    "serve_credentials",
     "sessions",
     "unload_ipython_extension",
 ]
@@ -43,6 +45,7 @@ _LAZY = {
     "IssuedSession": ("stsmagic.session", "IssuedSession"),
     "SessionLedger": ("stsmagic.ledger", "SessionLedger"),
     "sessions": ("stsmagic.outlets", "sessions"),
+    "serve_credentials": ("stsmagic.outlets.serve", "serve_credentials"),
     "MfaForm": ("stsmagic.widgets.mfa_form", "MfaForm"),
     "SessionPanel": ("stsmagic.widgets.panel", "SessionPanel"),
 }

@@ -123,6 +123,43 @@ def renew_due(ledger: SessionLedger, session: IssuedSession, now: datetime) -> R
         return session.credentials
 
 
+def renews_itself(session: IssuedSession) -> bool:
+    """Whether ``session`` may be renewed with nobody asked: ``auto``, labelled, automatic
+    renewal on (``StsMagics.auto_renew``, no ``--no-renew``)."""
+    recipe = session.recipe
+    return (
+        enabled
+        and recipe is not None
+        and recipe.renewal == "auto"
+        and recipe.auto_renew
+        and session.label is not None
+    )
+
+
+def renew_ahead(ledger: SessionLedger, session: IssuedSession, now: datetime) -> IssuedSession:
+    """Renew ``session`` (an ``auto`` one, see ``renews_itself``) now, ahead of its end, from a
+    timer: under the same per-label lock as the renewer, so a request finding the window at
+    the same moment causes no second renewal. Never asks for anything.
+
+    Returns the session the ledger holds under the label afterwards (renewed here, or by
+    another thread meanwhile). Raises an ``StsMagicError`` (one line) when it was not renewed;
+    the ledger is then unchanged.
+    """
+    label = session.label
+    if label is None or not renews_itself(session):
+        name = label or "(unlabelled)"
+        raise StsMagicError(f"{name!r} does not renew itself ({session.renewal})")
+    with _lock_for(ledger, label):
+        current = ledger.find(label)
+        if current is None:
+            raise StsMagicError(f"{label!r} was forgotten")
+        if current is not session:
+            return current  # renewed meanwhile (a request in its window)
+        renewed = renew(ledger, label, now=now)
+        _failed.pop((id(ledger), label), None)
+        return renewed
+
+
 def _old(session: IssuedSession, expired: bool, cause: str | None = None) -> ReadOnlyCredentials:
     """The old session's credentials while it is valid; expired, why it was not renewed."""
     if expired:

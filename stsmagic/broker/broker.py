@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-import botocore.session
+import botocore
 from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import (
@@ -40,7 +40,7 @@ from ..errors import (
 from ..redact import redact_wire_logs, scrub
 from ..session import IssuedSession, Recipe
 from . import answers, plain_http
-from .source import source_providers
+from .source import source_providers, source_session
 
 if TYPE_CHECKING:
     from botocore.credentials import ReadOnlyCredentials
@@ -91,7 +91,8 @@ class Broker:
         allow_http: bool = False,
     ) -> None:
         redact_wire_logs()
-        self._session = botocore.session.Session(profile=profile)
+        # the user's own config files, even while serving points children at copies
+        self._session = source_session(profile)
         try:
             self._scoped = self._session.get_scoped_config()
         except ProfileNotFound:

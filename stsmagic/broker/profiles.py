@@ -105,8 +105,12 @@ def _config(session: botocore.session.Session) -> Mapping[str, Any]:
 
 
 def resolve(name: str, session: botocore.session.Session | None = None) -> ProfilePlan:
-    """The plan for profile ``name``, read through botocore's config loader."""
-    session = session or botocore.session.Session()
+    """The plan for profile ``name``, read through botocore's config loader (the user's own
+    files, even while serving points children at copies)."""
+    if session is None:
+        from .source import source_session
+
+        session = source_session()
     profiles = _config(session)
     chain: list[str] = []
     hops: list[RoleHop] = []

@@ -1,10 +1,12 @@
 """The source credentials: a profile's own chain and the environment as the user set it.
 
 Outlets write ``os.environ`` (``--env`` exports the active session; serving points children
-elsewhere), yet issuing and renewal must sign with the user's own keys. An outlet that changes
-a variable first ``set_aside``s the value it found; ``SourceEnviron`` is ``os.environ`` read
-live with those values put back, and ``source_providers`` a credential chain without
-stsmagic's live provider whose env provider reads it.
+at the kernel's endpoint and at copies of the config files), yet issuing, renewal and
+``%sts_profile`` must read the user's own keys and files. An outlet that changes a variable
+first ``set_aside``s the value it found; ``SourceEnviron`` is ``os.environ`` read live with
+those values put back; ``source_session`` a botocore session reading the user's own config
+files; ``source_providers`` a credential chain without stsmagic's live provider whose env and
+container providers read the environment as the user set it.
 """
 
 from __future__ import annotations
@@ -78,16 +80,63 @@ class SourceEnviron(Mapping[str, str]):
         return len(source_environ())
 
 
+# botocore's own names for the config files, the variables that set them, and their defaults
+FILE_VARIABLES = {
+    "config_file": ("AWS_CONFIG_FILE", "~/.aws/config"),
+    "credentials_file": ("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
+}
+
+
+def source_file(name: str) -> str:
+    """The path botocore reads for ``config_file`` or ``credentials_file`` as the user set
+    it (``AWS_CONFIG_FILE``, ``AWS_SHARED_CREDENTIALS_FILE``, else ``~/.aws/...``), expanded."""
+    variable, default = FILE_VARIABLES[name]
+    path = SourceEnviron().get(variable) or default
+    return os.path.expanduser(os.path.expandvars(path))
+
+
+def files_set_aside() -> bool:
+    """True while an outlet points ``AWS_CONFIG_FILE``/``AWS_SHARED_CREDENTIALS_FILE`` away
+    from the user's files (serving: children read private copies)."""
+    saved = originals()
+    return any(variable in saved for variable, _ in FILE_VARIABLES.values())
+
+
+def source_session(profile: str | None = None, *, like: Any = None) -> Any:
+    """A botocore session of ``profile`` that reads the user's own config files, whatever an
+    outlet has pointed the environment at (``like``: a session of that class, e.g. aiobotocore's
+    ``AioSession``; default botocore's)."""
+    import botocore.session
+
+    session = (type(like) if like is not None else botocore.session.Session)(profile=profile)
+    if files_set_aside():
+        for name in FILE_VARIABLES:
+            session.set_config_variable(name, source_file(name))
+    return session
+
+
+def reading_source_files(session: Any) -> Any:
+    """``session`` itself, or, while an outlet points the environment at other config files,
+    a session of the same profile reading the user's own (to build a source chain from)."""
+    if not files_set_aside():
+        return session
+    own = session.instance_variables()
+    if any(name in own for name in FILE_VARIABLES):
+        return session  # the caller chose its files itself
+    return source_session(own.get("profile"), like=session)
+
+
 def source_providers(providers: Iterable[Any]) -> list[Any]:
-    """A chain without stsmagic: no live provider, and the env provider reading the
-    environment as the user set it (its keys are the user's, never an issued session's)."""
-    from botocore.credentials import EnvProvider
+    """A chain without stsmagic: no live provider, and the env and container providers
+    reading the environment as the user set it (the keys are the user's, never an issued
+    session's; a container endpoint is the user's, never the kernel's own)."""
+    from botocore.credentials import ContainerProvider, EnvProvider
 
     chain = []
     for provider in providers:
         if provider.METHOD == LIVE_METHOD:
             continue
-        if isinstance(provider, EnvProvider):
+        if isinstance(provider, (EnvProvider, ContainerProvider)):
             provider = type(provider)(environ=SourceEnviron())
         chain.append(provider)
     return chain

@@ -4,11 +4,10 @@ Thin on purpose: each magic parses its line and calls the core (a ``Broker`` req
 the kernel's ledger, a ledger change, an outlet); anything a magic does can be done from Python
 with ``stsmagic.Broker``, ``stsmagic.sessions`` and ``stsmagic.keep.keep``. The magics come in
 families, one module each: ``issuing`` (one magic a request, and %sso_login), ``switching``
-(%sts_use, %sts_forget, %sts_panel), ``outlets`` (%sts_dask), ``console`` (%sts_console) and
-``usage`` (%sts_usage);
-``base`` holds the traits that ``%config StsMagics`` lists and the steps the families share;
-``args`` reads lines;
-``tracebacks`` shows stsmagic's errors raised in a cell as one line.
+(%sts_use, %sts_forget, %sts_panel), ``outlets`` (%sts_dask, %sts_serve), ``console``
+(%sts_console) and ``usage`` (%sts_usage); ``base`` holds the traits that ``%config StsMagics``
+lists and the steps the families share; ``args`` reads lines; ``tracebacks`` shows stsmagic's
+errors raised in a cell as one line.
 """
 
 from __future__ import annotations
@@ -44,7 +43,7 @@ FAMILIES = (IssuingMagics, SwitchingMagics, OutletMagics, ConsoleMagics, UsageMa
 class StsMagics(*FAMILIES):  # type: ignore[misc]
     """Short-lived AWS credentials in the notebook: %sts_session, %sts_federation,
     %sts_delegated, %sso_role, %sso_login, %sts_role, %sts_profile, %sts_use, %sts_forget,
-    %sts_panel, %sts_dask, %sts_console, %sts_usage."""
+    %sts_panel, %sts_dask, %sts_serve, %sts_console, %sts_usage."""
 
 
 # Each family registered its own magics (IPython's @magics_class); StsMagics answers them all.

@@ -99,6 +99,12 @@ class MagicsBase(Magics, Configurable):
         "(None: STSMAGIC_SIGNIN_URL, else the session's partition's, "
         "https://signin.aws.amazon.com/federation in aws).",
     ).tag(config=True)
+    serve = Bool(
+        False,
+        help="Serve the active session to every process the kernel starts, as %sts_serve "
+        "does (from %load_ext on when set in a config file); False stops serving, as "
+        "%sts_serve --off does.",
+    ).tag(config=True)
     remember = Bool(
         False,
         help="Keep issued sessions in a 0600 file under the user's cache directory "
@@ -156,9 +162,46 @@ class MagicsBase(Magics, Configurable):
     def _export_env_set(self, proposal: Any) -> bool:
         # Every assignment, even of the same value (--env may have turned exporting on with
         # the trait off): on, os.environ holds the active session from now on; off, what
-        # stsmagic set is removed and what was there is back.
-        environ.export_environ(bool(proposal.value), self.ledger)
+        # stsmagic set is removed and what was there is back. Refused while serving.
+        try:
+            environ.export_environ(bool(proposal.value), self.ledger)
+        except ParameterError as e:
+            raise TraitError(f"StsMagics.export_env: {e.problem}; {e.limit}") from None
         return bool(proposal.value)
+
+    @observe("serve")
+    def _serve_changed(self, change: Any) -> None:
+        if change["new"]:
+            try:
+                print(self.start_serving())
+            except StsMagicError as e:
+                self.serve = False
+                raise TraitError(f"StsMagics.serve: {magic_args.one_line(str(e))}") from None
+        else:
+            self.stop_serving()
+
+    def start_serving(self, port: int = 0) -> str:
+        """Serve the active session to child processes (idempotent); what %sts_serve prints.
+        The --env export, which serving excludes, is turned off, the trait with it."""
+        from ..outlets import serve
+
+        already = serve.serving() is not None
+        server = serve.serve_credentials(self.ledger, profile=self.profile, port=port)
+        if self.export_env:
+            self.export_env = False  # else every magic would try to export again
+        said = serve.describe_serving(server)
+        return f"Already serving. {said}" if already else said
+
+    def stop_serving(self) -> str:
+        """Stop serving; one line saying so."""
+        from ..outlets import serve
+
+        if serve.stop_serving():
+            return (
+                "Stopped serving: the environment and the config files are as they were; "
+                "child processes started meanwhile get no more sessions"
+            )
+        return "Not serving"
 
     def _load_config(self, cfg: Any, section_names: Any = None, traits: Any = None) -> None:
         super()._load_config(cfg, section_names=section_names, traits=traits)
@@ -288,6 +331,15 @@ class MagicsBase(Magics, Configurable):
         """Refuse, before anything is sent, what would fail only after the request."""
         if args.env and args.no_activate:
             raise UsageError("--env exports the active session; it cannot go with --no-activate")
+        if args.env or self.export_env:
+            from ..outlets import serve
+
+            if serve.serving() is not None:
+                flag = "--env" if args.env else "StsMagics.export_env"
+                raise UsageError(
+                    f"{flag}: the kernel serves its session to child processes; --env and "
+                    "serving exclude each other (stop serving with %sts_serve --off)"
+                )
         if args.label is not None:
             limits.label(args.label, "--label")  # printable: it is printed, here and in the panel
             known = [s.label for s in self.ledger.sessions]

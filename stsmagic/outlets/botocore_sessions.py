@@ -18,6 +18,7 @@ from typing import Any
 
 import botocore.credentials
 
+from ..broker import source
 from . import counting
 from .live_credentials import LiveCredentials, LiveProvider, Source, live_provider_in, put_first
 
@@ -39,7 +40,9 @@ def reaching(
 
     @functools.wraps(original)
     def create_credential_resolver(session: Any, *args: Any, **kwargs: Any) -> Any:
-        resolver = original(session, *args, **kwargs)
+        # Below the live provider the chain is the session's source: the user's own files,
+        # even while serving points the environment at the children's copies.
+        resolver = original(source.reading_source_files(session), *args, **kwargs)
         if live_provider_in(resolver) is None:
             put_first(resolver, live_provider(resolver, named_profile(session)))
         # before any client copies the session's events: the chain is made on first need

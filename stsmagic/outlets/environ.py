@@ -9,11 +9,13 @@ it set and restores what was there before the first export.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..broker import source
+from ..errors import ParameterError
 
 if TYPE_CHECKING:
     from ..ledger import SessionLedger
@@ -112,11 +114,20 @@ _exporter = _EnvironExport()
 def export_environ(enabled: bool, ledger: SessionLedger | None = None) -> None:
     """Mirror the active session into ``os.environ`` (or stop, restoring what was there).
 
-    ``ledger`` defaults to the one this process follows, else ``stsmagic.sessions``.
+    ``ledger`` defaults to the one this process follows, else ``stsmagic.sessions``. Refused
+    (``ParameterError``) while the kernel serves (``stsmagic.outlets.serve``): children fetch
+    the session from the kernel then, and exported keys would come first in their chains.
     """
     if not enabled:
         _exporter.disable()
         return
+    serve = sys.modules.get(f"{__package__}.serve")
+    if serve is not None and serve.serving() is not None:
+        raise ParameterError(
+            "export_env",
+            "the kernel is serving its session to child processes",
+            "--env and serving exclude each other; stop serving first with %sts_serve --off",
+        )
     if ledger is None:
         from . import gate
 

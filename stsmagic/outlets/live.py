@@ -15,10 +15,13 @@ every outlet at ``ledger``:
 - every aiobotocore ``AioSession`` (``aiobotocore_sessions``), hooked only once aiobotocore is
   imported, never importing it;
 - ``os.environ`` while exporting is on (``environ``);
-- and every session reached counts the calls its clients sign (``counting``).
+- every session reached counts the calls its clients sign (``counting``);
+- renewal ahead of time (``renew_ahead``): the active ``auto`` session renewed in the
+  background before its end, so children, Dask workers and the export follow with no request
+  in the kernel.
 
 Each live credentials object asks ``gate.credentials`` at every request: the one place that
-decides what signs. ``uninstall`` undoes all of it.
+decides what signs. ``uninstall`` undoes all of it, and stops serving (``serve``) if it runs.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from botocore.credentials import CredentialResolver, Credentials
 
-from . import botocore_sessions, counting, environ, gate
+from . import botocore_sessions, counting, environ, gate, renew_ahead
 from .after_import import when_imported
 from .live_credentials import LiveCredentials, LiveProvider, Source, live_provider_in, put_first
 
@@ -90,6 +93,7 @@ def watch(ledger: SessionLedger | None = None) -> None:
             _stop_waiting_for_aiobotocore = when_imported("aiobotocore.session", _hook_aio)
         _wrap_setup(boto3)
         environ.follow(ledger)
+        renew_ahead.follow(ledger)
         if boto3.DEFAULT_SESSION is not None:
             install(ledger)
 
@@ -188,8 +192,13 @@ def install(ledger: SessionLedger | None = None) -> LiveCredentials:
 def uninstall() -> None:
     """Undo everything ``watch`` and ``install`` did: the default session as it was, no new
     session reached, nothing followed (live credentials handed out answer with their own
-    sessions' chains), exporting off and ``os.environ`` restored."""
+    sessions' chains), exporting off, serving stopped, ``os.environ`` and the config files as
+    they were, and no renewal ahead of time."""
     global _stop_waiting_for_aiobotocore
+    serve = sys.modules.get(f"{__package__}.serve")
+    if serve is not None:
+        serve.stop_serving()
+    renew_ahead.stop()
     with _lock:
         gate.follow(None)
         _uninstall_locked()

@@ -48,10 +48,11 @@ class SsoSettings:
 
 def sso_settings(profile: str | None) -> SsoSettings:
     """The profile's ``sso_session`` (or legacy ``sso_start_url``), region and scopes."""
-    import botocore.session
     from botocore.exceptions import ProfileNotFound
 
-    session = botocore.session.Session(profile=profile)
+    from ..broker.source import source_session
+
+    session = source_session(profile)
     name = profile or session.profile or "default"
     try:
         scoped = session.get_scoped_config()

@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 import botocore
-import botocore.session
 from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
@@ -23,6 +22,7 @@ from botocore.parsers import ResponseParserError
 
 from .._version import __version__
 from ..broker import plain_http
+from ..broker.source import source_session
 from ..errors import RequestRefused, StsMagicError
 from ..redact import redact_wire_logs, scrub
 
@@ -74,7 +74,7 @@ def client(
     before anything is sent, when its endpoint is plain http to another machine (unless
     ``allow_http``) or ambiguous."""
     redact_wire_logs()
-    session = botocore.session.Session(profile=profile)
+    session = source_session(profile)
     base = Config(signature_version=UNSIGNED, user_agent_extra=f"stsmagic/{__version__}")
     return plain_http.create_client(
         session,

@@ -1,0 +1,239 @@
+"""The container-credentials endpoint: the ledger's active session over HTTP, to children.
+
+Every AWS SDK and the AWS CLI fetch credentials from ``AWS_CONTAINER_CREDENTIALS_FULL_URI``
+with the ``Authorization`` header from ``AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`` (or
+``..._TOKEN``), and fetch again when what they hold nears its end. ``Endpoint.answer`` decides
+each answer from memory (never a request to STS, never a prompt); ``EndpointServer`` is the
+standard library's ``ThreadingHTTPServer`` on 127.0.0.1 in a daemon thread.
+
+Refusals, in the order they are checked: a ``Host`` other than 127.0.0.1/localhost with the
+port (403: DNS rebinding), an ``Origin`` header (403: a browser page), a wrong or missing
+``Authorization`` (403, compared in constant time), a method other than GET (405), another path
+(404). Answers: 200 with ``AccessKeyId``, ``SecretAccessKey``, ``Token``, ``Expiration`` (ISO
+8601, Z) and ``AccountId`` where known; 404 ``NoActiveSession``; 503 ``SessionExpired`` with its
+one line. Every answer has ``Cache-Control: no-store``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+from .. import renewal
+from ..errors import SessionExpired
+
+if TYPE_CHECKING:
+    from email.message import Message
+
+    from ..ledger import SessionLedger
+    from ..session import IssuedSession
+
+log = logging.getLogger(__name__)
+
+PATH = "/stsmagic/credentials"
+_ACCOUNT = re.compile(r"^arn:[\w-]+:(?:sts|iam)::(\d{12}):")
+
+Answer = tuple[int, dict[str, str]]
+
+# Why an expired session was not renewed, by its renewal kind; the server never asks or waits.
+_NOT_RENEWED = {
+    "auto": "its renewal has not succeeded yet (the kernel's log says why)",
+    "mfa": "it needs an MFA code, which only the kernel asks for",
+    "none": "it cannot be made again",
+}
+
+
+def account_id(session: IssuedSession) -> str | None:
+    """The 12-digit account of the session's principal, where its ARN says it."""
+    found = _ACCOUNT.match(session.principal or "")
+    return found.group(1) if found else None
+
+
+def expiration_text(session: IssuedSession, ledger_now: datetime) -> str:
+    """``Expiration`` as children compare it with their own clock: the time left by the
+    ledger's clock, from now (the same instant unless a demo or a test moved that clock)."""
+    expiration = session.expiration
+    wall = datetime.now(timezone.utc)
+    if abs((ledger_now - wall).total_seconds()) > 1:
+        expiration = wall + (expiration - ledger_now)
+    return expiration.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Endpoint:
+    """What the endpoint answers: the ledger's active session to a request that passes every
+    check. ``token`` is the authorization token (kept out of every repr); ``port`` the port the
+    ``Host`` header must name; ``expired`` is called when a child finds the session expired
+    (the renewal timer looks at once)."""
+
+    def __init__(
+        self,
+        ledger: SessionLedger,
+        token: str,
+        port: int,
+        *,
+        expired: Callable[[], None] | None = None,
+    ) -> None:
+        self._ledger = ledger
+        self._token = token.encode("ascii")
+        self._hosts = frozenset({f"127.0.0.1:{port}", f"localhost:{port}"})
+        self._expired = expired
+        self._lock = threading.Lock()
+        self._counts: dict[int, int] = {}
+
+    @property
+    def ledger(self) -> SessionLedger:
+        return self._ledger
+
+    def counts(self) -> dict[int, int]:
+        """How many answers of each status were given."""
+        with self._lock:
+            return dict(self._counts)
+
+    def answer(self, method: str, path: str, headers: Message | dict[str, str]) -> Answer:
+        status, body = self._decide(method, path, headers)
+        with self._lock:
+            self._counts[status] = self._counts.get(status, 0) + 1
+        return status, body
+
+    def _decide(self, method: str, path: str, headers: Message | dict[str, str]) -> Answer:
+        host = (headers.get("Host") or "").strip().lower()
+        if host not in self._hosts:
+            return _refusal(403, "Forbidden", "the Host header must be 127.0.0.1 or localhost")
+        if headers.get("Origin") is not None:
+            return _refusal(403, "Forbidden", "requests from a web page are refused")
+        given = (headers.get("Authorization") or "").encode("latin-1", "replace")
+        if not hmac.compare_digest(given, self._token):
+            return _refusal(403, "Forbidden", "the Authorization header is not this kernel's token")
+        if method != "GET":
+            return _refusal(405, "MethodNotAllowed", "only GET is answered")
+        if path != PATH:
+            return _refusal(404, "NotFound", f"the one path served is {PATH}")
+        return self.credentials()
+
+    def credentials(self) -> Answer:
+        """The active session as the SDKs read it, or why there is none (from memory)."""
+        ledger = self._ledger
+        session = ledger.active
+        if session is None:
+            return _refusal(
+                404,
+                "NoActiveSession",
+                "no session is active in the kernel; issue one or activate one with %sts_use",
+            )
+        now = ledger.now()
+        if now >= session.expiration:
+            if self._expired is not None:
+                self._expired()
+            why = _NOT_RENEWED.get(session.renewal, _NOT_RENEWED["none"])
+            if session.renewal == "auto" and not renewal.renews_itself(session):
+                why = "automatic renewal is off for it"
+            expired = SessionExpired(
+                session.label or "(unlabelled)", session.kind, session.expiration, why
+            )
+            return _refusal(503, "SessionExpired", str(expired))
+        creds = session.credentials
+        body = {
+            "AccessKeyId": creds.access_key,
+            "SecretAccessKey": creds.secret_key,
+            "Token": creds.token or "",
+            "Expiration": expiration_text(session, now),
+        }
+        account = account_id(session)
+        if account is not None:
+            body["AccountId"] = account
+        return 200, body
+
+    def __repr__(self) -> str:
+        return f"<Endpoint {PATH} for {self._ledger!r}>"
+
+
+def _refusal(status: int, code: str, message: str) -> Answer:
+    return status, {"Code": code, "Message": message}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: EndpointServer
+    server_version = "stsmagic"
+    sys_version = ""
+
+    def _reply(self) -> None:
+        self.server.before_answer()
+        status, body = self.server.endpoint.answer(self.command, self.path, self.headers)
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        if status == 405:
+            self.send_header("Allow", "GET")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    do_GET = _reply
+
+    def __getattr__(self, name: str) -> Any:
+        # Every other method is answered too (405 once the token is right), not 501.
+        if name.startswith("do_"):
+            return self._reply
+        raise AttributeError(name)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: one line to stderr per fetch would fill a notebook's output."""
+
+
+class EndpointServer(ThreadingHTTPServer):
+    """``ThreadingHTTPServer`` on 127.0.0.1 answering with ``endpoint``; ``before_answer`` runs
+    before each answer (the server's own checks: a few ``stat`` calls)."""
+
+    daemon_threads = True
+    allow_reuse_address = False  # a port in use is refused, never shared
+    # socketserver's default backlog is 5: sixteen children starting at once overflowed it,
+    # and a dropped connection is retried by the kernel's TCP only after a second.
+    request_queue_size = 128
+
+    def __init__(
+        self, endpoint: Endpoint | None, port: int, before_answer: Callable[[], None]
+    ) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.endpoint: Endpoint = endpoint  # type: ignore[assignment]  # set once the port is known
+        self._before_answer = before_answer
+        self._thread: threading.Thread | None = None
+
+    def before_answer(self) -> None:
+        try:
+            self._before_answer()
+        except Exception as e:  # never a traceback from the server thread
+            log.warning("stsmagic: serving: %s", type(e).__name__)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"stsmagic-serve-{self.server_port}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self.server_close()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One line, no traceback (a frame could show a header)."""
+        import sys
+
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            return  # a child that went away mid-answer
+        log.warning("stsmagic: serving: an answer failed: %s", type(error).__name__)
