@@ -53,13 +53,14 @@ def outside_env(**extra: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`pip wheel` of a `git clone` of this repository: what is committed, nothing else."""
+    """The wheel of a `git clone` of this repository (what is committed, nothing else), built as
+    `python -m build` builds it: in an isolated environment with the build-system requirements."""
     folder = tmp_path_factory.mktemp("wheel")
     clone = folder / "clone"
     run(["git", "clone", "--quiet", "--no-hardlinks", str(ROOT), str(clone)], timeout=120)
     dist = folder / "dist"
     run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(clone)],
+        [sys.executable, "-m", "uv", "build", "-q", "--wheel", "-o", str(dist), str(clone)],
         timeout=600,
         env=outside_env(),
     )
