@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# The same answer on every Python (mypy checks for the configured version): the main one only.
+pytestmark = pytest.mark.once
 
 
 @pytest.mark.parametrize(

@@ -177,6 +177,7 @@ def nbval_run(tmp_path_factory: pytest.TempPathFactory) -> NbvalRun:
     return NbvalRun(result, recorded, secrets)
 
 
+@pytest.mark.once  # the magics' own tests cover each Python; nine kernels cost minutes
 def test_every_notebook_cell_passes_under_nbval(nbval_run: NbvalRun) -> None:
     result, recorded, _ = nbval_run
     expected = sum(len(code_cells(p)) for p in NOTEBOOKS)
@@ -187,6 +188,7 @@ def test_every_notebook_cell_passes_under_nbval(nbval_run: NbvalRun) -> None:
     assert len(recorded) == expected
 
 
+@pytest.mark.once
 def test_nbval_outputs_hold_no_secret_the_sandbox_issued(nbval_run: NbvalRun) -> None:
     _, recorded, secrets = nbval_run
     assert recorded, "the nbval run recorded no outputs"
