@@ -185,7 +185,7 @@ def private_umask(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     """A proxy "on another machine" (a recorder on 127.0.0.1) in HTTP_PROXY and HTTPS_PROXY,
     with no NO_PROXY: whatever a client sends through it is recorded, nothing leaves."""
-    from recorder import recording_proxy
+    from tests.helpers.recorder import recording_proxy
 
     for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
