@@ -300,9 +300,8 @@ def test_refusals_keep_no_context_nor_a_frame_with_a_secret(
     kept it as __context__, and its frames (the request: the bearer token) with it."""
     import json
 
-    from tests.helpers.verbose import frames_holding
-
     from stsmagic.sso.cache import find_token
+    from tests.helpers.verbose import frames_holding
 
     broker = Broker()
     trade_in = sandbox.mint_trade_in_token()
@@ -344,6 +343,7 @@ def test_refusals_keep_no_context_nor_a_frame_with_a_secret(
 
 def test_a_magic_refusal_keeps_no_frame_with_a_secret_in_its_context(sandbox: Any, ip: Any) -> None:
     from IPython.core.error import UsageError
+
     from tests.helpers.verbose import frames_holding
 
     ip.user_ns["bearer"] = bearer = sandbox.sso_access_token()
