@@ -529,7 +529,7 @@ def test_panel_renew_auto_at_once_and_mfa_through_the_inline_form(
     )
     panel = SessionPanel(ledger, interval=None)
     try:
-        assert [v.cells[-1].value for v in panel.rows.values()] == ["mfa", "none", "auto"]
+        assert [v.cells[-2].value for v in panel.rows.values()] == ["mfa", "none", "auto"]
         assert panel.rows["d"].buttons["Renew"].disabled
         assert not panel.rows["fed"].buttons["Renew"].disabled
         panel.rows["fed"].buttons["Renew"].click()
