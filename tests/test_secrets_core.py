@@ -358,14 +358,19 @@ def test_a_magic_refusal_keeps_no_frame_with_a_secret_in_its_context(sandbox: An
 def test_an_expired_session_that_failed_to_renew_keeps_no_context(
     sandbox: Any, aws_profile: Path
 ) -> None:
+    """The gate's renewer (``renew_due``) on an expired session whose renewal is refused. A
+    ledger of its own: the kernel's renews due sessions ahead, as soon as they are added."""
     from stsmagic.errors import SessionExpired
+    from stsmagic.ledger import SessionLedger
+    from stsmagic.renewal import renew_due
 
     session = Broker().get_federation_token(Name="renews", label="renews")
     stale = dataclasses.replace(session, expiration=datetime.now(timezone.utc) - timedelta(1))
-    stsmagic.sessions.add(stale)
+    ledger = SessionLedger()
+    ledger.add(stale)
     sandbox.fail_next("GetFederationToken", status=403, code="AccessDenied", message="no")
     with pytest.raises(SessionExpired, match="was not renewed: GetFederationToken refused") as e:
-        boto3.client("sts").get_caller_identity()
+        renew_due(ledger, stale, ledger.now())
     assert e.value.__context__ is None and e.value.__cause__ is None
 
 
