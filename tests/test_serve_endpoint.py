@@ -71,6 +71,13 @@ def test_follows_switches_from_memory(
     status, _, body = fetch(server)
     assert (status, body["Code"]) == (404, "NoActiveSession")
     assert sandbox.requests == []  # every answer from memory: nothing was sent to STS
+    # each session handed out is counted under its label: via serve, operation fetch
+    fetches = ledger.usage().query("via == 'serve'")
+    rows = zip(fetches["label"], fetches["operation"], fetches["calls"], strict=True)
+    assert sorted(rows) == [
+        (str(first.label), "fetch", 1),
+        (str(second.label), "fetch", 1),
+    ]
 
 
 def test_no_active_session_is_404_never_the_long_term_keys(

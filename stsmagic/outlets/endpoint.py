@@ -10,8 +10,9 @@ Refusals, in the order they are checked: a ``Host`` other than 127.0.0.1/localho
 port (403: DNS rebinding), an ``Origin`` header (403: a browser page), a wrong or missing
 ``Authorization`` (403, compared in constant time), a method other than GET (405), another path
 (404). Answers: 200 with ``AccessKeyId``, ``SecretAccessKey``, ``Token``, ``Expiration`` (ISO
-8601, Z) and ``AccountId`` where known; 404 ``NoActiveSession``; 503 ``SessionExpired`` with its
-one line. Every answer has ``Cache-Control: no-store``.
+8601, Z) and ``AccountId`` where known, counted in the ledger's usage (``via`` ``serve``,
+operation ``fetch``); 404 ``NoActiveSession``; 503 ``SessionExpired`` with its one line. Every
+answer has ``Cache-Control: no-store``.
 """
 
 from __future__ import annotations
@@ -148,6 +149,9 @@ class Endpoint:
         account = account_id(session)
         if account is not None:
             body["AccountId"] = account
+        if session.label is not None:
+            # usage(): via "serve", operation "fetch" (one dict update under a lock)
+            ledger.usage_table.record_fetch(session.label)
         return 200, body
 
     def __repr__(self) -> str:
