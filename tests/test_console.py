@@ -147,7 +147,8 @@ def test_a_role_sends_session_duration_and_opens_a_service_in_a_region(
     # sandbox's clock may have been moved by other tests, so no absolute time is compared).
     shorter = login_page(signin_url(role, session_duration=900))
     gap = until(page) - until(shorter)
-    assert timedelta(seconds=6300) <= gap < timedelta(seconds=6300 + 30)
+    # The shorter one was asked for later (whole seconds): 7200 - 900 less the seconds between.
+    assert timedelta(seconds=6300 - 30) < gap <= timedelta(seconds=6300)
 
 
 def until(page: str) -> datetime:
