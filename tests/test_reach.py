@@ -424,3 +424,81 @@ def test_a_scoped_federation_session_is_refused_by_its_policy_in_pandas(
     assert {r.status for r in sandbox.requests[n:]} == {403}
     federation(ip, "reader", "--policy", "this_bucket")
     assert pd.read_csv(f"s3://{bucket}/cities.csv").shape == (2, 2)
+
+
+# --- what the README's reach table says, measured ------------------------------------------------
+
+
+def test_a_botocore_session_that_resolved_its_keys_before_load_ext_keeps_them(
+    sandbox: Any, shell: Any, aws_profile: Path
+) -> None:
+    """Not every botocore client: one whose session had found its credentials before
+    %load_ext keeps them; a session made before but used after follows."""
+    used = botocore.session.get_session()
+    used_client = used.create_client("sts")  # its credentials are resolved here
+    unused = botocore.session.get_session()
+    shell.run_line_magic("load_ext", "stsmagic")
+    try:
+        alice = federation(shell, "alice")
+        assert signer_of(sandbox, used_client) == sandbox.source_credentials.access_key
+        assert signer_of(sandbox, unused.create_client("sts")) == alice.access_key_id
+    finally:
+        shell.run_line_magic("unload_ext", "stsmagic")
+
+
+def test_pyarrow_made_after_an_export_reads_the_environment_at_each_request(
+    sandbox: Any, ip: Any, s3_env: None, bucket: str
+) -> None:
+    """pyarrow's S3FileSystem (the AWS SDK for C++): one made after an export follows every
+    later export at each request until the export is off, and the profile's keys from then on
+    (a new export too); one made before any export keeps the profile's keys."""
+    fs = pytest.importorskip("pyarrow.fs")
+
+    def made() -> Any:
+        return fs.S3FileSystem(
+            endpoint_override=sandbox.endpoint_url, scheme="http", region="us-east-1"
+        )
+
+    def read(s3: Any) -> set[str]:
+        n = len(sandbox.requests)
+        assert s3.get_file_info(f"{bucket}/cities.csv").size == len(CSV)
+        return signers(sandbox, n)
+
+    source = {sandbox.source_credentials.access_key}
+    before = made()
+    alice = federation(ip, "alice", "--env")
+    after = made()
+    assert read(before) == source
+    assert read(after) == {alice.access_key_id}
+    bob = federation(ip, "bob", "--env")
+    assert read(after) == {bob.access_key_id}
+    # it does not read AWS_CREDENTIAL_EXPIRATION: an expired export is sent (AWS refuses it)
+    os.environ["AWS_CREDENTIAL_EXPIRATION"] = "2020-01-01T00:00:00Z"
+    assert read(after) == {bob.access_key_id}
+    ip.run_line_magic("config", "StsMagics.export_env = False")
+    assert read(after) == source
+    carol = federation(ip, "carol", "--env")
+    assert read(after) == source  # once on the profile's keys, it stays there
+    assert read(made()) == {carol.access_key_id}
+
+
+def test_a_child_refuses_an_expired_exported_session_before_sending(
+    sandbox: Any, ip: Any, s3_env: None
+) -> None:
+    """A process started with the exported session (``!aws``, subprocess, a spawned pool)
+    refuses it once expired (botocore reads AWS_CREDENTIAL_EXPIRATION): nothing is sent."""
+    import subprocess
+
+    federation(ip, "carol", "--env", "--no-renew", "--duration-seconds", "900")
+    env = {**os.environ, "AWS_CREDENTIAL_EXPIRATION": "2020-01-01T00:00:00Z"}  # as after expiry
+    n = len(sandbox.requests)
+    done = subprocess.run(
+        [sys.executable, "-c", "import boto3; boto3.client('sts').get_caller_identity()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "the refreshed credentials are still expired" in done.stderr.splitlines()[-1]
+    assert sandbox.requests[n:] == []
