@@ -77,13 +77,12 @@ def test_form_and_panel_read_well_in_the_dark_theme(
     submit = form.locator("button.stsmagic-submit")
     status = form.locator(".stsmagic-status")
     serial.fill(f"arn:aws:iam::{sandbox.account_id}:mfa/nobody")
-    code.fill(sandbox.mfa_code())
-    submit.click()
+    code.fill(sandbox.mfa_code())  # six digits: sent
     expect(status).to_contain_text("✗")
     assert unreadable(form) == []
     serial.fill(sandbox.mfa_serial)
     code.fill(sandbox.mfa_code())
-    submit.click()
+    expect(submit).to_be_disabled()
     expect(status).to_contain_text("session-1")
     expect(status).to_contain_text("active until")
     assert unreadable(form) == []

@@ -59,18 +59,22 @@ def test_mfa_form_panel_and_boto3_in_jupyterlab(
 
     run_cell(page, 0)
 
-    # The form: device prefilled, button enabled by six digits, success line after the click.
+    # The form: device prefilled; typed a key at a time, the status line says why the button
+    # is disabled, Enter on five digits sends nothing, the sixth digit sends the code.
     form_cell = run_cell(page, 1)
     form = form_cell.locator(".stsmagic-mfa-form")
     expect(form.locator(".widget-text input").first).to_have_value(sandbox.mfa_serial)
     submit = form.locator("button.stsmagic-submit")
     expect(submit).to_be_disabled()
     code = form.locator(".stsmagic-token-code input")
-    issued_before = sum(r.operation == "GetSessionToken" for r in sandbox.requests)
-    code.fill(sandbox.mfa_code())
-    expect(submit).to_be_enabled()
-    submit.click()
     status = form.locator(".stsmagic-status")
+    issued_before = sum(r.operation == "GetSessionToken" for r in sandbox.requests)
+    typed = sandbox.mfa_code()
+    code.press_sequentially(typed[:5])
+    expect(status).to_have_text("5 of 6 digits.")
+    code.press("Enter")
+    expect(submit).to_be_disabled()
+    code.press_sequentially(typed[5:])
     expect(status).to_contain_text("session-1")
     expect(status).to_contain_text("active until")
     expect(code).to_have_value("")
