@@ -52,6 +52,13 @@ def format_short_utc(value: datetime) -> str:
     return f"{MONTHS[value.month - 1]} {value:%d %H:%M} UTC"
 
 
+def shown_text(fragment: str) -> str:
+    """What a reader sees of a cell's HTML: the tags dropped, the entities read."""
+    import re
+
+    return html.unescape(re.sub(r"<[^>]*>", "", fragment)).strip()
+
+
 def esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
@@ -554,24 +561,16 @@ class SessionPanel(widgets.VBox):
         return bundle
 
     def text(self) -> str:
-        """The table as plain text: the columns the panel shows, labels escaped."""
+        """The table as plain text: the panel's columns (each cell's HTML as the text it
+        shows), labels escaped."""
         with self._lock:
             rows, total = self._visible(self.clock())
         if not rows:
             return NO_SESSIONS
-        header = ("label", "kind", "status", "time left", "expires", "renewal")
-        lines = [header] + [
-            (
-                printable(row.label),
-                row.kind,
-                row.status,
-                ("⚠ " if row.warned else "") + format_remaining(row.remaining),
-                format_short_utc(row.expiration),
-                row.renewal,
-            )
-            for row in rows
+        lines = [[c.header for c in self.columns]] + [
+            [printable(shown_text(c.cell(row))) for c in self.columns] for row in rows
         ]
-        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+        widths = [max(len(line[i]) for line in lines) for i in range(len(self.columns))]
         text = "\n".join(
             "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
             for line in lines
