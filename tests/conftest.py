@@ -160,11 +160,18 @@ def shell() -> object:
 
 @pytest.fixture
 def ip(shell: object, aws_profile: Path) -> Iterator[object]:
-    """The shell with `%load_ext stsmagic` done for this test and undone after it."""
+    """The shell with `%load_ext stsmagic` done for this test and undone after it; the names the
+    test put in the namespace (a token in a variable, a result in `_`) go with it."""
+    namespace = shell.user_ns  # type: ignore[attr-defined]
+    before = {name: namespace[name] for name in ("_", "__", "___") if name in namespace}
+    names = set(namespace)
     shell.run_line_magic("load_ext", "stsmagic")  # type: ignore[attr-defined]
     yield shell
     shell.run_line_magic("unload_ext", "stsmagic")  # type: ignore[attr-defined]
     shell.config.pop("StsMagics", None)  # type: ignore[attr-defined]  # left by %config
+    for name in set(namespace) - names:
+        del namespace[name]
+    namespace.update(before)
 
 
 @pytest.fixture

@@ -317,10 +317,14 @@ class MfaForm(widgets.VBox):
 
     def _show_error(self, message: str) -> None:
         self.error = message
-        self.status.value = (
-            f'<span style="color: var(--jp-error-color1, #c62828)">✗ {html.escape(message)}</span>'
-        )
+        self.status.value = f'<span style="color: {ERROR_COLOUR}">✗ {html.escape(message)}</span>'
 
+
+# The theme's error red a quarter of the way to its text colour: 4.5:1 (WCAG AA) in the light
+# theme too, where the red alone is 3.7:1.
+ERROR_COLOUR = (
+    "color-mix(in srgb, var(--jp-error-color1, #c62828) 75%, var(--jp-ui-font-color0, #000))"
+)
 
 PROMPT = "Enter the 6-digit code from your MFA device."
 

@@ -60,10 +60,12 @@ KERNEL_IDLE = """() => {
 # ancestors' background colours composited from the page down (translucent tints included).
 TEXT_CONTRASTS = """root => {
   const parse = value => {
+    // rgb()/rgba() with 0-255 channels, or color(srgb ...) with 0-1 ones (a color-mix())
     const m = value.match(/^rgba?\\(([^)]*)\\)$/);
-    if (!m) throw new Error(`a colour this test cannot read: ${value}`);
-    const [r, g, b, a = 1] = m[1].split(/[\\s,\\/]+/).filter(Boolean).map(Number);
-    return {r, g, b, a};
+    const c = value.match(/^color\\(srgb ([^)]*)\\)$/);
+    if (!m && !c) throw new Error(`a colour this test cannot read: ${value}`);
+    const [r, g, b, a = 1] = (m || c)[1].split(/[\\s,\\/]+/).filter(Boolean).map(Number);
+    return m ? {r, g, b, a} : {r: r * 255, g: g * 255, b: b * 255, a};
   };
   const over = (top, under) => ({
     r: top.r * top.a + under.r * (1 - top.a), g: top.g * top.a + under.g * (1 - top.a),

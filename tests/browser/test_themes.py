@@ -1,7 +1,8 @@
-"""The MFA form and the session panel in JupyterLab's dark theme: every text readable.
+"""The MFA form and the session panel in JupyterLab's light and dark themes: every text readable.
 
 Their colours are JupyterLab's CSS variables, so they follow the theme; a fixed colour chosen
-for a white page shows up here as text too dark to read on the dark one.
+for a white page shows up in the dark theme as text too dark to read, and a theme's own orange
+on white (3.8:1) as a warning too faint to read.
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ pytestmark = pytest.mark.browser
 
 BODY_TEXT = 4.5  # WCAG 2 AA for body text
 
-# The dark theme's --jp-success-color1 (#4caf50) and --jp-warn-color1 (#ff9800), as computed.
-DARK_SUCCESS = "rgb(76, 175, 80)"
-DARK_WARN = "rgb(255, 152, 0)"
+# Each theme's --jp-success-color1 and --jp-warn-color1, as computed: the light theme's green
+# and orange 700 (#388e3c, #f57c00), the dark theme's 500 (#4caf50, #ff9800).
+THEMES = {
+    "JupyterLab Light": ("true", ["rgb(56, 142, 60)", "rgb(245, 124, 0)"]),
+    "JupyterLab Dark": ("false", ["rgb(76, 175, 80)", "rgb(255, 152, 0)"]),
+}
 # Read in one go from the panel: the timer re-renders each cell's HTML every second.
 FILLS = """panel => ['.stsmagic-active .stsmagic-fill', '.stsmagic-warn .stsmagic-fill']
   .map(selector => getComputedStyle(panel.querySelector(selector)).backgroundColor)"""
@@ -51,7 +55,9 @@ def unreadable(locator: Any) -> list[dict[str, Any]]:
     return [text for text in texts if text["ratio"] < BODY_TEXT]
 
 
-def test_form_and_panel_read_well_in_the_dark_theme(
+@pytest.mark.parametrize("theme", list(THEMES))
+def test_form_and_panel_read_well_in_each_theme(
+    theme: str,
     sandbox: Any,
     lab_dir: Path,
     jupyter_lab: str,
@@ -60,14 +66,16 @@ def test_form_and_panel_read_well_in_the_dark_theme(
 ) -> None:
     from playwright.sync_api import expect
 
-    set_theme(lab_dir, "JupyterLab Dark")
+    is_light, fills = THEMES[theme]
+    dark = theme == "JupyterLab Dark"
+    set_theme(lab_dir, theme)
     write_notebook(
         lab_dir / "notebooks/dark.ipynb",
         ["%load_ext stsmagic", f"%sts_session --serial-number {sandbox.mfa_serial}", PANEL],
     )
     open_notebook(page, JUPYTERLAB, jupyter_lab, "dark.ipynb")
-    expect(page.locator("body")).to_have_attribute("data-jp-theme-name", "JupyterLab Dark")
-    expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false")
+    expect(page.locator("body")).to_have_attribute("data-jp-theme-name", theme)
+    expect(page.locator("body")).to_have_attribute("data-jp-theme-light", is_light)
     run_cell(page, 0)
 
     # The form: its refusal line (the error colour), then its success line.
@@ -86,7 +94,7 @@ def test_form_and_panel_read_well_in_the_dark_theme(
     expect(status).to_contain_text("session-1")
     expect(status).to_contain_text("active until")
     assert unreadable(form) == []
-    if screenshots_dir is not None:
+    if screenshots_dir is not None and dark:
         form.screenshot(path=str(screenshots_dir / "mfa_form-dark.png"))
 
     # The panel: an active, a warned and an expired row, the warning line, the details lines.
@@ -104,8 +112,8 @@ def test_form_and_panel_read_well_in_the_dark_theme(
     assert {"session-1", "soon", "gone", "✕ expired"} <= {t["text"] for t in texts}
     assert [t for t in texts if t["ratio"] < BODY_TEXT] == []
     # The bars are the theme's success and warning colours, not fixed ones.
-    assert panel.evaluate(FILLS) == [DARK_SUCCESS, DARK_WARN]
+    assert panel.evaluate(FILLS) == fills
     panel.locator("button").filter(has_text="Details").click()
     expect(panel.locator(".stsmagic-details").first).to_be_hidden()
-    if screenshots_dir is not None:
+    if screenshots_dir is not None and dark:
         panel.screenshot(path=str(screenshots_dir / "panel-dark.png"))
