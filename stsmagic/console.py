@@ -119,13 +119,16 @@ class SigninLink:
         return self._url
 
     def remaining_at(self, now: datetime) -> timedelta:
+        """Time left at ``now`` before the link stops working; never negative."""
         return max(self.expires_at - now, timedelta(0))
 
     def expired_at(self, now: datetime) -> bool:
+        """Whether the link no longer works at ``now``."""
         return now >= self.expires_at
 
     @property
     def expired(self) -> bool:
+        """Whether the link no longer works now."""
         return self.expired_at(_now())
 
     @property
@@ -239,6 +242,7 @@ def check_session_duration(value: object, kind: str) -> int | None:
 
 
 def check_region(value: object, partition: Partition) -> str | None:
+    """``value`` if it is a region of ``partition`` (None stays None), else a ``ParameterError``."""
     if value is None:
         return None
     limit = f"must be a region of the session's partition ({partition.name}), e.g. us-east-1"
@@ -285,6 +289,9 @@ def console_destination(
 
 
 def check_service(value: object) -> str | None:
+    """``value`` if it reads as a console service name (``s3``, ``ec2``; None stays None), else a
+    ``ParameterError``.
+    """
     if value is None:
         return None
     if not isinstance(value, str) or not _SERVICE.fullmatch(value):

@@ -271,6 +271,10 @@ class CredentialsPlugin(WorkerPlugin):
     # --- the worker's side ----------------------------------------------------------------------
 
     async def setup(self, worker: Any) -> None:
+        """On a worker: follow the kernel's active session, starting with the one the scheduler
+        holds. Distributed calls it; in the kernel's own process (``processes=False``) it does
+        nothing, since that process follows the kernel's ledger already.
+        """
         from .ledger import SessionLedger
         from .outlets import live
 
@@ -291,6 +295,9 @@ class CredentialsPlugin(WorkerPlugin):
             self.receive(stored)
 
     def teardown(self, worker: Any) -> None:
+        """On a worker: give it its own credentials back and forget the sessions it was sent.
+        Distributed calls it when the plugin is removed or the worker closes.
+        """
         from .outlets import live
 
         with self._worker_lock:

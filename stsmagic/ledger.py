@@ -87,15 +87,18 @@ class SessionLedger:
 
     @property
     def active(self) -> IssuedSession | None:
+        """The session requests are signed with now, or None (the profile's own credentials)."""
         return self._active
 
     @property
     def sessions(self) -> tuple[IssuedSession, ...]:
+        """Every session in the ledger, in the order they were added."""
         with self._lock:
             return tuple(self._sessions.values())
 
     @property
     def labels(self) -> tuple[str, ...]:
+        """The labels of every session in the ledger, in the order they were added."""
         with self._lock:
             return tuple(self._sessions)
 
@@ -139,6 +142,8 @@ class SessionLedger:
         return self._sessions.get(label)
 
     def get(self, label: str) -> IssuedSession:
+        """The session labelled ``label``; if there is none, a ``ParameterError`` naming the
+        known labels."""
         with self._lock:
             try:
                 return self._sessions[label]

@@ -219,23 +219,28 @@ class IssuedSession:
         return max(self.expiration - now, _ZERO)
 
     def expired_at(self, now: datetime) -> bool:
+        """Whether the session has expired at ``now``."""
         return now >= self.expiration
 
     @property
     def remaining(self) -> timedelta:
+        """Time left now; never negative."""
         return self.remaining_at(_now())
 
     @property
     def expired(self) -> bool:
+        """Whether the session has expired now."""
         return self.expired_at(_now())
 
     # --- display --------------------------------------------------------------------------------
 
     @property
     def masked_access_key(self) -> str:
+        """The access key id masked to its last four characters (``ASIA…WXYZ``)."""
         return self._masked  # type: ignore[attr-defined]
 
     def with_label(self, label: str) -> IssuedSession:
+        """The same session under another label."""
         return dataclasses.replace(self, label=label)
 
     def with_recipe(self, recipe: Recipe | None) -> IssuedSession:

@@ -94,11 +94,13 @@ class UsageTable:
         self.record(label, SERVE, FETCH_SERVICE, FETCH_OPERATION)
 
     def forget(self, label: str) -> None:
+        """Drop every count of ``label`` (its session was forgotten)."""
         with self._lock:
             for key in [key for key in self._counts if key[0] == label]:
                 del self._counts[key]
 
     def clear(self) -> None:
+        """Drop every count."""
         with self._lock:
             self._counts.clear()
 
@@ -116,6 +118,7 @@ class UsageTable:
         ]
 
     def labels(self) -> set[str]:
+        """The labels that have at least one count."""
         with self._lock:
             return {key[0] for key in self._counts}
 

@@ -426,7 +426,7 @@ def test_a_scoped_federation_session_is_refused_by_its_policy_in_pandas(
     assert pd.read_csv(f"s3://{bucket}/cities.csv").shape == (2, 2)
 
 
-# --- what the README's reach table says, measured ------------------------------------------------
+# --- what the reach table (docs/guide/reach.md) says, measured -----------------------------------
 
 
 def test_a_botocore_session_that_resolved_its_keys_before_load_ext_keeps_them(

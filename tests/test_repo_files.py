@@ -44,6 +44,7 @@ def test_no_build_products_are_tracked() -> None:
         "stsmagic.egg-info/PKG-INFO",
         ".pytest_cache/v/cache",
         ".env",
+        "site/index.html",  # mkdocs build
     ],
 )
 def test_git_ignores(path: str) -> None:

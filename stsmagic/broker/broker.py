@@ -142,27 +142,38 @@ class Broker:
 
     @property
     def profile(self) -> str:
+        """The profile whose source credentials sign its requests (``default`` if none named)."""
         return self._profile
 
     @property
     def region_name(self) -> str | None:
+        """The region requests go to: the one given, else the profile's; None if neither says."""
         return self._region_name
 
     @property
     def endpoint_url(self) -> str | None:
+        """The endpoint given to the Broker, or None: botocore then finds the profile's or the
+        environment's."""
         return self._endpoint_url
 
     @property
     def allow_http(self) -> bool:
+        """Whether a plain ``http://`` endpoint that is not this machine is allowed."""
         return self._allow_http
 
     @property
     def mfa_serial(self) -> str | None:
+        """The profile's ``mfa_serial`` (the MFA device's ARN), or None."""
         value = self._scoped.get("mfa_serial")
         return str(value) if value else None
 
     @property
     def duration_seconds(self) -> int | None:
+        """The profile's ``duration_seconds``, checked against AWS's limits; None if it sets none.
+
+        Raises ``ParameterError`` naming the profile when the value is not a whole number of
+        seconds from 900 to 129600.
+        """
         value = self._scoped.get("duration_seconds")
         if value in (None, ""):
             return None
@@ -177,6 +188,9 @@ class Broker:
 
     @property
     def sso_region(self) -> str | None:
+        """The region of the profile's SSO portal: ``sso_region``, else its ``sso-session``'s, else
+        the Broker's region.
+        """
         region = self._scoped.get("sso_region")
         if not region and self._scoped.get("sso_session"):
             sso_sessions = self._session.full_config.get("sso_sessions", {})

@@ -70,6 +70,7 @@ class ProfilePlan:
 
     @property
     def kind(self) -> str:
+        """The kind of session the plan makes: ``role``, ``sso`` or ``session``."""
         if self.hops:
             return "role"
         return "sso" if self.source == "sso" else "session"

@@ -151,6 +151,7 @@ def _locked(directory: Path) -> Iterator[None]:
 
 
 def remove(path: Path | None = None) -> None:
+    """Delete the sessions file (default: ``default_path()``); nothing if there is none."""
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path or default_path())
 

@@ -147,10 +147,12 @@ class CredentialServer:
 
     @property
     def ledger(self) -> SessionLedger:
+        """The ledger whose active session the endpoint answers with."""
         return self._ledger
 
     @property
     def running(self) -> bool:
+        """Whether it still serves (False once ``stop()`` has run)."""
         return self._running
 
     @property

@@ -43,6 +43,9 @@ class Sandbox:
     # -- life cycle -------------------------------------------------------------------------
 
     def start(self) -> Sandbox:
+        """Serve on 127.0.0.1 (port 0: a free one) and seed the IAM user, its keys and MFA device;
+        returns the sandbox. A running sandbox refuses to start again.
+        """
         global _users_made
         if self._server is not None:
             raise RuntimeError("this sandbox is already running")
@@ -103,6 +106,7 @@ class Sandbox:
         self._source = ReadOnlyCredentials(user.access_key_id, user.secret_access_key, None)
 
     def stop(self) -> None:
+        """Stop serving; nothing if it is not running. Leaving a ``with`` block calls it."""
         server, thread = self._server, self._thread
         if server is None:
             return
@@ -135,6 +139,7 @@ class Sandbox:
 
     @property
     def endpoint_url(self) -> str:
+        """Where it serves: ``http://127.0.0.1:<port>``, for ``AWS_ENDPOINT_URL``."""
         return self._context.endpoint_url
 
     @property
@@ -144,18 +149,22 @@ class Sandbox:
 
     @property
     def account_id(self) -> str:
+        """The account id of the seeded IAM user."""
         return self._context.account_id
 
     @property
     def user_name(self) -> str:
+        """The seeded IAM user's name."""
         return self._context.user_name
 
     @property
     def user_arn(self) -> str:
+        """The seeded IAM user's ARN."""
         return self._context.user_arn
 
     @property
     def mfa_serial(self) -> str:
+        """The ARN of the seeded user's virtual MFA device (``mfa_code()`` gives its codes)."""
         return self._context.mfa_serial
 
     def mfa_code(self, at: datetime | float | None = None) -> str:
@@ -175,18 +184,22 @@ class Sandbox:
 
     @property
     def sso_start_url(self) -> str:
+        """The start URL of the sandbox's SSO portal, for a profile's ``sso_start_url``."""
         return self._context.sso_start_url
 
     @property
     def sso_region(self) -> str:
+        """The region of the sandbox's SSO portal."""
         return self._context.sso_region
 
     @property
     def sso_account_id(self) -> str:
+        """The account id the SSO portal assigns the user."""
         return self._context.info()["sso_account_id"]
 
     @property
     def sso_role_name(self) -> str:
+        """The role name the SSO portal assigns the user."""
         return self._context.info()["sso_role_name"]
 
     def role_arn(self, which: str = "plain") -> str:
@@ -238,10 +251,14 @@ class Sandbox:
 
     @property
     def requests(self) -> list[RecordedRequest]:
+        """Every request received since the last ``reset_requests()``, in order (not the control
+        API's).
+        """
         with self._context.state.lock:
             return list(self._context.state.requests)
 
     def reset_requests(self) -> None:
+        """Forget the recorded requests and the count of signature failures."""
         with self._context.state.lock:
             self._context.state.requests.clear()
             self._context.state.signature_failures = 0
@@ -277,6 +294,9 @@ class Sandbox:
 
     @property
     def signature_failures(self) -> int:
+        """How many requests had a signature that did not check out since the last
+        ``reset_requests()``.
+        """
         with self._context.state.lock:
             return self._context.state.signature_failures
 

@@ -134,6 +134,7 @@ class SandboxClient:
             raise RuntimeError(f"sandbox control API {method} {name}: {detail}") from None
 
     def mfa_code(self) -> str:
+        """The MFA code the seeded user's device shows now, by the sandbox's clock."""
         return str(self._call("GET", "mfa-code")["code"])
 
     def role_arn(self, which: str = "plain") -> str:
@@ -146,16 +147,21 @@ class SandboxClient:
     def mint_trade_in_token(
         self, principal_arn: str | None = None, expires_in: float = 300, **extra: Any
     ) -> str:
+        """A single-use trade-in token for GetDelegatedAccessToken (see
+        ``Sandbox.mint_trade_in_token``)."""
         payload = {"principal_arn": principal_arn, "expires_in": expires_in, **extra}
         return str(self._call("POST", "trade-in-token", payload)["token"])
 
     def sso_access_token(self, expires_in: int = 28800) -> str:
+        """An SSO portal bearer token, as ``aws sso login`` would have cached it."""
         return str(self._call("POST", "sso-token", {"expires_in": expires_in})["accessToken"])
 
     def approve_device(self, user_code: str) -> None:
+        """Approve a pending device authorization, as the user would in the browser."""
         self._call("POST", "approve-device", {"user_code": user_code})
 
     def advance(self, seconds: float) -> None:
+        """Move the sandbox's clock forward by ``seconds``, as ``Sandbox.advance``."""
         self._call("POST", "advance", {"seconds": seconds})
 
 

@@ -23,10 +23,12 @@ EXPIRES_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def default_cache_dir() -> Path:
+    """The AWS CLI's SSO token cache: ``~/.aws/sso/cache``."""
     return Path(os.path.expanduser(os.path.join("~", ".aws", "sso", "cache")))
 
 
 def login_hint(profile: str | None) -> str:
+    """What to run to sign in again for ``profile``, for the end of an error line."""
     return f"run %sso_login --profile {profile}" if profile else "run %sso_login"
 
 
@@ -42,6 +44,8 @@ class SsoSettings:
 
     @property
     def cache_key(self) -> str:
+        """The cache file's name without ``.json``: the SHA-1 of the ``sso-session`` name, else of
+        the start URL, as the AWS CLI names it."""
         key = self.session_name or self.start_url or ""
         return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()
 
@@ -85,6 +89,7 @@ def parse_time(value: object) -> datetime:
 
 
 def format_time(value: datetime) -> str:
+    """``value`` as the cache files write their times: UTC, ``2026-01-31T12:00:00Z``."""
     return value.astimezone(timezone.utc).strftime(EXPIRES_FORMAT)
 
 

@@ -46,12 +46,14 @@ class DeviceAuthorization:
     interval: int
 
     def text(self) -> str:
+        """The line that asks the user to approve, as plain text."""
         return (
             f"To sign in, open {self.verification_uri_complete} and check that it shows the "
             f"code {self.user_code}; waiting for your approval (interrupt the kernel to stop)."
         )
 
     def html(self) -> str:
+        """The same line as HTML, the link clickable only if it is https."""
         url = html.escape(self.verification_uri_complete, quote=True)
         code = html.escape(self.user_code)
         if is_safe_link(self.verification_uri_complete):
@@ -99,6 +101,9 @@ class SsoLogin:
 
 
 def check_timeout(timeout: float | None) -> float | None:
+    """``timeout`` in seconds if it is over 0 and at most 3600 (None stays None), else a
+    ``ParameterError``.
+    """
     if timeout is None:
         return None
     if not 0 < timeout <= MAX_TIMEOUT:

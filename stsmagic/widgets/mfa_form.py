@@ -309,6 +309,7 @@ class MfaForm(widgets.VBox):
         self.duration.layout.display = "none" if renewing is not None else None
 
     def close(self) -> None:
+        """Close the form and stop following the ledger."""
         unsubscribe = getattr(self, "_unsubscribe", None)  # None too if __init__ refused
         if unsubscribe is not None:
             unsubscribe()

@@ -691,6 +691,7 @@ class SessionPanel(widgets.VBox):
         )
 
     def close_form(self) -> None:
+        """Take away the MFA form a Renew showed under the table, if one is there."""
         if self.form is not None:
             self.form.close()
             self.form = None
@@ -711,6 +712,7 @@ class SessionPanel(widgets.VBox):
         self.console_box.children = [self.console]
 
     def close_console(self) -> None:
+        """Take away the console link shown under the table, if one is there."""
         if self.console is not None:
             self.console.close()
             self.console = None

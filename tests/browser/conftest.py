@@ -223,7 +223,7 @@ def page(request: pytest.FixtureRequest, tmp_path: Path, lab_server: LabServer) 
 
 @pytest.fixture
 def screenshots_dir() -> Path | None:
-    """``STSMAGIC_SCREENSHOTS=<dir>``: where the README's screenshots are written."""
+    """``STSMAGIC_SCREENSHOTS=<dir>``: where the docs' screenshots (docs/*.png) are written."""
     target = os.environ.get("STSMAGIC_SCREENSHOTS")
     if not target:
         return None
