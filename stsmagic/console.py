@@ -167,8 +167,11 @@ def partition_of_region(region: str) -> str | None:
     import botocore.session
     from botocore.exceptions import UnknownRegionError
 
+    from .broker.loader import share_loader
+
     try:
-        return str(botocore.session.get_session().get_partition_for_region(region))
+        session = share_loader(botocore.session.get_session())
+        return str(session.get_partition_for_region(region))
     except UnknownRegionError:
         return None
 

@@ -318,3 +318,21 @@ def test_an_endpoint_that_is_not_aws(
         Broker(endpoint_url=server.url, config=FAST).get_federation_token(Name="proxy")
     assert caught.value.operation == "GetFederationToken"
     assert "\n" not in str(caught.value) and "not xml" not in str(caught.value)
+
+
+def test_brokers_parse_botocore_data_once_per_data_path(
+    sandbox: Any, aws_profile: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each Broker reads the profile afresh, yet botocore's endpoint rules and service models
+    are parsed once: every source session shares one loader, per data path."""
+    first, second = Broker(), Broker()
+    loader = first._session.get_component("data_loader")
+    assert second._session.get_component("data_loader") is loader
+    first.get_federation_token(Name="alice")
+    second.get_federation_token(Name="bob")  # the models the first parsed, from the cache
+    assert ("endpoints",) in {key[1:] for key in loader._cache}
+
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))
+    elsewhere = Broker()._session.get_component("data_loader")
+    assert elsewhere is not loader
+    assert str(tmp_path) in elsewhere.search_paths

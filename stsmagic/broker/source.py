@@ -108,11 +108,13 @@ def source_session(profile: str | None = None, *, like: Any = None) -> Any:
     ``AioSession``; default botocore's)."""
     import botocore.session
 
+    from .loader import share_loader
+
     session = (type(like) if like is not None else botocore.session.Session)(profile=profile)
     if files_set_aside():
         for name in FILE_VARIABLES:
             session.set_config_variable(name, source_file(name))
-    return session
+    return share_loader(session)
 
 
 def reading_source_files(session: Any) -> Any:
