@@ -284,7 +284,7 @@ def _answer_from_memory(**_: Any) -> Any:
     return AWSResponse("http://127.0.0.1/", 200, {}, Raw())
 
 
-def test_eight_threads_of_a_thousand_calls_lose_no_count(ip: Any) -> None:
+def test_eight_threads_of_three_hundred_calls_lose_no_count(ip: Any) -> None:
     ivan = federation(ip, "ivan")
     clients = [boto3.client("sts") for _ in range(8)]
     for client in clients:
@@ -295,7 +295,7 @@ def test_eight_threads_of_a_thousand_calls_lose_no_count(ip: Any) -> None:
     def work(client: Any) -> None:
         try:
             start.wait()
-            for _ in range(1000):
+            for _ in range(300):
                 client.get_caller_identity()
         except BaseException as e:  # reported below, not lost in the thread
             failures.append(e)
@@ -311,7 +311,7 @@ def test_eight_threads_of_a_thousand_calls_lose_no_count(ip: Any) -> None:
     finally:
         sys.setswitchinterval(interval)
     assert failures == []
-    assert rows() == [(ivan.label, "botocore", "sts", "GetCallerIdentity", 8000, 0, None)]
+    assert rows() == [(ivan.label, "botocore", "sts", "GetCallerIdentity", 2400, 0, None)]
 
 
 def test_eight_threads_making_the_same_new_rows_at_once_lose_no_count() -> None:
