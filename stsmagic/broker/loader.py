@@ -24,11 +24,11 @@ def _loader(data_path: str | None) -> Any:
 def share_loader(session: Any) -> Any:
     """``session``, made to load its data through the process's loader for its data path (the
     profile's ``data_path`` or ``AWS_DATA_PATH``, as botocore's own loader would read)."""
-    from botocore.exceptions import ProfileNotFound
+    from botocore.exceptions import ConfigParseError, ProfileNotFound
 
     try:
         data_path = session.get_config_variable("data_path")
-    except ProfileNotFound:  # left to the caller, which names where the profile came from
+    except (ProfileNotFound, ConfigParseError):  # the caller's own reading names the problem
         return session
     session.register_component("data_loader", _loader(data_path))
     return session
