@@ -341,10 +341,11 @@ def test_sso_login_refuses_a_plain_http_oidc_endpoint_before_sending(
 
 
 def test_sso_login_magic_refuses_plain_http_unless_allowed(
-    sandbox: Any, ip: Any, work: Path, proxy: Any
+    sandbox: Any, ip: Any, work: Path, proxy: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from IPython.core.error import UsageError
 
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # the proxy's 502, not botocore's backoff
     point_work_at(ELSEWHERE)
     with pytest.raises(UsageError) as caught:
         ip.run_line_magic("sso_login", "--profile work")
@@ -355,7 +356,6 @@ def test_sso_login_magic_refuses_plain_http_unless_allowed(
     # asked for: sent (here to the recording proxy, which answers 502), refused in one line
     with pytest.raises(UsageError, match="RegisterClient refused"):
         ip.run_line_magic("sso_login", "--profile work --allow-http")
-    # (botocore retries a 502)
     assert {line for line, _ in proxy.requests} == {f"POST {ELSEWHERE}/client/register HTTP/1.1"}
     assert not work.exists()
 
