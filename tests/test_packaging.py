@@ -44,7 +44,7 @@ def test_stsmagic_version_prints_the_one_version() -> None:
     assert PROJECT["dynamic"] == ["version"]  # read from stsmagic/_version.py, nowhere else
 
 
-def tested_pythons() -> list[str]:
+def pythons_under_test() -> list[str]:
     """The versions scripts/test runs: its other Pythons, and the main one of CI (3.11)."""
     script = (ROOT / "scripts" / "test").read_text()
     others = re.search(r'OTHER_PYTHONS="\$\{STSMAGIC_OTHER_PYTHONS-([\d. ]+)\}"', script)
@@ -53,7 +53,7 @@ def tested_pythons() -> list[str]:
 
 
 def test_classifiers_name_each_python_the_test_command_runs() -> None:
-    versions = tested_pythons()
+    versions = pythons_under_test()
     assert versions == ["3.10", "3.11", "3.12", "3.13"]
     named = [
         c.rsplit(" :: ", 1)[1]
