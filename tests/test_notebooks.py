@@ -264,6 +264,7 @@ def run_like_jupyterlab(kc: Any, code: str, *, stop_on_error: bool) -> dict[str,
             return out
 
 
+@pytest.mark.once  # as the nbval run: a kernel per notebook, the same answer on each Python
 @pytest.mark.parametrize("name", WITH_FORMS_OR_PROMPTS)
 def test_run_all_in_jupyterlab_leaves_every_form_working_and_nobody_stuck(
     name: str, tmp_path: Path
