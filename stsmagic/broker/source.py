@@ -37,6 +37,17 @@ def release(owner: str) -> None:
         _set_aside.pop(owner, None)
 
 
+def put_back(owner: str, saved: Mapping[str, str | None]) -> None:
+    """Put each variable ``owner`` changed back as ``saved`` holds it (None: it was unset),
+    then ``release`` the owner."""
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    release(owner)
+
+
 def originals() -> dict[str, str | None]:
     """Every set-aside name and its value before any outlet changed it."""
     with _lock:

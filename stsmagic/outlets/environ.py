@@ -100,12 +100,7 @@ class _EnvironExport:
         self._written = {}
         if saved is None:
             return
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        source.release(OWNER)
+        source.put_back(OWNER, saved)
 
 
 _exporter = _EnvironExport()

@@ -219,12 +219,7 @@ class CredentialServer:
             self._running = False
             self._http.stop()
             saved, self._saved = self._saved or {}, None
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-            source.release(OWNER)
+            source.put_back(OWNER, saved)
             shutil.rmtree(self._folder, ignore_errors=True)
         _forget(self)
 
