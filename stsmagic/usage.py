@@ -3,8 +3,8 @@
 The ledger owns one ``UsageTable`` (``SessionLedger.usage_table``; ``stsmagic.sessions.usage()``
 is its frame). The outlets record into it: botocore's and aiobotocore's own events, after each
 call a session signed (``stsmagic.outlets.counting``), and the credentials endpoint, once a
-child fetches a session (``record_fetch``). A renewal keeps its label, so its label's counts
-go on; forgetting a session forgets them.
+child fetches a session (``UsageTable.record_fetch``). A renewal keeps its label, so its
+label's counts go on; forgetting a session forgets them.
 
 Only names that AWS and stsmagic give are kept (a label, a service, an operation, an error
 code, a time): never a parameter, a key or a resource name. Pure data, thread-safe (s3fs
@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .ledger import SessionLedger
 
 COLUMNS = ("label", "via", "service", "operation", "calls", "errors", "last_error", "last_at")
 
@@ -163,14 +162,3 @@ class UsageTable:
             },
             columns=list(COLUMNS),
         )
-
-
-def record_fetch(label: str, ledger: SessionLedger | None = None) -> None:
-    """Count one fetch of ``label``'s session by a child process from the credentials
-    endpoint (``via`` ``serve``, operation ``fetch``), in ``ledger`` (default
-    ``stsmagic.sessions``). The endpoint calls this for every session it hands out."""
-    if ledger is None:
-        from .ledger import sessions
-
-        ledger = sessions
-    ledger.usage_table.record_fetch(label)

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
-from stsmagic import console
+from stsmagic.broker import console
 from stsmagic.broker import Broker
 from stsmagic.console import SigninLink, signin_url
 from stsmagic.errors import ParameterError, RequestRefused

@@ -62,7 +62,7 @@ def test_load_ext_defers_what_only_a_magic_needs() -> None:
         "ip.run_line_magic('load_ext', 'stsmagic')\n"
         "lazy = ['broker.broker', 'session', 'broker.profiles', 'sso', 'sso.cache',\n"
         "        'sso.login', 'sso.oidc', 'outlets.remember', 'dask', 'broker.answers',\n"
-        "        'broker.plain_http', 'widgets']\n"
+        "        'source.plain_http', 'widgets']\n"
         "print(sorted(m for m in lazy if 'stsmagic.' + m in sys.modules), built)\n"
         "doc = ip.find_line_magic('sts_use').__doc__\n"
         "ip.run_line_magic('sts_use', '--source')\n"

@@ -453,8 +453,8 @@ def test_what_cannot_be_mapped_is_named_never_guessed() -> None:
 
 def test_record_fetch_counts_a_childs_fetch_under_serve(ip: Any) -> None:
     kim = federation(ip, "kim")
-    usage.record_fetch(kim.label)
-    usage.record_fetch(kim.label)
+    stsmagic.sessions.usage_table.record_fetch(kim.label)
+    stsmagic.sessions.usage_table.record_fetch(kim.label)
     assert rows() == [(kim.label, "serve", "credentials", "fetch", 2, 0, None)]
     assert stsmagic.sessions.to_frame()["calls"].tolist() == [2]
 

@@ -39,8 +39,8 @@ from ..errors import (
 )
 from ..redact import redact_wire_logs, scrub
 from ..session import IssuedSession, Recipe
-from . import answers, plain_http
-from .source import source_providers, source_session
+from ..source import plain_http, source_providers, source_session
+from . import answers
 
 if TYPE_CHECKING:
     from botocore.credentials import ReadOnlyCredentials

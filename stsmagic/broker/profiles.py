@@ -109,7 +109,7 @@ def resolve(name: str, session: botocore.session.Session | None = None) -> Profi
     """The plan for profile ``name``, read through botocore's config loader (the user's own
     files, even while serving points children at copies)."""
     if session is None:
-        from .source import source_session
+        from ..source import source_session
 
         session = source_session()
     profiles = _config(session)
@@ -348,7 +348,7 @@ def check_duration(plan: ProfilePlan, seconds: int) -> int:
 def _environment_credentials(plan: ProfilePlan) -> Any:
     from botocore.credentials import EnvProvider
 
-    from .source import SourceEnviron
+    from ..source import SourceEnviron
 
     found = EnvProvider(environ=SourceEnviron()).load()
     if found is None:

@@ -141,7 +141,7 @@ class MagicsBase(Magics, Configurable):
 
     @validate("signin_url")
     def _check_signin_url(self, proposal: Any) -> str | None:
-        from ..console import check_endpoint
+        from ..broker.console import check_endpoint
 
         value = proposal["value"]
         try:

@@ -52,7 +52,7 @@ class ConsoleMagics(MagicsBase):
 
         Example: %sts_console --service s3 --region eu-west-1
         """
-        from ..console import signin_url
+        from ..broker.console import signin_url
 
         with self._errors("sts_console"):
             args = magic_args.parse_line(self.sts_console, line)

@@ -20,7 +20,7 @@ from aiobotocore.credentials import AioCredentialResolver, AioCredentials
 from botocore.credentials import ReadOnlyCredentials
 from botocore.exceptions import NoCredentialsError
 
-from ..broker.source import source_providers
+from ..source import source_providers
 from . import counting, gate
 from .botocore_sessions import reaching
 from .live_credentials import METHOD, LiveProvider, masked

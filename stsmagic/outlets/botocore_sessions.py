@@ -18,7 +18,7 @@ from typing import Any
 
 import botocore.credentials
 
-from ..broker import source
+from .. import source
 from . import counting
 from .live_credentials import LiveCredentials, LiveProvider, Source, live_provider_in, put_first
 

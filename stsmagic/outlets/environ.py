@@ -14,14 +14,14 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..broker import source
+from .. import source
 from ..errors import ParameterError
 
 if TYPE_CHECKING:
     from ..ledger import SessionLedger
     from ..session import IssuedSession
 
-OWNER = "environ"  # what this outlet sets aside in stsmagic.broker.source
+OWNER = "environ"  # what this outlet sets aside in stsmagic.source
 
 ENV_NAMES = (
     "AWS_ACCESS_KEY_ID",

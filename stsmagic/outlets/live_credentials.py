@@ -20,7 +20,7 @@ from botocore.credentials import (
 )
 from botocore.exceptions import NoCredentialsError
 
-from ..broker import source
+from .. import source
 from ..errors import SessionExpired
 from . import gate
 

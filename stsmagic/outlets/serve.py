@@ -12,7 +12,7 @@ points the environment children inherit at it:
   private copies in which the profile children sign for keeps its settings and loses its keys
   (``child_files.py``); every other profile is as it was.
 
-Everything changed is recorded with ``stsmagic.broker.source.set_aside`` first, so the kernel
+Everything changed is recorded with ``stsmagic.source.set_aside`` first, so the kernel
 itself keeps reading the user's environment and files (the Broker, ``%sts_profile``, renewal,
 the live credentials' source chains). ``CredentialServer.stop()`` (``%sts_serve --off``),
 ``live.uninstall`` (``%unload_ext``) and the kernel's exit put every variable back exactly and
@@ -33,7 +33,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..broker import source
+from .. import source
 from ..errors import StsMagicError
 from ..private_file import write_private
 from . import child_files, environ, gate, renew_ahead
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-OWNER = "serve"  # what this outlet sets aside in stsmagic.broker.source
+OWNER = "serve"  # what this outlet sets aside in stsmagic.source
 
 FULL_URI = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
 RELATIVE_URI = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"

@@ -54,7 +54,7 @@ def sso_settings(profile: str | None) -> SsoSettings:
     """The profile's ``sso_session`` (or legacy ``sso_start_url``), region and scopes."""
     from botocore.exceptions import ProfileNotFound
 
-    from ..broker.source import source_session
+    from ..source import source_session
 
     session = source_session(profile)
     name = profile or session.profile or "default"

@@ -72,7 +72,7 @@ def is_safe_link(url: str) -> bool:
     else (``javascript:``, http to another host) is shown as text, never as a link."""
     from urllib.parse import urlsplit
 
-    from ..broker.plain_http import is_loopback
+    from ..source.plain_http import is_loopback
 
     try:
         host = limits.endpoint_host(url)

@@ -21,10 +21,9 @@ from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from botocore.parsers import ResponseParserError
 
 from .._version import __version__
-from ..broker import plain_http
-from ..broker.source import source_session
 from ..errors import RequestRefused, StsMagicError
 from ..redact import redact_wire_logs, scrub
+from ..source import plain_http, source_session
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 REFRESH_GRANT = "refresh_token"

@@ -26,7 +26,7 @@ from traitlets import Bool, Unicode
 from ..session import format_remaining
 
 if TYPE_CHECKING:
-    from ..console import SigninLink
+    from ..broker.console import SigninLink
 
 log = logging.getLogger(__name__)
 

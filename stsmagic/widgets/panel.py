@@ -210,7 +210,7 @@ def forget_session(panel: SessionPanel, label: str) -> str:
 
 def open_console(panel: SessionPanel, label: str) -> str:
     """A console sign-in link for the row's session, under the table (replacing any other)."""
-    from ..console import signin_url
+    from ..broker.console import signin_url
 
     session = panel.ledger.get(label)
     link = signin_url(session, signin_endpoint=panel.signin_endpoint, clock=panel.clock)
