@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 
 import pytest
 
@@ -557,6 +557,42 @@ def test_an_error_never_quotes_the_url_nor_its_secrets(
         assert creds.secret_key not in text and str(creds.token) not in text
         assert quote(creds.secret_key, safe="") not in text
     assert error.__cause__ is None and error.__suppress_context__
+
+
+def held_text(error: BaseException) -> str:
+    """Everything a debugger or a verbose traceback could show of ``error``: its chain, each
+    exception's attributes and every frame's variables."""
+    seen, texts = set(), []
+    stack: list[BaseException | None] = [error]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        texts += [str(e), repr(e), repr(vars(e)), str(getattr(e, "url", ""))]
+        tb = e.__traceback__
+        while tb is not None:
+            texts += [repr(value) for value in tb.tb_frame.f_locals.values()]
+            tb = tb.tb_next
+        stack += [e.__cause__, e.__context__]
+    return "\n".join(texts)
+
+
+@pytest.mark.parametrize("failure", ["refused", "timeout"])
+def test_a_failed_sign_in_keeps_no_secret_in_the_exception(
+    sandbox: Any, federation: IssuedSession, signin: str, failure: str
+) -> None:
+    if failure == "refused":
+        sandbox.fail_next("getSigninToken", status=400, code="Bad", message="nope")
+    else:
+        sandbox.hang_next("getSigninToken", 3)
+    with pytest.raises(RequestRefused) as caught:
+        signin_url(federation, timeout=0.5)
+    held = held_text(caught.value)
+    creds = federation.credentials
+    for secret in (creds.secret_key, str(creds.token)):
+        for form in (secret, quote(secret, safe=""), quote_plus(secret)):
+            assert form not in held
 
 
 # -- the widget ----------------------------------------------------------------------------

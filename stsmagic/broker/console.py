@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 from .. import limits
-from ..errors import RENEW_HINTS, ParameterError, RequestRefused
+from ..errors import RENEW_HINTS, ParameterError, RequestRefused, refusal_without_frames
 from ..source.plain_http import is_loopback
 
 if TYPE_CHECKING:
@@ -374,6 +374,7 @@ def _refusal(status: int, body: bytes) -> RequestRefused:
     return RequestRefused(OPERATION, f"HTTP {status}", phrase)
 
 
+@refusal_without_frames  # the URL, the frames' params and urllib's error hold the secret key
 def fetch_signin_token(
     endpoint: str, session: IssuedSession, session_duration: int | None, timeout: float
 ) -> str:
@@ -402,7 +403,6 @@ def fetch_signin_token(
         with _opener(endpoint).open(request, timeout=timeout) as answer:
             body = answer.read(1 << 16)
     except urllib.error.HTTPError as e:
-        # from None: the cause and its frames hold the request's URL, secret key and all
         raise _refusal(e.code, e.read(1 << 16)) from None
     except (urllib.error.URLError, OSError) as e:
         reason = getattr(e, "reason", None) or e
