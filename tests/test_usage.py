@@ -160,6 +160,37 @@ def test_aws_errors_are_counted_with_their_code(sandbox: Any, ip: Any, bucket: s
     ]
 
 
+def test_an_error_code_that_is_not_shaped_like_awss_is_kept_as_the_status(ip: Any) -> None:
+    from tests.helpers.answering_server import AnsweringServer
+
+    erin = federation(ip, "erin")
+    echoed = (
+        b"<ErrorResponse><Error><Type>Sender</Type><Code>Badbucket-secret-name-7731</Code>"
+        b"<Message>m</Message></Error></ErrorResponse>"
+    )
+    with AnsweringServer(echoed, status=400) as endpoint:
+        sts = boto3.client(
+            "sts", endpoint_url=endpoint.url, config=Config(retries={"max_attempts": 1})
+        )
+        with pytest.raises(sts.exceptions.ClientError, match="secret-name"):
+            sts.get_caller_identity()  # botocore raises what came; the table keeps its shape
+        endpoint.answer(
+            echoed.replace(b"Badbucket-secret-name-7731", b"Client.Throttled"), status=400
+        )
+        with pytest.raises(sts.exceptions.ClientError):
+            sts.get_caller_identity()
+    assert rows() == [
+        (erin.label, "botocore", "sts", "GetCallerIdentity", 2, 2, "Client.Throttled")
+    ]
+    with AnsweringServer(echoed, status=400) as endpoint:
+        sts = boto3.client(
+            "sts", endpoint_url=endpoint.url, config=Config(retries={"max_attempts": 1})
+        )
+        with pytest.raises(sts.exceptions.ClientError):
+            sts.get_caller_identity()
+    assert rows()[-1][-1] == "400"
+
+
 def test_a_request_that_gets_no_answer_is_counted_as_an_error_by_its_exception(
     ip: Any,
 ) -> None:

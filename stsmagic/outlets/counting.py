@@ -29,12 +29,15 @@ from . import gate
 
 __all__ = ["AIOBOTOCORE", "BOTOCORE", "count_on", "error_code"]
 
-# What an error code looks like (S3's HEAD answers have no body: botocore gives the status).
-_CODE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+# What an AWS error code looks like: words in CamelCase, dotted for a namespace (EC2's
+# "Client.UnauthorizedOperation"). Anything else an endpoint sends may echo what was asked
+# (a bucket or key name) and is kept as the HTTP status only, as S3's bodiless HEAD answers are.
+_CODE = re.compile(r"[A-Z][A-Za-z0-9]{0,63}(?:\.[A-Z][A-Za-z0-9]{0,63}){0,2}")
 
 
 def error_code(http_response: Any, parsed: Any, context: Any) -> str:
-    """The AWS error code of an error answer, as botocore raises it (its status if none)."""
+    """The AWS error code of an error answer, as botocore raises it; its HTTP status if there is
+    none, or if what came is not shaped like an AWS error code."""
     code = context.get("error_code_override") if context else None
     if not code and isinstance(parsed, dict):
         code = parsed.get("Error", {}).get("Code")
