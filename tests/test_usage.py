@@ -479,6 +479,28 @@ def test_what_cannot_be_mapped_is_named_never_guessed() -> None:
     assert nothing.text().splitlines()[0] == "No AWS action to draft: no call counted maps to one."
 
 
+def test_operation_names_are_looked_up_literally_and_others_are_left_out() -> None:
+    made = draft(
+        [
+            record("iam", "*"),  # policy-sentry reads it as every IAM action
+            record("s3", "Get*"),
+            record("sts", "GetCallerIdentity\nForged: line", calls=2),
+            record("s3\n", "GetObject"),
+            record("iam", "ListRoles"),
+        ]
+    )
+    assert made.actions == ("iam:ListRoles",)
+    assert made.unmapped == () and made.not_names == 5
+    text = made.text()
+    assert "Forged" not in text and "*" not in text.split("\n}\n")[0].replace('"Resource": "*"', "")
+    assert text.splitlines()[-1] == (
+        "Left out: 5 calls counted under a service or operation that is not an AWS name."
+    )
+    assert policy_draft.iam_action("iam", "*") is None
+    assert policy_draft.iam_action("s3", "getobject") is None  # names are AWS's, as spelled
+    assert policy_draft.iam_action("s3", "GetObject") == "s3:GetObject"
+
+
 # -- the credentials endpoint's fetches ---------------------------------------------------------
 
 
