@@ -383,14 +383,17 @@ def test_region_and_endpoint_flags_choose_the_broker_and_brokers_are_cached(
 def test_sts_use_and_sts_forget_print_one_line_each(
     sandbox: Any, ip: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    first = ip.run_line_magic("sts_session", f"--token-code {sandbox.mfa_code()} --label a")
+    # trailing comments, as pasted from the docs
+    first = ip.run_line_magic(
+        "sts_session", f"--token-code {sandbox.mfa_code()} --label a  # the MFA session"
+    )
     ip.user_ns["tok"] = sandbox.mint_trade_in_token()
-    second = ip.run_line_magic("sts_delegated", "--trade-in-token tok --label b")
+    second = ip.run_line_magic("sts_delegated", "--trade-in-token tok --label b # traded in")
     capsys.readouterr()
 
-    assert ip.run_line_magic("sts_use", "a") is None
+    assert ip.run_line_magic("sts_use", "a  # back to the MFA one") is None
     assert stsmagic.sessions.active == first
-    ip.run_line_magic("sts_use", "--source")
+    ip.run_line_magic("sts_use", "--source # my own keys")
     assert stsmagic.sessions.active is None
     ip.run_line_magic("sts_use", "b")
     ip.run_line_magic("sts_forget", "b")

@@ -50,6 +50,32 @@ def test_line_is_split_as_a_posix_shell_would() -> None:
 
 
 @pytest.mark.parametrize(
+    ("line", "policy", "tags"),
+    [
+        ("--policy P  # read-only, for the reports", "P", None),
+        ("# everything is a comment", None, None),
+        ("--tags a=1 b=2 # the team's", None, ["a=1", "b=2"]),
+        ("--tags 'x=#1' \"y=a #b\" z=c#d # end", None, ["x=#1", "y=a #b", "z=c#d"]),
+        ("""--policy '{"Sid": "a # b"}'  # quoted: kept""", '{"Sid": "a # b"}', None),
+        ("--tags a=\\#1 # an escaped hash begins no comment", None, ["a=#1"]),
+        ("--policy \"it's\" # don't", "it's", None),
+    ],
+)
+def test_a_trailing_comment_is_cut_as_a_shell_cuts_it(
+    line: str, policy: str | None, tags: list[str] | None
+) -> None:
+    args = magic_args.parse_line(demo_magic, line)
+    assert (args.policy, args.tags) == (policy, tags)
+
+
+def test_a_comment_after_a_secret_flag_is_no_stray_value() -> None:
+    args = magic_args.parse_line(
+        demo_magic, f"--trade-in-token {SECRET}  # from the admin", secret_flags=True
+    )
+    assert args.trade_in_token == SECRET
+
+
+@pytest.mark.parametrize(
     ("line", "expected"),
     [
         ("--duration-seconds 899", "--duration-seconds"),

@@ -122,12 +122,36 @@ MAX_LINE = 64 * 1024
 _PLAIN = r"[\w ,.:/@+=*-]*"
 
 
+def without_comment(line: str) -> str:
+    """``line`` up to a ``#`` that begins a word outside quotes, as a POSIX shell reads it: a
+    trailing ``# comment`` goes, a ``#`` inside a quoted value or a word (``a#b``) stays.
+    shlex's own ``comments=True`` also cuts inside a word, which a shell does not."""
+    if "#" not in line:
+        return line
+    quote = ""
+    escaped = False
+    for i, char in enumerate(line):
+        if escaped:
+            escaped = False
+        elif char == "\\" and quote != "'":
+            escaped = True
+        elif quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (i == 0 or line[i - 1].isspace()):
+            return line[:i]
+    return line
+
+
 def parse_line(magic: Callable[..., Any], line: str, *, secret_flags: bool = False) -> Any:
     """Parse a magic's line with its ``@magic_arguments`` parser, as a POSIX shell would.
 
     IPython's ``parse_argstring`` splits without POSIX rules and keeps quotes inside the values,
     so ``--policy '{"Version": ...}'`` would reach us quoted; users of the AWS CLI quote JSON as
-    in a shell, so the line is split with ``shlex`` in POSIX mode instead.
+    in a shell, so the line is split with ``shlex`` in POSIX mode instead, after its trailing
+    ``# comment`` is cut (``without_comment``).
     ``secret_flags``: the line may hold a secret, so stray words are counted, never shown
     (stray ``--flags`` are still named).
     """
@@ -140,6 +164,7 @@ def parse_line(magic: Callable[..., Any], line: str, *, secret_flags: bool = Fal
             f"%{name}: the line is {len(line):,} characters, over the {MAX_LINE:,} a magic takes;"
             " put long values in a notebook variable and pass its name"
         )
+    line = without_comment(line)
     try:
         # A line with nothing for shlex to interpret splits the same on whitespace, and faster.
         argv = line.split() if re.fullmatch(_PLAIN, line) else shlex.split(line, posix=True)
