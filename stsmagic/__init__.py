@@ -51,7 +51,32 @@ _LAZY = {
 }
 
 
+# The subpackages and modules the reference documents: ``stsmagic.console.signin_url`` works
+# after ``import stsmagic`` alone, and loads the module only then.
+_SUBMODULES = frozenset(
+    {
+        "broker",
+        "console",
+        "dask",
+        "errors",
+        "ledger",
+        "limits",
+        "outlets",
+        "policy_draft",
+        "renewal",
+        "sandbox",
+        "session",
+        "source",
+        "sso",
+        "usage",
+        "widgets",
+    }
+)
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return import_module(f"{__name__}.{name}")  # the import sets the attribute too
     try:
         module, attr = _LAZY[name]
     except KeyError:

@@ -21,7 +21,12 @@ if TYPE_CHECKING:
 __all__ = ["ROLE_SESSION_KINDS", "Broker", "default_role_session_name"]
 
 
+_MODULES = frozenset({"answers", "broker", "console", "profiles"})
+
+
 def __getattr__(name: str) -> Any:
+    if name in _MODULES:  # stsmagic.broker.profiles after `import stsmagic` alone
+        return import_module(f"{__name__}.{name}")
     if name not in __all__:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(import_module(f"{__name__}.broker"), name)
