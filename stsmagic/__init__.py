@@ -86,6 +86,12 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """The Jupyter server extension (``stsmagic.server``): one sign-in for every kernel and
+    terminal of the server."""
+    return [{"module": "stsmagic.server"}]
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext stsmagic``: register the magics and install the live credentials."""
     from .magics import load_ipython_extension as load
