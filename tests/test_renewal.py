@@ -347,7 +347,7 @@ def test_no_renew_and_auto_renew_off(sandbox: Any, ip: Any, kernel_clock: Clock)
         assert stsmagic.sessions.active is off
     finally:
         ip.run_line_magic("config", "StsMagics.auto_renew = True")
-    assert renewal.enabled is True
+    assert stsmagic.sessions.renewer.enabled is True
 
 
 def test_env_export_and_remember_follow_a_renewal(

@@ -132,13 +132,13 @@ def test_sessions_that_do_not_renew_themselves_are_left_alone(
     assert looks.due() is None
     auto = ledger.add(broker.get_federation_token(Name="on", DurationSeconds=900))
     assert looks.due() == ahead_from(auto)
-    renewal.enabled = False  # StsMagics.auto_renew = False
+    ledger.renewer.enabled = False  # StsMagics.auto_renew = False
     try:
         assert looks.due() is None
         clock.to(auto.expiration)
         assert looks.check() is None
     finally:
-        renewal.enabled = True
+        ledger.renewer.enabled = True
     ledger.deactivate()
     assert looks.due() is None
     assert {delegated.label, off.label, auto.label} <= set(ledger.labels)

@@ -133,7 +133,7 @@ class Endpoint:
             if self._expired is not None:
                 self._expired()
             why = _NOT_RENEWED.get(session.renewal, _NOT_RENEWED["none"])
-            if session.renewal == "auto" and not renewal.renews_itself(session):
+            if session.renewal == "auto" and not renewal.renews_itself(ledger, session):
                 why = "automatic renewal is off for it"
             expired = SessionExpired(
                 session.label or "(unlabelled)", session.kind, session.expiration, why
