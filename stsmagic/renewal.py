@@ -89,6 +89,12 @@ class Renewer:
                 self._locks.pop(session.label, None)
                 self._failed.pop(session.label, None)
 
+    @property
+    def labels(self) -> frozenset[str]:
+        """The labels it holds a lock or a failed renewal for (gone with the label)."""
+        with self._locks_lock:
+            return frozenset(self._locks) | frozenset(self._failed)
+
     def lock_for(self, label: str) -> threading.Lock:
         lock = self._locks.get(label)
         if lock is None:

@@ -134,7 +134,7 @@ class MagicsBase(Magics, Configurable):
 
     @validate("signin_url")
     def _check_signin_url(self, proposal: Any) -> str | None:
-        from ..broker.console import check_endpoint
+        from ..broker.console import check_endpoint  # the broker: not at %load_ext
 
         value = proposal["value"]
         try:
@@ -332,7 +332,7 @@ class MagicsBase(Magics, Configurable):
         **action: Any,
     ) -> Any:
         try:
-            from ..widgets.mfa_form import MfaForm
+            from ..widgets.mfa_form import MfaForm  # ipywidgets: optional, never at %load_ext
         except ModuleNotFoundError as e:
             if e.name not in OPTIONAL:
                 raise

@@ -21,6 +21,7 @@ import hmac
 import json
 import logging
 import re
+import sys
 import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -235,8 +236,6 @@ class EndpointServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """One line, no traceback (a frame could show a header)."""
-        import sys
-
         error = sys.exc_info()[1]
         if isinstance(error, (ConnectionError, TimeoutError)):
             return  # a child that went away mid-answer

@@ -48,11 +48,12 @@ def credentials(profile: str | None = None) -> ReadOnlyCredentials | None:
     if profile is not None and profile != session.profile:
         return None
     now = ledger.now()
-    if now >= session.renew_from:
-        # Inside the refresh window, or expired: renew (or say why not). Outside it, the one
-        # comparison above and the note of who signs are all a request costs.
-        frozen = renew_due(ledger, session, now)  # raises when it cannot sign: not counted
-    else:
-        frozen = session.credentials
+    if now < session.renew_from:
+        # Outside the refresh window, the one comparison and the note of who signs are all a
+        # request costs.
+        signed_by.set(session.label)
+        return session.credentials
+    # Inside the refresh window, or expired: renew (or say why not).
+    frozen = renew_due(ledger, session, now)  # raises when it cannot sign: not counted
     signed_by.set(session.label)  # a renewal keeps the label
     return frozen

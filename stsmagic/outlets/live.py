@@ -163,9 +163,7 @@ def install(ledger: SessionLedger | None = None) -> LiveCredentials:
                 previous.get_frozen_credentials = credentials.get_frozen_credentials
         # The next client made resolves through the chain, so gets the live credentials.
         core._credentials = None
-        record.installation = Installation(
-            default, core, resolver, provider, credentials, previous
-        )
+        record.installation = Installation(default, core, resolver, provider, credentials, previous)
         return credentials
 
 

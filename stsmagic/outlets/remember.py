@@ -139,7 +139,7 @@ def _locked(directory: Path) -> Iterator[None]:
     """Other processes' reads and writes of the folder's file wait (``flock`` on the folder,
     where there is one)."""
     try:
-        import fcntl
+        import fcntl  # POSIX only
     except ImportError:  # Windows: one writer at a time is not enforced there
         yield
         return
