@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .outlets import environ
+from .renewal import without_renewal
+
 if TYPE_CHECKING:
     from .ledger import SessionLedger
     from .session import IssuedSession
@@ -32,12 +35,8 @@ def keep(
     ``auto_renew=False`` is ``--no-renew``.
     """
     if not auto_renew:
-        from .renewal import without_renewal
-
         session = without_renewal(session)
     kept = ledger.add(session, activate=activate)
     if activate and export_env is not None:
-        from .outlets import environ
-
         environ.export_environ(export_env, ledger)
     return kept

@@ -13,6 +13,8 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from .errors import ParameterError
+from .limits import label as _check_label
+from .renewal import Renewer
 from .usage import UsageTable
 
 if TYPE_CHECKING:
@@ -47,12 +49,6 @@ _EXPIRATION_US = attrgetter("_expiration_us")
 _ISSUED_US = attrgetter("_issued_us")
 
 
-def _check_label(label: object) -> None:
-    from .limits import label as check  # on the first labelled session, not at %load_ext
-
-    check(label)
-
-
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -81,6 +77,7 @@ class SessionLedger:
         # the pid of the process this ledger was copied from by a fork (None: made here)
         self._forked_from: int | None = None
         self._fork_said = False
+        self._renewer: Renewer | None = None  # made on first use
         _ledgers.add(self)
 
     # --- reading --------------------------------------------------------------------------------
@@ -117,6 +114,18 @@ class SessionLedger:
         self._clock = clock
 
     @property
+    def renewer(self) -> Renewer:
+        """What renewing this ledger's sessions keeps (``stsmagic.renewal.Renewer``): whether
+        they renew themselves (``renewer.enabled``), the per-label locks, the failures."""
+        renewer = self._renewer
+        if renewer is None:
+            with self._lock:
+                renewer = self._renewer
+                if renewer is None:
+                    renewer = self._renewer = Renewer(self)
+        return renewer
+
+    @property
     def forked_from(self) -> int | None:
         """The pid of the process this ledger was copied from by ``os.fork`` (a
         multiprocessing ``fork`` worker, a forked pool), or None in the process that made it.
@@ -133,6 +142,10 @@ class SessionLedger:
         self._lock = threading.RLock()
         self._reserved = {}
         self._subscribers = []
+        if self._renewer is not None:  # its locks too; it renews nothing here (forked_from)
+            enabled = self._renewer.enabled
+            self._renewer = Renewer(self)
+            self._renewer.enabled = enabled
         if self._forked_from is None or self._forked_from != parent:
             self._forked_from = parent
             self._fork_said = False
@@ -349,7 +362,7 @@ class SessionLedger:
 
     def to_frame(self, now: datetime | None = None) -> pd.DataFrame:
         """One row a session, issue order; no secret column. Imports pandas."""
-        import numpy as np
+        import numpy as np  # numpy and pandas: only for a table (stsmagic[widgets])
         import pandas as pd
 
         now = now or self._clock()

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.credentials import ReadOnlyCredentials
 
+from .limits import printable  # a label from elsewhere may hold control characters
+
 KINDS = ("session", "federation", "delegated", "sso", "role")
 RENEWALS = ("auto", "mfa", "none")
 
@@ -59,6 +61,16 @@ def format_remaining(remaining: timedelta, *, words: bool = False) -> str:
     if words:
         return f"{hours} h {minutes} min" if hours else f"{minutes} min"
     return f"{hours}:{minutes:02d}:{seconds % 60:02d}"
+
+
+def describe(session: IssuedSession) -> str:
+    """One line about a session, without its secret: label, kind, masked key, time left."""
+    remaining = format_remaining(session.remaining, words=True)
+    label = printable(session.label or "(unlabelled)")
+    return (
+        f"{label} ({session.kind}, {session.masked_access_key}, expires "
+        f"{session.expiration:%Y-%m-%d %H:%M:%S} UTC, in {remaining})"
+    )
 
 
 def epoch_us(moment: datetime) -> int:
@@ -270,7 +282,6 @@ class IssuedSession:
     def __str__(self) -> str:
         state = "expired" if self.expired else f"{format_remaining(self.remaining)} left"
         who = f" as {self.principal}" if self.principal else ""
-        from .limits import printable  # a label from elsewhere may hold control characters
 
         label = printable(self.label or "(unlabelled)")
         return (

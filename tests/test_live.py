@@ -15,7 +15,8 @@ import pytest
 from botocore.exceptions import NoCredentialsError
 
 import stsmagic
-from stsmagic.broker import Broker, source
+from stsmagic import source
+from stsmagic.broker import Broker
 from stsmagic.errors import SessionExpired
 from stsmagic.ledger import SessionLedger
 from stsmagic.outlets import environ, live

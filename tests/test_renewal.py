@@ -312,6 +312,18 @@ def test_failed_renewal_in_window_signs_with_the_old_one(
     assert count(sandbox, "GetFederationToken") == sent
 
 
+def test_a_forgotten_label_leaves_no_lock_nor_failure_behind(
+    sandbox: Any, ledger: SessionLedger, clock: Clock
+) -> None:
+    old = ledger.add(Broker().get_federation_token(Name="brief", DurationSeconds=900))
+    clock.to(old.renew_from)
+    sandbox.fail_next("GetFederationToken", status=403, code="AccessDenied", message="no")
+    assert renewal.renew_due(ledger, old, clock()) == old.credentials  # failed: remembered
+    assert ledger.renewer.labels == {old.label}
+    ledger.forget(str(old.label))
+    assert ledger.renewer.labels == frozenset()
+
+
 def test_failed_renewal_of_an_expired_session_raises_and_changes_nothing(
     sandbox: Any, ledger: SessionLedger, clock: Clock, events: list[Any]
 ) -> None:
@@ -347,7 +359,7 @@ def test_no_renew_and_auto_renew_off(sandbox: Any, ip: Any, kernel_clock: Clock)
         assert stsmagic.sessions.active is off
     finally:
         ip.run_line_magic("config", "StsMagics.auto_renew = True")
-    assert renewal.enabled is True
+    assert stsmagic.sessions.renewer.enabled is True
 
 
 def test_env_export_and_remember_follow_a_renewal(

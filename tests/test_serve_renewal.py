@@ -132,13 +132,13 @@ def test_sessions_that_do_not_renew_themselves_are_left_alone(
     assert looks.due() is None
     auto = ledger.add(broker.get_federation_token(Name="on", DurationSeconds=900))
     assert looks.due() == ahead_from(auto)
-    renewal.enabled = False  # StsMagics.auto_renew = False
+    ledger.renewer.enabled = False  # StsMagics.auto_renew = False
     try:
         assert looks.due() is None
         clock.to(auto.expiration)
         assert looks.check() is None
     finally:
-        renewal.enabled = True
+        ledger.renewer.enabled = True
     ledger.deactivate()
     assert looks.due() is None
     assert {delegated.label, off.label, auto.label} <= set(ledger.labels)
@@ -228,3 +228,19 @@ def test_uninstall_stops_the_thread(
     live.uninstall()
     assert not timer.running and renew_ahead.timer() is None
     assert "stopped" in repr(timer)
+
+
+def test_a_second_ledger_is_wired_by_one_more_record(sandbox: Any, aws_profile: Path) -> None:
+    """What a Jupyter server does: no live.watch, its own ledger served and renewed ahead."""
+    from stsmagic.outlets import serve, wiring
+
+    live.uninstall()
+    own = SessionLedger()
+    with serve.serve_credentials(own) as server:
+        record = wiring.current()
+        assert record is not None and record.ledger is own and record.serving() is server
+        assert record.renewer is own.renewer and record.unhook_botocore is None
+        timer = renew_ahead.timer()
+        assert timer is not None and timer.ledger is own
+    live.uninstall()
+    assert wiring.current() is None and not timer.running

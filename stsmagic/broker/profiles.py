@@ -9,6 +9,7 @@ called again with the same plan and arguments to make the session anew (renewal)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -233,8 +234,6 @@ def issue(
     chain from its source (``mfa`` when the plan names a device, else ``auto``), after the
     profile is read again and found unchanged.
     """
-    import functools
-
     from ..session import Recipe
 
     session = _issue(

@@ -8,8 +8,10 @@ value of a secret flag (``--trade-in-token``, ``--access-token``) into a message
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shlex
+import stat
 import types
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -403,9 +405,6 @@ def read_policy_file(path: Path) -> str:
     Opened without blocking (a FIFO would wait for a writer for ever) and refused unless it is
     a regular file (``/dev/zero`` never ends); a sparse giant costs one read of a few KB.
     """
-    import os
-    import stat
-
     where = f"--policy: {str(path)!r}"
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)

@@ -24,7 +24,7 @@ from traitlets.config import Configurable
 from .. import limits
 from ..errors import ParameterError, StsMagicError, bare
 from ..keep import keep
-from ..outlets import environ
+from ..outlets import environ, sessions, wiring
 from . import args as magic_args
 
 if TYPE_CHECKING:
@@ -38,14 +38,9 @@ WIDGETS_MISSING = "needs ipywidgets and pandas: pip install 'stsmagic[widgets]'"
 
 def describe(session: IssuedSession) -> str:
     """One line about a session, without its secret: label, kind, masked key, time left."""
-    from ..session import format_remaining
+    from ..session import describe  # loaded with the first session, not by %load_ext
 
-    remaining = format_remaining(session.remaining, words=True)
-    label = limits.printable(session.label or "(unlabelled)")
-    return (
-        f"{label} ({session.kind}, {session.masked_access_key}, expires "
-        f"{session.expiration:%Y-%m-%d %H:%M:%S} UTC, in {remaining})"
-    )
+    return describe(session)
 
 
 class MagicsBase(Magics, Configurable):
@@ -118,9 +113,7 @@ class MagicsBase(Magics, Configurable):
         self._ledger = ledger  # before the config too: remember = True restores into it
         self._remembering: Any = None
         super().__init__(shell=shell, **kwargs)
-        from .. import renewal  # small: the trait's value holds from this instance on
-
-        renewal.enabled = self.auto_renew
+        self.ledger.renewer.enabled = self.auto_renew  # the trait's value from this instance on
         self._panel: Any = None  # the last %sts_panel: closed by the next (its timer with it)
 
     @validate("duration_seconds")
@@ -141,7 +134,7 @@ class MagicsBase(Magics, Configurable):
 
     @validate("signin_url")
     def _check_signin_url(self, proposal: Any) -> str | None:
-        from ..broker.console import check_endpoint
+        from ..broker.console import check_endpoint  # the broker: not at %load_ext
 
         value = proposal["value"]
         try:
@@ -171,37 +164,35 @@ class MagicsBase(Magics, Configurable):
 
     @observe("serve")
     def _serve_changed(self, change: Any) -> None:
+        from ..outlets import serve  # http.server and the children's files: once serving
+
+        try:
+            said = serve.switch_serving(bool(change["new"]), self.ledger, profile=self.profile)
+        except StsMagicError as e:
+            self.serve = False
+            raise TraitError(f"StsMagics.serve: {magic_args.one_line(str(e))}") from None
         if change["new"]:
-            try:
-                print(self.start_serving())
-            except StsMagicError as e:
-                self.serve = False
-                raise TraitError(f"StsMagics.serve: {magic_args.one_line(str(e))}") from None
-        else:
-            self.stop_serving()
+            self._export_off_while_serving()
+            print(said)
 
     def start_serving(self, port: int = 0) -> str:
         """Serve the active session to child processes (idempotent); what %sts_serve prints.
         The --env export, which serving excludes, is turned off, the trait with it."""
-        from ..outlets import serve
+        from ..outlets import serve  # http.server and the children's files: once serving
 
-        already = serve.serving() is not None
-        server = serve.serve_credentials(self.ledger, profile=self.profile, port=port)
-        if self.export_env:
-            self.export_env = False  # else every magic would try to export again
-        said = serve.describe_serving(server)
-        return f"Already serving. {said}" if already else said
+        said = serve.switch_serving(True, self.ledger, profile=self.profile, port=port)
+        self._export_off_while_serving()
+        return said
 
     def stop_serving(self) -> str:
         """Stop serving; one line saying so."""
-        from ..outlets import serve
+        from ..outlets import serve  # http.server and the children's files: once serving
 
-        if serve.stop_serving():
-            return (
-                "Stopped serving: the environment and the config files are as they were; "
-                "child processes started meanwhile get no more sessions"
-            )
-        return "Not serving"
+        return serve.switch_serving(False)
+
+    def _export_off_while_serving(self) -> None:
+        if self.export_env:
+            self.export_env = False  # else every magic would try to export again
 
     def _load_config(self, cfg: Any, section_names: Any = None, traits: Any = None) -> None:
         super()._load_config(cfg, section_names=section_names, traits=traits)
@@ -216,41 +207,17 @@ class MagicsBase(Magics, Configurable):
 
     @observe("auto_renew")
     def _auto_renew_changed(self, change: Any) -> None:
-        from .. import renewal
-
-        renewal.enabled = bool(change["new"])
+        self.ledger.renewer.enabled = bool(change["new"])
 
     @observe("remember")
     def _remember_changed(self, change: Any) -> None:
-        from ..outlets import remember
+        from ..outlets import remember  # the sessions file: only where remembering is on
 
-        if change["new"]:
-            if self._remembering is None:
-                remembering = remember.Remembering(self.ledger)
-                # Never raised: this runs inside %load_ext when the config turns it on, and
-                # the magics must be registered whatever the file holds.
-                try:
-                    restored = remembering.start()
-                except StsMagicError as e:
-                    print(f"StsMagics.remember: {magic_args.one_line(str(e))}; nothing is kept")
-                    remembering.stop()
-                    return
-                except Exception as e:  # a record's values are secrets: the kind of error only
-                    print(f"StsMagics.remember: the sessions file failed ({type(e).__name__})")
-                    remembering.stop()
-                    return
-                self._remembering = remembering
-                if restored:
-                    active = self.ledger.active
-                    print(
-                        f"Restored {len(restored)} session{'' if len(restored) == 1 else 's'} "
-                        f"from {limits.printable(str(remembering.path))}"
-                        + (f"; using {describe(active)}" if active is not None else "")
-                    )
-        elif self._remembering is not None:
-            # the file it wrote, wherever XDG_CACHE_HOME points now
-            self._remembering.stop(delete=True)
-            self._remembering = None
+        self._remembering, said = remember.switch_remembering(
+            bool(change["new"]), self.ledger, self._remembering
+        )
+        if said is not None:
+            print(said)
 
     def stop_remembering(self) -> None:
         """Stop writing the sessions file (it stays; %unload_ext does this)."""
@@ -269,8 +236,6 @@ class MagicsBase(Magics, Configurable):
     def ledger(self) -> SessionLedger:
         """The ledger the magics feed: ``stsmagic.sessions`` unless another was given."""
         if self._ledger is None:
-            from ..outlets import sessions
-
             return sessions
         return self._ledger
 
@@ -332,9 +297,8 @@ class MagicsBase(Magics, Configurable):
         if args.env and args.no_activate:
             raise UsageError("--env exports the active session; it cannot go with --no-activate")
         if args.env or self.export_env:
-            from ..outlets import serve
-
-            if serve.serving() is not None:
+            record = wiring.current()
+            if record is not None and record.serving() is not None:
                 flag = "--env" if args.env else "StsMagics.export_env"
                 raise UsageError(
                     f"{flag}: the kernel serves its session to child processes; --env and "
@@ -368,7 +332,7 @@ class MagicsBase(Magics, Configurable):
         **action: Any,
     ) -> Any:
         try:
-            from ..widgets.mfa_form import MfaForm
+            from ..widgets.mfa_form import MfaForm  # ipywidgets: optional, never at %load_ext
         except ModuleNotFoundError as e:
             if e.name not in OPTIONAL:
                 raise

@@ -10,10 +10,10 @@ activated.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from ..ledger import sessions
+from . import wiring
 
 __all__ = ["sessions"]
 
@@ -21,10 +21,10 @@ __all__ = ["sessions"]
 def _on_event(event: str, session: Any) -> None:
     if event != "activated":
         return
-    live: Any = sys.modules.get("stsmagic.outlets.live")
-    if live is None or live.gate.following() is not sessions or not live.botocore_sessions.hooked():
-        from . import live
+    from . import live  # boto3: at the first activation, not at `import stsmagic`
 
+    record = wiring.current()
+    if record is None or record.ledger is not sessions or record.unhook_botocore is None:
         live.watch(sessions)
     # As before the outlets subscribed: an activation leaves boto3 with a live default session
     # (install answers at once when it has one).

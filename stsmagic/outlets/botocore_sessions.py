@@ -23,7 +23,6 @@ from . import counting
 from .live_credentials import LiveCredentials, LiveProvider, Source, live_provider_in, put_first
 
 _lock = threading.Lock()
-_original: Any = None
 
 
 def named_profile(session: Any) -> str | None:
@@ -56,24 +55,16 @@ def _live_provider(resolver: Any, profile: str | None) -> LiveProvider:
     return LiveProvider(LiveCredentials(Source(resolver), profile))
 
 
-def hook() -> None:
-    """Reach every botocore session made from now on (idempotent)."""
-    global _original
+def hook() -> Callable[[], None]:
+    """Reach every botocore session made from now on; returns the undo (the record of this
+    process, ``wiring``, keeps it). Sessions made while hooked keep their live provider, which
+    answers with their own chain while nothing is followed."""
     with _lock:
-        if _original is None:
-            _original = botocore.credentials.create_credential_resolver
-            botocore.credentials.create_credential_resolver = reaching(_original, _live_provider)
+        original = botocore.credentials.create_credential_resolver
+        botocore.credentials.create_credential_resolver = reaching(original, _live_provider)
 
+    def unhook() -> None:
+        with _lock:
+            botocore.credentials.create_credential_resolver = original
 
-def unhook() -> None:
-    """Sessions made from now on build botocore's own chain again. Those made while hooked
-    keep their live provider, which answers with their own chain while nothing is followed."""
-    global _original
-    with _lock:
-        if _original is not None:
-            botocore.credentials.create_credential_resolver = _original
-            _original = None
-
-
-def hooked() -> bool:
-    return _original is not None
+    return unhook

@@ -16,6 +16,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import botocore.configloader  # loaded by then: serving runs in a kernel whose boto3 is live
+from botocore.exceptions import ConfigNotFound, ConfigParseError
+
 from ..errors import StsMagicError
 from ..private_file import write_private
 
@@ -50,9 +53,6 @@ def is_credential_source(option: str) -> bool:
 def read(path: str) -> dict[str, dict[str, Any]]:
     """``path`` as botocore reads it (sections of options; nested blocks as dicts); a missing
     file is empty. Raises ``ConfigUnreadable`` in one line."""
-    import botocore.configloader
-    from botocore.exceptions import ConfigNotFound, ConfigParseError
-
     try:
         return botocore.configloader.raw_config_parse(path)
     except ConfigNotFound:

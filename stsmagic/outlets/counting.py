@@ -25,7 +25,7 @@ import re
 from typing import Any
 
 from ..usage import AIOBOTOCORE, BOTOCORE
-from . import gate
+from . import gate, wiring
 
 __all__ = ["AIOBOTOCORE", "BOTOCORE", "count_on", "error_code"]
 
@@ -49,7 +49,7 @@ def error_code(http_response: Any, parsed: Any, context: Any) -> str:
 # for the process, and following() one function).
 _note = gate.signed_by.get
 _forget = functools.partial(gate.signed_by.set, None)
-_following = gate.following
+_following = wiring.following
 
 
 def _before_call(**_: Any) -> None:

@@ -21,6 +21,7 @@ import hmac
 import json
 import logging
 import re
+import sys
 import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -133,7 +134,7 @@ class Endpoint:
             if self._expired is not None:
                 self._expired()
             why = _NOT_RENEWED.get(session.renewal, _NOT_RENEWED["none"])
-            if session.renewal == "auto" and not renewal.renews_itself(session):
+            if session.renewal == "auto" and not renewal.renews_itself(ledger, session):
                 why = "automatic renewal is off for it"
             expired = SessionExpired(
                 session.label or "(unlabelled)", session.kind, session.expiration, why
@@ -235,8 +236,6 @@ class EndpointServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """One line, no traceback (a frame could show a header)."""
-        import sys
-
         error = sys.exc_info()[1]
         if isinstance(error, (ConnectionError, TimeoutError)):
             return  # a child that went away mid-answer

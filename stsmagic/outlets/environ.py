@@ -9,16 +9,16 @@ it set and restores what was there before the first export.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .. import source
 from ..errors import ParameterError
+from ..ledger import SessionLedger, sessions
+from . import wiring
 
 if TYPE_CHECKING:
-    from ..ledger import SessionLedger
     from ..session import IssuedSession
 
 OWNER = "environ"  # what this outlet sets aside in stsmagic.source
@@ -33,8 +33,9 @@ ENV_NAMES = (
 _lock = threading.RLock()
 
 
-class _EnvironExport:
-    """Mirrors a ledger's active session into ``os.environ`` while enabled."""
+class EnvironExport:
+    """Mirrors a ledger's active session into ``os.environ`` while enabled (one a process: the
+    record's ``export``)."""
 
     def __init__(self) -> None:
         self.enabled = False
@@ -103,9 +104,6 @@ class _EnvironExport:
         source.put_back(OWNER, saved)
 
 
-_exporter = _EnvironExport()
-
-
 def export_environ(enabled: bool, ledger: SessionLedger | None = None) -> None:
     """Mirror the active session into ``os.environ`` (or stop, restoring what was there).
 
@@ -113,31 +111,34 @@ def export_environ(enabled: bool, ledger: SessionLedger | None = None) -> None:
     (``ParameterError``) while the kernel serves (``stsmagic.outlets.serve``): children fetch
     the session from the kernel then, and exported keys would come first in their chains.
     """
+    record = wiring.current()
     if not enabled:
-        _exporter.disable()
+        if record is not None and record.export is not None:
+            record.export.disable()
         return
-    serve = sys.modules.get(f"{__package__}.serve")
-    if serve is not None and serve.serving() is not None:
+    if record is not None and record.serving() is not None:
         raise ParameterError(
             "export_env",
             "the kernel is serving its session to child processes",
             "--env and serving exclude each other; stop serving first with %sts_serve --off",
         )
     if ledger is None:
-        from . import gate
-
-        ledger = gate.following()
-        if ledger is None:
-            from ..ledger import sessions
-
-            ledger = sessions
-    _exporter.enable(ledger)
+        ledger = record.ledger if record is not None else sessions
+    record = wiring.record_for(ledger)
+    with _lock:
+        if record.export is None:
+            record.export = EnvironExport()
+        export = record.export
+    export.enable(ledger)
 
 
 def follow(ledger: SessionLedger) -> None:
     """While exporting, mirror ``ledger``'s active session (the ledger this process follows)."""
-    _exporter.follow(ledger)
+    record = wiring.current()
+    if record is not None and record.export is not None:
+        record.export.follow(ledger)
 
 
 def exporting() -> bool:
-    return _exporter.enabled
+    record = wiring.current()
+    return record is not None and record.export is not None and record.export.enabled

@@ -1,6 +1,6 @@
 """Which credentials sign now: the one check every outlet's credentials make per request.
 
-``live.watch``/``live.install`` point this process at a ledger (``follow``); every live
+``live.watch``/``live.install`` point this process's record (``wiring``) at a ledger; every live
 credentials object (boto3's default session, every botocore session, every aiobotocore
 session) calls ``credentials(profile)`` when a request is signed. Anything that must happen
 at request time (the expiry check, renewal) happens here and only here. It also notes which
@@ -12,30 +12,18 @@ Imports nothing heavy: no botocore, no boto3.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..renewal import renew_due
+from .wiring import process
 
 if TYPE_CHECKING:
     from botocore.credentials import ReadOnlyCredentials
-
-    from ..ledger import SessionLedger
-
-# The ledger this process's outlets follow, or None (nothing is ever active then).
-_ledger: Any = None
 
 # The label of the session that signed the request being made in this thread (or asyncio
 # task), or None: set here, cleared before each signing and read after the call by the usage
 # outlet (a context variable: s3fs's coroutines sign side by side in one thread).
 signed_by: ContextVar[str | None] = ContextVar("stsmagic_signed_by", default=None)
-
-
-def follow(ledger: SessionLedger | None) -> None:
-    """Make every live credentials object of this process follow ``ledger`` (None: none)."""
-    global _ledger
-    _ledger = ledger
-
-
-def following() -> SessionLedger | None:
-    return _ledger
 
 
 def credentials(profile: str | None = None) -> ReadOnlyCredentials | None:
@@ -48,9 +36,10 @@ def credentials(profile: str | None = None) -> ReadOnlyCredentials | None:
     first when it can be (``stsmagic.renewal``). Raises ``SessionExpired`` when the session
     that would sign has expired and was not renewed, so the request fails before it is sent.
     """
-    ledger = _ledger
-    if ledger is None:
+    record = process.record  # None: nothing followed, nothing is ever active
+    if record is None:
         return None
+    ledger = record.ledger
     # Read the active session once: another thread may switch it while this one signs, and
     # the triple returned must be one session's.
     session = ledger.active
@@ -59,13 +48,12 @@ def credentials(profile: str | None = None) -> ReadOnlyCredentials | None:
     if profile is not None and profile != session.profile:
         return None
     now = ledger.now()
-    if now >= session.renew_from:
-        # Inside the refresh window, or expired: renew (or say why not). Outside it, the one
-        # comparison above and the note of who signs are all a request costs.
-        from ..renewal import renew_due
-
-        frozen = renew_due(ledger, session, now)  # raises when it cannot sign: not counted
-    else:
-        frozen = session.credentials
+    if now < session.renew_from:
+        # Outside the refresh window, the one comparison and the note of who signs are all a
+        # request costs.
+        signed_by.set(session.label)
+        return session.credentials
+    # Inside the refresh window, or expired: renew (or say why not).
+    frozen = renew_due(ledger, session, now)  # raises when it cannot sign: not counted
     signed_by.set(session.label)  # a renewal keeps the label
     return frozen

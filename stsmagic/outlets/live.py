@@ -20,6 +20,7 @@ every outlet at ``ledger``:
   background before its end, so children, Dask workers and the export follow with no request
   in the kernel.
 
+What it sets up is kept in the process's record (``wiring.Wiring``), which ``watch`` makes.
 Each live credentials object asks ``gate.credentials`` at every request: the one place that
 decides what signs. ``uninstall`` undoes all of it, and stops serving (``serve``) if it runs.
 """
@@ -27,26 +28,27 @@ decides what signs. ``uninstall`` undoes all of it, and stops serving (``serve``
 from __future__ import annotations
 
 import functools
-import sys
 import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
+import boto3
 from botocore.credentials import CredentialResolver, Credentials
 
-from . import botocore_sessions, counting, environ, gate, renew_ahead
+from ..ledger import SessionLedger, sessions
+from ..redact import redact_wire_logs
+from . import botocore_sessions, counting, environ, renew_ahead, wiring
 from .after_import import when_imported
 from .live_credentials import LiveCredentials, LiveProvider, Source, live_provider_in, put_first
+from .wiring import Wiring
 
-if TYPE_CHECKING:
-    from ..ledger import SessionLedger
-
-__all__ = ["credentials", "install", "installed", "uninstall", "watch"]
+__all__ = ["Installation", "credentials", "install", "installed", "uninstall", "watch"]
 
 _lock = threading.RLock()
 
 
-class _Installation(NamedTuple):  # not a dataclass: quicker to define, at every %load_ext
+class Installation(NamedTuple):  # not a dataclass: quicker to define, at every %load_ext
+    """What ``install`` changed in boto3's default session (the record keeps it, to undo)."""
+
     boto3_session: Any
     core: Any
     resolver: CredentialResolver
@@ -55,80 +57,62 @@ class _Installation(NamedTuple):  # not a dataclass: quicker to define, at every
     previous: Credentials | None
 
 
-_installation: _Installation | None = None
-# While watching: the ledger for the default sessions boto3 makes, and the function we wrapped.
-_watched_ledger: SessionLedger | None = None
-_original_setup: Callable[..., None] | None = None
-_stop_waiting_for_aiobotocore: Callable[[], None] | None = None
-
-
-def _the_ledger(ledger: SessionLedger | None) -> SessionLedger:
-    if ledger is not None:
-        return ledger
-    from ..ledger import sessions
-
-    return sessions
-
-
-def watch(ledger: SessionLedger | None = None) -> None:
-    """Make every outlet of this process follow ``ledger`` (default ``stsmagic.sessions``).
+def watch(ledger: SessionLedger | None = None) -> Wiring:
+    """Make every outlet of this process follow ``ledger`` (default ``stsmagic.sessions``);
+    returns the process's record (``wiring.Wiring``).
 
     boto3's default session: now if boto3 has one, else when boto3 makes one (its first
     ``boto3.client``/``resource``); every botocore/boto3 session made from now on; every
     aiobotocore session, once aiobotocore is imported (this does not import it); and
     ``os.environ`` while exporting. Idempotent; a second call switches the ledger.
     """
-    global _watched_ledger, _stop_waiting_for_aiobotocore
-    import boto3
-
-    from ..redact import redact_wire_logs
-
     redact_wire_logs()  # every signed request's canonical request carries the session token
-    ledger = _the_ledger(ledger)
+    ledger = sessions if ledger is None else ledger
     with _lock:
-        _watched_ledger = ledger
-        gate.follow(ledger)
-        botocore_sessions.hook()
-        if _stop_waiting_for_aiobotocore is None:
-            _stop_waiting_for_aiobotocore = when_imported("aiobotocore.session", _hook_aio)
-        _wrap_setup(boto3)
+        record = wiring.wire(ledger)
+        if record.unhook_botocore is None:
+            record.unhook_botocore = botocore_sessions.hook()
+        if record.stop_waiting_for_aiobotocore is None:
+            record.stop_waiting_for_aiobotocore = when_imported("aiobotocore.session", _hook_aio)
+        _wrap_setup(record)
         environ.follow(ledger)
         renew_ahead.follow(ledger)
         if boto3.DEFAULT_SESSION is not None:
             install(ledger)
+        return record
 
 
 def _hook_aio(module: Any) -> None:
-    from . import aiobotocore_sessions
+    from . import aiobotocore_sessions  # imports aiobotocore: only once the user has
 
     aiobotocore_sessions.hook(module)
+    record = wiring.current()
+    if record is not None:
+        record.unhook_aiobotocore = aiobotocore_sessions.unhook
 
 
-def _wrap_setup(boto3: Any) -> None:
+def _wrap_setup(record: Wiring) -> None:
     """Make ``boto3.setup_default_session`` install into each session it makes (under _lock)."""
-    global _original_setup
-    if _original_setup is not None:
+    if record.original_setup is not None:
         return
     original = boto3.setup_default_session
 
     @functools.wraps(original)
     def setup_default_session(**kwargs: Any) -> None:
         original(**kwargs)
-        ledger = _watched_ledger
+        ledger = wiring.following()
         if ledger is not None:
             install(ledger)
 
-    _original_setup = original
+    record.boto3 = boto3
+    record.original_setup = original
     boto3.setup_default_session = setup_default_session
 
 
-def _unwrap_setup() -> None:
-    global _original_setup, _watched_ledger
-    _watched_ledger = None
-    if _original_setup is not None:
-        boto3: Any = sys.modules["boto3"]
-        boto3.setup_default_session = _original_setup
-        _original_setup = None
+def _unwrap_setup(record: Wiring) -> None:
+    if record.original_setup is not None:
+        record.boto3.setup_default_session = record.original_setup
+        record.original_setup = None
 
 
 def install(ledger: SessionLedger | None = None) -> LiveCredentials:
@@ -138,34 +122,28 @@ def install(ledger: SessionLedger | None = None) -> LiveCredentials:
     Idempotent per default session; a new default session (``boto3.setup_default_session``)
     gets them on the next call.
     """
-    global _installation, _watched_ledger
-    ledger = _the_ledger(ledger)
-    current = _installation
-    if current is not None and ledger is gate.following():
+    ledger = sessions if ledger is None else ledger
+    record = wiring.current()
+    if record is not None and record.ledger is ledger:
         # Every activation calls this: answer without a lock when nothing changed.
-        boto3_module = sys.modules.get("boto3")
-        if boto3_module is not None and boto3_module.DEFAULT_SESSION is current.boto3_session:
+        current = record.installation
+        if current is not None and boto3.DEFAULT_SESSION is current.boto3_session:
             return current.credentials
-    import boto3
-
-    from ..redact import redact_wire_logs
-
     redact_wire_logs()  # every signed request's canonical request carries the session token
     with _lock:
-        _watched_ledger = ledger
-        gate.follow(ledger)
+        record = wiring.wire(ledger)
         environ.follow(ledger)
-        _wrap_setup(boto3)
+        _wrap_setup(record)
         default = boto3.DEFAULT_SESSION
         if default is None:
-            assert _original_setup is not None
-            _original_setup()  # not the wrapper: this call installs below
+            assert record.original_setup is not None
+            record.original_setup()  # not the wrapper: this call installs below
             default = boto3.DEFAULT_SESSION
-        current = _installation
+        current = record.installation
         if current is not None:
             if current.boto3_session is default:
                 return current.credentials
-            _uninstall_locked()
+            _uninstall_locked(record)
         core = default._session
         counting.count_on(core, counting.BOTOCORE)  # clients made from now on are counted
         resolver = core.get_component("credential_provider")
@@ -185,7 +163,7 @@ def install(ledger: SessionLedger | None = None) -> LiveCredentials:
                 previous.get_frozen_credentials = credentials.get_frozen_credentials
         # The next client made resolves through the chain, so gets the live credentials.
         core._credentials = None
-        _installation = _Installation(default, core, resolver, provider, credentials, previous)
+        record.installation = Installation(default, core, resolver, provider, credentials, previous)
         return credentials
 
 
@@ -193,32 +171,34 @@ def uninstall() -> None:
     """Undo everything ``watch`` and ``install`` did: the default session as it was, no new
     session reached, nothing followed (live credentials handed out answer with their own
     sessions' chains), exporting off, serving stopped, ``os.environ`` and the config files as
-    they were, and no renewal ahead of time."""
-    global _stop_waiting_for_aiobotocore
-    serve = sys.modules.get(f"{__package__}.serve")
-    if serve is not None:
-        serve.stop_serving()
+    they were, and no renewal ahead of time. The process's record goes."""
+    record = wiring.current()
+    if record is not None and record.server is not None:
+        record.server.stop()
     renew_ahead.stop()
     with _lock:
-        gate.follow(None)
-        _uninstall_locked()
-        _unwrap_setup()
-        botocore_sessions.unhook()
-        if _stop_waiting_for_aiobotocore is not None:
-            _stop_waiting_for_aiobotocore()
-            _stop_waiting_for_aiobotocore = None
-        aio = sys.modules.get(f"{__package__}.aiobotocore_sessions")
-        if aio is not None:
-            aio.unhook()
-        environ.export_environ(False)
+        record = wiring.unwire()
+        if record is None:
+            return
+        _uninstall_locked(record)
+        _unwrap_setup(record)
+        for undo in (
+            record.unhook_botocore,
+            record.stop_waiting_for_aiobotocore,
+            record.unhook_aiobotocore,
+        ):
+            if undo is not None:
+                undo()
+        record.unhook_botocore = None
+        record.stop_waiting_for_aiobotocore = record.unhook_aiobotocore = None
+        if record.export is not None:
+            record.export.disable()
 
 
-def _uninstall_locked() -> None:
-    global _installation
-    current = _installation
+def _uninstall_locked(record: Wiring) -> None:
+    current, record.installation = record.installation, None
     if current is None:
         return
-    _installation = None
     if current.provider is not None and current.provider in current.resolver.providers:
         current.resolver.providers.remove(current.provider)
     if current.previous is not None:
@@ -229,16 +209,17 @@ def _uninstall_locked() -> None:
 def installed() -> bool:
     """True when boto3's default session is live: the live credentials are in it, or boto3 has
     none yet and will get them in the one it makes (``watch``)."""
-    current = _installation
-    boto3 = sys.modules.get("boto3")
-    if boto3 is None:
+    record = wiring.current()
+    if record is None:
         return False
     if boto3.DEFAULT_SESSION is None:
-        return _original_setup is not None
+        return record.original_setup is not None
+    current = record.installation
     return current is not None and current.boto3_session is boto3.DEFAULT_SESSION
 
 
 def credentials() -> LiveCredentials | None:
     """The installed live credentials, or None."""
-    current = _installation
+    record = wiring.current()
+    current = record.installation if record is not None else None
     return current.credentials if current else None

@@ -22,7 +22,7 @@ from botocore.exceptions import NoCredentialsError
 
 from .. import source
 from ..errors import SessionExpired
-from . import gate
+from . import gate, wiring
 
 METHOD = source.LIVE_METHOD
 
@@ -73,7 +73,7 @@ class LiveCredentials(Credentials):
             return None
 
     def __repr__(self) -> str:
-        ledger: Any = gate.following()
+        ledger: Any = wiring.following()
         session = ledger.active if ledger is not None else None
         return f"<LiveCredentials active={session.label if session else None!r}>"
 

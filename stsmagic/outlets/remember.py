@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ParameterError, StsMagicError
+from ..limits import printable
 from ..private_file import NotPrivate, check_private_dir, read_private, write_private
-from ..session import IssuedSession, from_record, to_record
+from ..session import IssuedSession, describe, from_record, to_record
 
 if TYPE_CHECKING:
     from ..ledger import SessionLedger
@@ -138,7 +139,7 @@ def _locked(directory: Path) -> Iterator[None]:
     """Other processes' reads and writes of the folder's file wait (``flock`` on the folder,
     where there is one)."""
     try:
-        import fcntl
+        import fcntl  # POSIX only
     except ImportError:  # Windows: one writer at a time is not enforced there
         yield
         return
@@ -241,6 +242,42 @@ class Remembering:
             _write(self.path, [r for r in merged if not _expired(r, now)], active)
             self._seen = set(mine)
             self._seen_active = active
+
+
+def switch_remembering(
+    on: bool, ledger: SessionLedger, remembering: Remembering | None
+) -> tuple[Remembering | None, str | None]:
+    """``StsMagics.remember``: start keeping ``ledger`` in the file, bringing its sessions back
+    (``remembering`` None), or stop and delete the file ``remembering`` wrote (``on`` False).
+
+    Returns what keeps the file now (None: nothing) and the line to print (None: nothing to
+    say). Never raises: it runs inside ``%load_ext`` when a config file turns it on, and the
+    magics must be registered whatever the file holds.
+    """
+    if not on:
+        if remembering is not None:
+            # the file it wrote, wherever XDG_CACHE_HOME points now
+            remembering.stop(delete=True)
+        return None, None
+    if remembering is not None:
+        return remembering, None
+    remembering = Remembering(ledger)
+    try:
+        restored = remembering.start()
+    except StsMagicError as e:
+        remembering.stop()
+        return None, f"StsMagics.remember: {' '.join(str(e).split())}; nothing is kept"
+    except Exception as e:  # a record's values are secrets: the kind of error only
+        remembering.stop()
+        return None, f"StsMagics.remember: the sessions file failed ({type(e).__name__})"
+    if not restored:
+        return remembering, None
+    active = ledger.active
+    return remembering, (
+        f"Restored {len(restored)} session{'' if len(restored) == 1 else 's'} "
+        f"from {printable(str(remembering.path))}"
+        + (f"; using {describe(active)}" if active is not None else "")
+    )
 
 
 def _merge(

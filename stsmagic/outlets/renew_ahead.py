@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from .. import renewal
 from ..errors import StsMagicError
+from . import wiring
 
 if TYPE_CHECKING:
     from ..ledger import SessionLedger
@@ -84,7 +85,7 @@ class RenewalTimer:
         """When the active session is to be renewed (ledger clock), or None: none is active,
         or it does not renew itself (``mfa``, ``none``, ``--no-renew``, auto-renew off)."""
         session = self._ledger.active
-        if session is None or not renewal.renews_itself(session):
+        if session is None or not renewal.renews_itself(self._ledger, session):
             return None
         when = ahead_from(session)
         failed = self._failed
@@ -173,43 +174,36 @@ class RenewalTimer:
         return f"<RenewalTimer {state}, {self._ledger!r}>"
 
 
-_timer: RenewalTimer | None = None
 _timer_lock = threading.Lock()
 
 
 def follow(ledger: SessionLedger) -> RenewalTimer:
     """Renew ``ledger``'s active ``auto`` session ahead of time (idempotent; another ledger
-    replaces the one followed)."""
-    global _timer
+    replaces the one followed). The timer is the process record's (``wiring``); a forked child
+    starts without one."""
     with _timer_lock:
-        current = _timer
+        record = wiring.record_for(ledger)
+        current = record.timer
         if current is not None and current.ledger is ledger:
             return current
-        _timer = RenewalTimer(ledger)
+        timer = record.timer = RenewalTimer(ledger)
     if current is not None:
         current.stop()
-    return _timer
+    return timer
 
 
 def stop() -> None:
     """No more renewal ahead of time in this process (``%unload_ext``)."""
-    global _timer
     with _timer_lock:
-        current, _timer = _timer, None
+        record = wiring.current()
+        if record is None:
+            return
+        current, record.timer = record.timer, None
     if current is not None:
         current.stop()
 
 
 def timer() -> RenewalTimer | None:
     """The timer of this process, or None."""
-    return _timer
-
-
-def _after_fork_in_child() -> None:
-    # The thread did not survive the fork; the child must not start one for its copy.
-    global _timer
-    _timer = None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    record = wiring.current()
+    return record.timer if record is not None else None

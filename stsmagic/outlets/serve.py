@@ -31,16 +31,14 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import source
 from ..errors import StsMagicError
+from ..ledger import SessionLedger, sessions
 from ..private_file import write_private
-from . import child_files, environ, gate, renew_ahead
+from . import child_files, environ, renew_ahead, wiring
 from .endpoint import PATH, Endpoint, EndpointServer
-
-if TYPE_CHECKING:
-    from ..ledger import SessionLedger
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +61,7 @@ __all__ = [
     "serve_credentials",
     "serving",
     "stop_serving",
+    "switch_serving",
 ]
 
 
@@ -248,9 +247,7 @@ class CredentialServer:
             self.repair()
 
 
-_server: CredentialServer | None = None
 _lock = threading.RLock()
-_exit_registered = False
 
 
 def serve_credentials(
@@ -259,36 +256,49 @@ def serve_credentials(
     """Serve the active session to every process started from now on; returns the server.
 
     Idempotent: while serving, returns the running server (writing its token file again if
-    it was deleted). ``ledger`` defaults to the one the kernel follows (``stsmagic.sessions``);
-    ``profile`` is the profile the kernel signs for (``StsMagics.profile``; default
-    ``AWS_PROFILE`` or ``default``): it and the profile children pick by default lose their keys
-    in the children's copies of the config files. ``port`` 0 takes a free port.
+    it was deleted). ``ledger`` defaults to the one this process follows (the kernel's
+    ``stsmagic.sessions``); a process that follows none (a Jupyter server serving a ledger of
+    its own) gets a record (``wiring``) for ``ledger``, which holds the server and the
+    renewal-ahead timer. ``profile`` is the profile the kernel signs for
+    (``StsMagics.profile``; default ``AWS_PROFILE`` or ``default``): it and the profile
+    children pick by default lose their keys in the children's copies of the config files.
+    ``port`` 0 takes a free port.
 
     Raises ``ServeError`` (one line, nothing changed) when a config file cannot be read or the
     port is taken.
     """
-    global _server
     with _lock:
-        current = _server
-        if current is not None and current.running:
+        current = serving()
+        if current is not None:
             current.repair()
             return current
         if ledger is None:
-            ledger = gate.following()
-        if ledger is None:
-            from ..ledger import sessions
-
-            ledger = sessions
+            ledger = wiring.following() or sessions
         server = _prepare(ledger, profile, port)
         try:
             server._start()
         except BaseException:
             server._abandon()
             raise
-        _server = server
-        _register_exit()
+        wiring.record_for(ledger).server = server
     renew_ahead.follow(ledger)  # children follow renewals that no request in the kernel makes
     return server
+
+
+def switch_serving(
+    on: bool, ledger: SessionLedger | None = None, *, profile: str | None = None, port: int = 0
+) -> str:
+    """``%sts_serve`` and ``StsMagics.serve``: serve (idempotent) or stop; what to print."""
+    if not on:
+        if stop_serving():
+            return (
+                "Stopped serving: the environment and the config files are as they were; "
+                "child processes started meanwhile get no more sessions"
+            )
+        return "Not serving"
+    already = serving() is not None
+    said = describe_serving(serve_credentials(ledger, profile=profile, port=port))
+    return f"Already serving. {said}" if already else said
 
 
 def _prepare(ledger: SessionLedger, profile: str | None, port: int) -> CredentialServer:
@@ -330,13 +340,14 @@ def _prepare(ledger: SessionLedger, profile: str | None, port: int) -> Credentia
 
 def serving() -> CredentialServer | None:
     """The running server of this process, or None."""
-    current = _server
-    return current if current is not None and current.running else None
+    record = wiring.current()
+    return record.serving() if record is not None else None
 
 
 def stop_serving() -> bool:
     """Stop serving if it runs (``%sts_serve --off``); True when it did."""
-    current = _server
+    record = wiring.current()
+    current = record.server if record is not None else None
     if current is None:
         return False
     was = current.running
@@ -345,10 +356,10 @@ def stop_serving() -> bool:
 
 
 def _forget(server: CredentialServer) -> None:
-    global _server
     with _lock:
-        if _server is server:
-            _server = None
+        record = wiring.current()
+        if record is not None and record.server is server:
+            record.server = None
 
 
 def _wake_timer() -> None:
@@ -357,25 +368,10 @@ def _wake_timer() -> None:
         timer.wake()
 
 
-def _register_exit() -> None:
-    global _exit_registered
-    if not _exit_registered:
-        atexit.register(_at_exit, os.getpid())
-        _exit_registered = True
-
-
-def _at_exit(pid: int) -> None:
-    if os.getpid() == pid:  # a forked child exiting leaves its parent's serving alone
-        stop_serving()
-
-
-def _after_fork_in_child() -> None:
-    global _server
-    _server = None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+# Registered once, when serving is first loaded: at exit, whatever serves stops. A forked child
+# exiting leaves its parent's serving alone (its record holds no server; a server stops only
+# in the process that started it).
+atexit.register(stop_serving)
 
 
 # --- what %sts_serve prints -----------------------------------------------------------------

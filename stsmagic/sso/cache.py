@@ -61,8 +61,6 @@ def sso_settings(profile: str | None) -> SsoSettings:
     try:
         scoped = session.get_scoped_config()
     except ProfileNotFound:
-        import os
-
         where = "" if profile is not None or not os.environ.get("AWS_PROFILE") else " (AWS_PROFILE)"
         raise StsMagicError(f"profile {name!r}{where} is not in the AWS config files") from None
     session_name = scoped.get("sso_session") or None

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .. import limits
 from ..errors import ParameterError, RequestRefused, StsMagicError, refusal_without_frames
+from ..source.plain_http import is_loopback
 from . import cache
 from . import oidc as sso_oidc
 
@@ -70,10 +72,6 @@ class DeviceAuthorization:
 def is_safe_link(url: str) -> bool:
     """An https link, or http to this machine (the sandbox's), read unambiguously: anything
     else (``javascript:``, http to another host) is shown as text, never as a link."""
-    from urllib.parse import urlsplit
-
-    from ..source.plain_http import is_loopback
-
     try:
         host = limits.endpoint_host(url)
     except ParameterError:
