@@ -26,7 +26,7 @@ from ..errors import ParameterError, StsMagicError
 from ..keep import keep
 from ..ledger import SessionLedger
 from ..magics.args import explain
-from ..outlets import renew_ahead, serve
+from ..outlets import renew_ahead, serve, wiring
 from . import rows
 from .config import StsMagicServer
 
@@ -92,7 +92,6 @@ class ServerDesk:
         self.ledger = ledger if ledger is not None else SessionLedger()
         self._brokers: dict[str | None, Broker] = {}
         self._lock = threading.Lock()
-        self._timer: renew_ahead.RenewalTimer | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._sso: _SsoAttempt | None = None
 
@@ -103,9 +102,11 @@ class ServerDesk:
         return self.config.profile or os.environ.get("AWS_PROFILE") or None
 
     def start(self) -> None:
-        """Renew the server's ``auto`` sessions ahead of time, and serve from now on if the
-        profile needs a session (``serve = auto``) or always."""
-        self._timer = renew_ahead.RenewalTimer(self.ledger)
+        """This process follows the server's ledger (its record, ``outlets.wiring``): its
+        ``auto`` sessions renewed ahead of time, and served from now on if the profile needs
+        a session (``serve = auto``) or always."""
+        wiring.wire(self.ledger)
+        renew_ahead.follow(self.ledger)
         policy = self.config.serve
         if policy == "always" or (policy == "auto" and self.needs_a_session()):
             self.start_serving()
@@ -117,10 +118,9 @@ class ServerDesk:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
         serve.stop_serving()
+        renew_ahead.stop()
+        wiring.unwire()
 
     @property
     def serving(self) -> bool:

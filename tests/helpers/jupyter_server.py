@@ -238,13 +238,16 @@ class JupyterServer:
         assert status == 200, answer
         name = answer["name"]
         url = f"ws://127.0.0.1:{self.port}/terminals/websocket/{name}?token={TOKEN}"
-        ws = websocket.create_connection(url, timeout=timeout)
+        ws = websocket.create_connection(url, timeout=5)
         screen = ""
         try:
             ws.send(json.dumps(["stdin", command + "\r"]))
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
-                message = json.loads(ws.recv())
+                try:
+                    message = json.loads(ws.recv())
+                except websocket.WebSocketTimeoutException:
+                    continue
                 if message[0] == "stdout":
                     screen += ANSI.sub("", message[1])
                     if re.search(until, screen.split(command, 1)[-1]):
