@@ -11,18 +11,19 @@ the ledger exactly as it was. An MFA code is used once and never kept, logged or
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 
 from .. import limits
-from ..errors import ParameterError, StsMagicError
+from ..errors import StsMagicError, bare
 from ..keep import keep
 from ..ledger import SessionLedger
 from ..magics.args import explain
@@ -210,7 +211,7 @@ class ServerDesk:
         if not isinstance(activate, bool):
             raise Refused("activate: must be true or false")
         code = _field(body, "token_code")
-        with self._refusals(code):
+        with _refusals(code):
             if label is not None:
                 limits.label(label, "label")
             issue = self._issuer(kind, body, code)
@@ -301,7 +302,7 @@ class ServerDesk:
         else:
             if not isinstance(label, str):
                 raise Refused("label: must be text or null")
-            with self._refusals(None):
+            with _refusals(None):
                 session = self._known(label)
                 if session.expired:
                     raise Refused(f"label: {label!r} has expired; renew it or sign in again")
@@ -320,7 +321,7 @@ class ServerDesk:
         session = self._known(label)
         if session.renewal == "mfa" and not code:
             raise Refused(f"token_code: {label} is an MFA session; its renewal needs a new code")
-        with self._refusals(code):
+        with _refusals(code):
             renewed = renewal.renew(self.ledger, label, TokenCode=code)
         return rows.row(renewed, self.ledger)
 
@@ -365,35 +366,22 @@ class ServerDesk:
             answer["label"] = attempt.label
         return answer
 
-    # -- errors --------------------------------------------------------------------------------
-
-    @staticmethod
-    def _refusals(secret: str | None) -> Any:
-        return _Refusals(secret)
-
 
 def _labelled(issue: Callable[..., IssuedSession], label: str | None, **request: Any) -> Any:
     return issue(label=label, **request)
 
 
-class _Refusals:
+@contextlib.contextmanager
+def _refusals(secret: str | None) -> Iterator[None]:
     """stsmagic's and botocore's errors as ``Refused``: one line, never quoting ``secret``."""
-
-    def __init__(self, secret: str | None) -> None:
-        self._secret = secret
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, error: Any, traceback: Any) -> bool:
-        if error is None or isinstance(error, Refused):
-            return False
-        if isinstance(error, (StsMagicError, BotoCoreError, ParameterError)):
-            line = explain(error)
-            if self._secret and self._secret in line:
-                line = line.replace(self._secret, "…")
-            raise Refused(line) from None
-        return False
+    try:
+        yield
+    except (StsMagicError, BotoCoreError) as e:
+        line = explain(e)
+        if secret and secret in line:
+            line = line.replace(secret, "…")
+        bare(e)  # its frames held the request and the code
+        raise Refused(line) from None
 
 
 class _SsoAttempt:
