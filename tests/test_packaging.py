@@ -82,7 +82,9 @@ def test_the_metadata_links_the_repository() -> None:
     urls = PROJECT["urls"]
     assert sorted(urls) == ["Changelog", "Documentation", "Issues", "Source"]
     assert urls["Source"] == "https://github.com/stsmagic/stsmagic"
-    assert all(url.startswith(urls["Source"] + "/") for name, url in urls.items() if name != "Source")
+    assert all(
+        url.startswith(urls["Source"] + "/") for name, url in urls.items() if name != "Source"
+    )
 
 
 def test_the_demo_extra_brings_the_aws_cli_notebook_06_runs() -> None:
