@@ -20,8 +20,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
-from stsmagic.broker import console
-from stsmagic.broker import Broker
+from stsmagic.broker import Broker, console
 from stsmagic.console import SigninLink, signin_url
 from stsmagic.errors import ParameterError, RequestRefused
 from stsmagic.session import IssuedSession, SecretCredentials
