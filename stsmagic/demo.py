@@ -2,7 +2,7 @@
 
 A local sandbox, a throwaway AWS config for a ``demo`` profile (source keys, an MFA device, an
 SSO session with a cached token, the sandbox as endpoint), and JupyterLab on a working copy of
-the example notebooks with that environment (the package's own copies stay untouched).
+the example notebooks with that environment (the originals stay untouched).
 Files holding a secret are created 0600. Ctrl-C or SIGTERM stops JupyterLab and the sandbox
 and removes every file the demo wrote.
 
@@ -130,15 +130,19 @@ def _quiet_jupyterlab(home: Path) -> None:
 
 
 def bundled_notebooks() -> Path | None:
-    """The example notebooks shipped in the package (``stsmagic/notebooks``): the same folder in
-    a checkout, an editable install and an installed wheel."""
-    folder = Path(__file__).resolve().parent / "notebooks"
-    return folder if folder.is_dir() else None
+    """The example notebooks: ``stsmagic/notebooks`` in an installed wheel (the build maps them
+    into the package), the repository's top-level ``notebooks/`` in a checkout or an editable
+    install, whose package is the checkout's own ``stsmagic/``."""
+    package = Path(__file__).resolve().parent
+    for folder in (package / "notebooks", package.parent / "notebooks"):
+        if folder.is_dir():
+            return folder
+    return None
 
 
 def working_copy(source: Path, folder: Path) -> Path:
     """A copy of the example notebooks in the demo's temporary ``folder``: what JupyterLab
-    serves, so File > New, autosave and checkpoints never touch the package's copies."""
+    serves, so File > New, autosave and checkpoints never touch the originals."""
     copy = folder / "notebooks"
     shutil.copytree(source, copy, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     return copy

@@ -160,12 +160,12 @@ def test_binder_start_runs_the_quick_start_notebook(binder_venv: Path, tmp_path:
     nbconvert = ["jupyter", "nbconvert", "--to", "notebook", "--execute", "--output-dir", str(out)]
     binder_start(
         *nbconvert,
-        "stsmagic/notebooks/01-quick-start.ipynb",
+        "notebooks/01-quick-start.ipynb",
         env=env,
         tmp_path=tmp_path,
         timeout=300,
     )
     executed = json.loads((out / "01-quick-start.ipynb").read_text())
-    committed = json.loads((ROOT / "stsmagic" / "notebooks" / "01-quick-start.ipynb").read_text())
+    committed = json.loads((ROOT / "notebooks" / "01-quick-start.ipynb").read_text())
     assert shown(executed) == shown(committed)  # the same outputs as the committed notebook
     assert "arn:aws:iam::ACCOUNT:user/" in json.dumps(shown(executed))

@@ -96,8 +96,8 @@ def test_demo_config_gives_source_keys_mfa_device_and_sso_token(
     assert role["roleCredentials"]["accessKeyId"]
 
 
-def test_bundled_notebooks_are_the_package_folder() -> None:
-    assert bundled_notebooks() == ROOT / "stsmagic" / "notebooks"
+def test_bundled_notebooks_in_a_checkout_are_the_top_level_folder() -> None:
+    assert bundled_notebooks() == ROOT / "notebooks"
 
 
 def test_demo_without_notebooks_folder_is_one_line(tmp_path: Path) -> None:
@@ -183,7 +183,7 @@ def test_demo_runs_jupyterlab_and_a_signal_stops_everything(
         with urllib.request.urlopen(request, timeout=10) as response:
             created = json.loads(response.read())["path"]
         assert (folder / "notebooks" / created).is_file()
-        assert not (ROOT / "stsmagic" / "notebooks" / created).exists()
+        assert not (ROOT / "notebooks" / created).exists()
         # A kernel, as a user opening a notebook starts one: it must be stopped too.
         kernels_url = f"http://127.0.0.1:{port}/api/kernels"
         request = urllib.request.Request(

@@ -19,12 +19,12 @@ from stsmagic.sandbox import Sandbox
 ROOT = Path(__file__).resolve().parent.parent
 
 
-FOLDER = "stsmagic/notebooks"  # in the package, so the wheel ships them
+FOLDER = "notebooks"  # the wheel maps them into the package (pyproject.toml)
 
 
 def shipped_notebooks(root: Path) -> list[Path]:
     """The notebooks the repository ships: git-tracked ones in a checkout (an ``Untitled.ipynb``
-    left by File > New is not one), every ``stsmagic/notebooks/*.ipynb`` outside git (an sdist)."""
+    left by File > New is not one), every ``notebooks/*.ipynb`` outside git (an sdist)."""
     try:
         listed = subprocess.run(
             ["git", "ls-files", "-z", "--", f"{FOLDER}/*.ipynb"],
@@ -133,7 +133,7 @@ class NbvalRun(NamedTuple):
 
 @pytest.fixture(scope="module")
 def nbval_run(tmp_path_factory: pytest.TempPathFactory) -> NbvalRun:
-    """pytest --nbval over stsmagic/notebooks/ with the demo's profile, as a user would run them.
+    """pytest --nbval over notebooks/ with the demo's profile, as a user would run them.
 
     Its own sandbox, not the session's: no state another test left (a moved clock, a queued
     failure) can reach the notebooks.

@@ -1,6 +1,6 @@
 """What a release carries, checked in the source tree (tests/test_wheel.py checks the built
-wheel): the license, the version, the classifiers of the Pythons the test command runs, and
-extras a user can install beside other packages."""
+wheel): the license, the version, the classifiers of the Pythons the test command runs, extras
+a user can install beside other packages, and the links to the repository."""
 
 from __future__ import annotations
 
@@ -76,3 +76,18 @@ def test_the_s3_extra_sets_no_upper_bound_a_newer_aiobotocore_would_outdate() ->
     pinned = [r for r in extras["demo"] if r.startswith("boto3")]
     assert len(pinned) == 1 and "<" in pinned[0]
     assert "stsmagic[demo]" in extras["test"]
+
+
+def test_the_metadata_links_the_repository() -> None:
+    urls = PROJECT["urls"]
+    assert sorted(urls) == ["Changelog", "Documentation", "Issues", "Source"]
+    assert urls["Source"] == "https://github.com/stsmagic/stsmagic"
+    assert all(
+        url.startswith(urls["Source"] + "/") for name, url in urls.items() if name != "Source"
+    )
+
+
+def test_the_demo_extra_brings_the_aws_cli_notebook_06_runs() -> None:
+    assert "!aws " in (ROOT / "notebooks" / "06-pandas-and-friends.ipynb").read_text()
+    (aws,) = [r for r in PROJECT["optional-dependencies"]["demo"] if r.startswith("awscli")]
+    assert aws.startswith("awscli>=")  # the bound that keeps pip's search short

@@ -91,7 +91,7 @@ def test_renewal_kinds(sandbox: Any, aws_profile: Path) -> None:
         TokenCode=sandbox.mfa_code(),
     )
     assert role_mfa.renewal == "mfa"
-    delegated = broker.get_delegated_access_token(sandbox.mint_trade_in_token())
+    delegated = broker.get_delegated_access_token(TradeInToken=sandbox.mint_trade_in_token())
     assert delegated.renewal == "none"
     # signed by bare credentials: nothing to sign it again with
     bare = broker.assume_role(
@@ -100,7 +100,9 @@ def test_renewal_kinds(sandbox: Any, aws_profile: Path) -> None:
     assert bare.renewal == "none"
     # an SSO token given by hand, for a profile with no SSO settings: no cache to re-read
     sso = broker.get_role_credentials(
-        sandbox.sso_account_id, sandbox.sso_role_name, sandbox.sso_access_token()
+        accountId=sandbox.sso_account_id,
+        roleName=sandbox.sso_role_name,
+        accessToken=sandbox.sso_access_token(),
     )
     assert sso.renewal == "none"
 
@@ -196,7 +198,10 @@ def test_sso_renews_with_the_token_from_the_cache(
     broker = Broker(profile="portal")
     old = ledger.add(
         broker.get_role_credentials(
-            sandbox.sso_account_id, sandbox.sso_role_name, find_token("portal"), label="sso"
+            accountId=sandbox.sso_account_id,
+            roleName=sandbox.sso_role_name,
+            accessToken=find_token("portal"),
+            label="sso",
         )
     )
     assert old.renewal == "auto"
@@ -516,7 +521,9 @@ def test_renew_by_hand_and_single_use(sandbox: Any, ledger: SessionLedger) -> No
     )
     new = renewal.renew(ledger, "guarded", TokenCode=sandbox.mfa_code())
     assert ledger.get("guarded") is new and new.access_key_id != old.access_key_id
-    ledger.add(Broker().get_delegated_access_token(sandbox.mint_trade_in_token(), label="d"))
+    ledger.add(
+        Broker().get_delegated_access_token(TradeInToken=sandbox.mint_trade_in_token(), label="d")
+    )
     with pytest.raises(StsMagicError, match="single use"):
         renewal.renew(ledger, "d")
     for secret in sandbox.issued_secrets():
@@ -536,7 +543,7 @@ def test_panel_renew_auto_at_once_and_mfa_through_the_inline_form(
         Broker().get_session_token(TokenCode=sandbox.mfa_code(), label="mfa"), activate=True
     )
     delegated = ledger.add(
-        Broker().get_delegated_access_token(sandbox.mint_trade_in_token(), label="d"),
+        Broker().get_delegated_access_token(TradeInToken=sandbox.mint_trade_in_token(), label="d"),
         activate=False,
     )
     panel = SessionPanel(ledger, interval=None)

@@ -40,7 +40,7 @@ def test_no_build_products_are_tracked() -> None:
         "venv/lib/site.py",
         "stsmagic/widgets/__pycache__/panel.cpython-311.pyc",
         "stsmagic/x.pyc",
-        "stsmagic/notebooks/.ipynb_checkpoints/01-quick-start-checkpoint.ipynb",
+        "notebooks/.ipynb_checkpoints/01-quick-start-checkpoint.ipynb",
         "stsmagic.egg-info/PKG-INFO",
         ".pytest_cache/v/cache",
         ".env",

@@ -77,7 +77,7 @@ def test_a_child_python_with_boto3(sandbox: Any, served: IssuedSession) -> None:
 
 def test_the_aws_cli(sandbox: Any, served: IssuedSession) -> None:
     aws = shutil.which("aws")
-    assert aws is not None, "the AWS CLI (pip install awscli) is in the test extra"
+    assert aws is not None, "the AWS CLI (pip install awscli) is in the demo extra"
     out = run(aws, "sts", "get-caller-identity", "--query", "Arn", "--output", "text")
     assert out.strip() == served.principal
     assert last_signer(sandbox, "GetCallerIdentity") == served.access_key_id

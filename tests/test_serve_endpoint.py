@@ -118,7 +118,9 @@ def test_expired_mfa_session_is_503_and_nobody_is_asked(
 def test_expired_delegated_session_says_it_cannot_be_made_again(
     sandbox: Any, ledger: SessionLedger, clock: OffsetClock, server: CredentialServer
 ) -> None:
-    session = ledger.add(Broker().get_delegated_access_token(sandbox.mint_trade_in_token()))
+    session = ledger.add(
+        Broker().get_delegated_access_token(TradeInToken=sandbox.mint_trade_in_token())
+    )
     clock.to(session.expiration)
     status, _, body = fetch(server)
     assert status == 503 and "cannot be made again" in body["Message"]

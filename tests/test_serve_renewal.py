@@ -124,7 +124,9 @@ def test_sessions_that_do_not_renew_themselves_are_left_alone(
     sandbox: Any, ledger: SessionLedger, clock: Clock, looks: RenewalTimer
 ) -> None:
     broker = Broker()
-    delegated = ledger.add(broker.get_delegated_access_token(sandbox.mint_trade_in_token()))
+    delegated = ledger.add(
+        broker.get_delegated_access_token(TradeInToken=sandbox.mint_trade_in_token())
+    )
     assert looks.due() is None
     off = ledger.add(
         renewal.without_renewal(broker.get_federation_token(Name="off", DurationSeconds=900))

@@ -1,7 +1,8 @@
 """The package as a user installs it: the wheel built from a clean clone, installed (not
 editable) with its `demo` extra in a fresh virtual environment; `stsmagic demo` serves the
-notebooks the wheel ships, and the quick-start notebook passes nbval against the installed
-package and the demo's own sandbox.
+notebooks the wheel ships (the build maps the repository's notebooks/ into the package), and the
+quick-start notebook passes nbval against the installed package and the demo's own sandbox. The
+wheel is built from the sdist, as `python -m build` and `uv build` do.
 
 The clone holds what is committed: commit a packaging change before running this. The install
 fetches the `demo` extra's dependencies from the package index with uv (pip takes several times
@@ -17,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import time
 import urllib.request
 import venv
@@ -29,7 +31,7 @@ import pytest
 pytestmark = [pytest.mark.wheel, pytest.mark.timeout(1800)]
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted(p.name for p in (ROOT / "stsmagic" / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
 QUICK_START = "01-quick-start.ipynb"
 
 
@@ -52,20 +54,40 @@ def outside_env(**extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel of a `git clone` of this repository (what is committed, nothing else), built as
-    `python -m build` builds it: in an isolated environment with the build-system requirements."""
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sdist of a `git clone` of this repository (what is committed, nothing else) and the
+    wheel built from that sdist, as `python -m build` builds them: in an isolated environment
+    with the build-system requirements. A wheel that builds from the sdist proves the sdist
+    holds what a wheel needs (the notebooks the build maps into the package among them)."""
     folder = tmp_path_factory.mktemp("wheel")
     clone = folder / "clone"
     run(["git", "clone", "--quiet", "--no-hardlinks", str(ROOT), str(clone)], timeout=120)
     dist = folder / "dist"
     run(
-        [sys.executable, "-m", "uv", "build", "-q", "--wheel", "-o", str(dist), str(clone)],
+        [sys.executable, "-m", "uv", "build", "-q", "-o", str(dist), str(clone)],
         timeout=600,
         env=outside_env(),
     )
+    return dist
+
+
+@pytest.fixture(scope="module")
+def wheel(dist: Path) -> Path:
     (built,) = dist.glob("stsmagic-*.whl")
     return built
+
+
+def test_the_sdist_holds_what_a_wheel_build_needs(dist: Path) -> None:
+    from stsmagic._version import __version__
+
+    (sdist,) = dist.glob("stsmagic-*.tar.gz")
+    assert sdist.name == f"stsmagic-{__version__}.tar.gz"
+    top = f"stsmagic-{__version__}/"
+    with tarfile.open(sdist) as archive:
+        names = {n.removeprefix(top) for n in archive.getnames()}
+    assert {"pyproject.toml", "LICENSE", "README.md", "stsmagic/py.typed"} <= names
+    assert sorted(n.split("/", 1)[1] for n in names if n.startswith("notebooks/")) == NOTEBOOKS
+    assert not [n for n in names if n.startswith("stsmagic/notebooks")]
 
 
 @pytest.fixture(scope="module")
@@ -98,13 +120,16 @@ def test_the_wheel_ships_the_notebooks_the_license_and_its_metadata(wheel: Path)
     assert sorted(n.rsplit("/", 1)[1] for n in names if n.startswith("stsmagic/notebooks/")) == (
         NOTEBOOKS
     )
-    assert shipped_quick_start == (ROOT / "stsmagic" / "notebooks" / QUICK_START).read_bytes()
+    assert shipped_quick_start == (ROOT / "notebooks" / QUICK_START).read_bytes()
     assert "stsmagic/py.typed" in names
     assert not [n for n in names if n.startswith(("tests/", "benchmarks/", "binder/", "docs/"))]
     assert shipped_license == (ROOT / "LICENSE").read_bytes()
     assert metadata["License-Expression"] == "Apache-2.0"
     assert metadata.get_all("License-File") == ["LICENSE"]
     assert metadata["Version"] == __version__
+    urls = dict(u.split(", ", 1) for u in metadata.get_all("Project-URL"))
+    assert sorted(urls) == ["Changelog", "Documentation", "Issues", "Source"]
+    assert urls["Source"] == "https://github.com/stsmagic/stsmagic"
     classifiers = metadata.get_all("Classifier")
     assert {c for c in classifiers if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)}
     assert "Provides-Extra: demo" in str(metadata)

@@ -13,6 +13,7 @@ import pytest
 pytest.importorskip("ipywidgets")
 
 from stsmagic.broker import Broker
+from stsmagic.errors import ParameterError
 from stsmagic.ledger import SessionLedger
 from stsmagic.widgets.mfa_form import MfaForm
 from tests.helpers.widgets import widget_states
@@ -298,6 +299,31 @@ def test_a_labelled_form_follows_its_session_and_the_next_code_renews_it(
     status = form.status.value
     ledger.deactivate()  # a closed form follows nothing
     assert form.status.value == status
+
+
+def test_the_renew_form_renews_a_session_under_its_label_with_its_device(
+    sandbox: Any, broker: Broker, ledger: SessionLedger
+) -> None:
+    """``MfaForm.renew``: the panel's Renew on an MFA session. No Broker, no duration to
+    choose: the session's recipe makes it again, with the code typed."""
+    first = ledger.add(broker.get_session_token(TokenCode=sandbox.mfa_code(), label="mfa"))
+    done: list[Any] = []
+    form = MfaForm.renew(ledger, "mfa", on_success=done.append)
+    assert form.broker is None and form.renews == "mfa" and form.renewing == "mfa"
+    assert form.serial_number.value == sandbox.mfa_serial and form.serial_number.disabled
+    assert form.submit.description == "Renew" and form.duration.layout.display == "none"
+    assert form.session is None and form.error is None and form.submit.disabled
+
+    form.token_code.value = sandbox.mfa_code()
+    renewed = ledger.get("mfa")
+    assert form.error is None, form.error
+    assert renewed.access_key_id != first.access_key_id and ledger.labels == ("mfa",)
+    assert form.session is renewed and done == [renewed]
+    assert "Renewed mfa" in form.status.value
+    form.close()
+
+    with pytest.raises(ParameterError, match="nothing"):
+        MfaForm.renew(ledger, "nothing")
 
 
 def test_an_unlabelled_form_issues_a_new_session_for_each_code(

@@ -1,9 +1,9 @@
-"""The example notebooks live in the package (``stsmagic/notebooks/``, so the wheel ships them
-for ``stsmagic demo``), outside ``docs_dir``. This hook adds them to the site as
+"""The example notebooks live in the repository's top-level ``notebooks/`` (the wheel maps them
+into the package for ``stsmagic demo``), outside ``docs_dir``. This hook adds them to the site as
 ``notebooks/NAME.ipynb``, before mkdocs-jupyter turns each into a page, and points the pages'
 links at them there.
 
-A page links a notebook by its place in the repository (``../stsmagic/notebooks/NAME.ipynb``
+A page links a notebook by its place in the repository (``../notebooks/NAME.ipynb``
 from ``docs/index.md``), so the link opens it on GitHub too; in the site, that link is
 rewritten to the notebook's page, and ``--strict`` checks it like any other link.
 """
@@ -18,7 +18,7 @@ from typing import Any
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
-NOTEBOOKS = Path("stsmagic") / "notebooks"
+NOTEBOOKS = Path("notebooks")
 SITE_FOLDER = "notebooks"
 # a Markdown link or image target ending in .ipynb, with its anchor if any
 LINK = re.compile(r"(\]\()([^)\s#]+\.ipynb)(#[^)\s]*)?(\))")
@@ -26,13 +26,13 @@ LINK = re.compile(r"(\]\()([^)\s#]+\.ipynb)(#[^)\s]*)?(\))")
 
 @event_priority(100)  # before mkdocs-jupyter's on_files, which makes pages of .ipynb files
 def on_files(files: Files, config: Any) -> Files:
-    """Add every ``stsmagic/notebooks/*.ipynb`` to the site under ``notebooks/``."""
+    """Add every ``notebooks/*.ipynb`` to the site under ``notebooks/``."""
     root = Path(config.config_file_path).parent
     for notebook in sorted((root / NOTEBOOKS).glob("*.ipynb")):
         files.append(
             File(
                 f"{SITE_FOLDER}/{notebook.name}",
-                src_dir=str(root / NOTEBOOKS.parent),
+                src_dir=str(root),
                 dest_dir=config.site_dir,
                 use_directory_urls=config.use_directory_urls,
             )
@@ -41,7 +41,7 @@ def on_files(files: Files, config: Any) -> Files:
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
-    """Point each link to a notebook of ``stsmagic/notebooks/`` at its page in the site."""
+    """Point each link to a notebook of ``notebooks/`` at its page in the site."""
     if not page.file.src_uri.endswith(".md"):
         return markdown
     notebooks = (Path(config.config_file_path).parent / NOTEBOOKS).resolve()

@@ -72,7 +72,8 @@ def default_role_session_name() -> str:
 
 
 class Broker:
-    """The four requests for short-lived credentials, in AWS's own names.
+    """The four requests for short-lived credentials, in AWS's own names, each argument
+    keyword-only (``broker.assume_role(RoleArn=..., TokenCode=...)``).
 
     ``profile`` (default: ``AWS_PROFILE`` or ``default``) gives the source credentials,
     ``region``, ``mfa_serial``, ``duration_seconds``, ``endpoint_url`` and the SSO settings.
@@ -241,10 +242,10 @@ class Broker:
     @refusal_without_frames
     def get_session_token(
         self,
+        *,
         SerialNumber: str | None = None,
         TokenCode: str | None = None,
         DurationSeconds: int | None = None,
-        *,
         label: str | None = None,
     ) -> IssuedSession:
         """STS GetSessionToken; SerialNumber and DurationSeconds default to the profile's."""
@@ -263,12 +264,12 @@ class Broker:
     @refusal_without_frames
     def get_federation_token(
         self,
+        *,
         Name: str,
         Policy: Any = None,
         PolicyArns: Any = None,
         Tags: Any = None,
         DurationSeconds: int | None = None,
-        *,
         label: str | None = None,
     ) -> IssuedSession:
         """STS GetFederationToken; DurationSeconds defaults to the profile's.
@@ -292,7 +293,7 @@ class Broker:
 
     @refusal_without_frames
     def get_delegated_access_token(
-        self, TradeInToken: str, *, label: str | None = None
+        self, *, TradeInToken: str, label: str | None = None
     ) -> IssuedSession:
         """STS GetDelegatedAccessToken: trade a one-time token for credentials."""
         request = limits.delegated_access_token_request(TradeInToken)
@@ -305,7 +306,7 @@ class Broker:
 
     @refusal_without_frames
     def get_role_credentials(
-        self, accountId: str, roleName: str, accessToken: str, *, label: str | None = None
+        self, *, accountId: str, roleName: str, accessToken: str, label: str | None = None
     ) -> IssuedSession:
         """SSO GetRoleCredentials with an IAM Identity Center access token."""
         request = limits.role_credentials_request(accountId, roleName, accessToken)
@@ -354,6 +355,7 @@ class Broker:
     @refusal_without_frames
     def assume_role(
         self,
+        *,
         RoleArn: str,
         RoleSessionName: str | None = None,
         SerialNumber: str | None = None,
@@ -365,7 +367,6 @@ class Broker:
         TransitiveTagKeys: Any = None,
         SourceIdentity: str | None = None,
         DurationSeconds: int | None = None,
-        *,
         label: str | None = None,
         signed_by: IssuedSession | ReadOnlyCredentials | None = None,
     ) -> IssuedSession:

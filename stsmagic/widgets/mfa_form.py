@@ -53,7 +53,8 @@ class MfaForm(widgets.VBox):
     status line shows AWS's reason, ``error`` holds it and nothing else changes. The code
     field is cleared after every try. A form with a ``label`` whose session is still in the
     ledger renews it with the next code (its button says Renew), so it never finds its own
-    label taken.
+    label taken. ``MfaForm.renew(ledger, label)`` is the form that only renews (the panel's
+    Renew on an MFA session).
     """
 
     def __init__(
@@ -70,27 +71,19 @@ class MfaForm(widgets.VBox):
         action_name: str = "Get session token",
         durations: Sequence[int] = DURATIONS,
         auto_renew: bool = True,
-        renews: str | None = None,
-        on_success: Callable[[IssuedSession], object] | None = None,
         **kwargs: Any,
     ) -> None:
         """``action`` (default: ``broker.get_session_token``) is called with ``SerialNumber``,
         ``TokenCode``, ``DurationSeconds`` and ``label``; ``action_name`` is the button's words
         ("Assume role"); ``durations`` the dropdown's choices in seconds. ``auto_renew=False``
-        keeps the session from renewing itself (``--no-renew``). ``renews=LABEL`` makes the
-        form renew that session with its recipe and the code typed (the panel's Renew): no
-        duration to choose, the session keeps its label and place. ``export_env`` is
+        keeps the session from renewing itself (``--no-renew``). ``export_env`` is
         ``stsmagic.keep.keep``'s: True exports the session it activates, False stops an earlier
-        export, None (the default) leaves the export as it is. ``on_success(session)`` is
-        called after each success, once the form is done with it (the panel closes its form
-        there)."""
+        export, None (the default) leaves the export as it is."""
         if label is not None:
             from .. import limits
 
             limits.label(label)  # refused at once, not after a code is typed
-        self.renews = renews
-        self.auto_renew = auto_renew
-        if broker is None and renews is None:
+        if broker is None:
             from ..broker.broker import Broker
 
             broker = Broker()
@@ -98,26 +91,86 @@ class MfaForm(widgets.VBox):
             from ..outlets import sessions
 
             ledger = sessions
-        self.broker = broker
-        self.ledger = ledger
-        self.action = action or (broker.get_session_token if broker is not None else None)
-        self.action_name = action_name
-        self.label = label
+        self.broker: Broker | None = broker
+        self.action: Callable[..., IssuedSession] | None = action or broker.get_session_token
         self.activate = activate
         self.export_env = export_env
+        self.auto_renew = auto_renew
+        self.renews: str | None = None
+        self.on_success: Callable[[IssuedSession], object] | None = None
+        default = duration_seconds or (
+            (broker.duration_seconds or DEFAULT_DURATION)
+            if action is None
+            else ROLE_DEFAULT_DURATION
+        )
+        self._build(
+            ledger,
+            serial_number=serial_number or broker.mfa_serial,
+            durations=duration_options(default, durations),
+            duration=default,
+            label=label,
+            action_name=action_name,
+            **kwargs,
+        )
+
+    @classmethod
+    def renew(
+        cls,
+        ledger: SessionLedger,
+        label: str,
+        *,
+        on_success: Callable[[IssuedSession], object] | None = None,
+        **kwargs: Any,
+    ) -> MfaForm:
+        """The form that renews ``label``'s session in ``ledger`` with its recipe and the code
+        typed (the panel's Renew on an MFA session): the device the session was made with,
+        shown and fixed; no duration to choose (the recipe's, as first issued); the session
+        keeps its label and place. ``on_success(session)`` is called after each renewal, once
+        the form is done with it (the panel closes its form there)."""
+        recipe = ledger.get(label).recipe
+        form = cls.__new__(cls)  # not __init__: no Broker, no action, no duration
+        form.broker = None
+        form.action = None
+        form.activate = True
+        form.export_env = None
+        form.auto_renew = True
+        form.renews = label
+        form.on_success = on_success
+        form._build(
+            ledger,
+            serial_number=recipe.serial_number if recipe is not None else None,
+            durations=[],
+            duration=None,
+            label=label,
+            action_name="Renew",
+            **kwargs,
+        )
+        form.serial_number.disabled = True
+        form.duration.layout.display = "none"
+        return form
+
+    def _build(
+        self,
+        ledger: SessionLedger,
+        *,
+        serial_number: str | None,
+        durations: list[tuple[str, int]],
+        duration: int | None,
+        label: str | None,
+        action_name: str,
+        **kwargs: Any,
+    ) -> None:
+        """The widgets and the state both kinds of form share."""
+        self.ledger = ledger
+        self.label = label
+        self.action_name = action_name
         self.session: IssuedSession | None = None
         self.error: str | None = None
-        self.on_success = on_success
         self._unsubscribe: Callable[[], None] | None = None  # following the ledger, once issued
         self._busy = False
 
-        default = duration_seconds or (
-            (broker.duration_seconds or DEFAULT_DURATION)
-            if action is None and broker is not None
-            else ROLE_DEFAULT_DURATION
-        )
         self.serial_number = widgets.Text(
-            value=serial_number or (broker.mfa_serial if broker is not None else None) or "",
+            value=serial_number or "",
             description="MFA device",
             placeholder="arn:aws:iam::123456789012:mfa/name",
             layout=widgets.Layout(width="36em"),
@@ -135,8 +188,8 @@ class MfaForm(widgets.VBox):
             style={"description_width": "7em"},
         )
         self.duration = widgets.Dropdown(
-            options=duration_options(default, durations),
-            value=default,
+            options=durations,
+            value=duration,
             description="Duration",
             layout=widgets.Layout(width="16em"),
             style={"description_width": "7em"},
@@ -149,8 +202,6 @@ class MfaForm(widgets.VBox):
             tooltip=f"{action_name} with this MFA code",
             layout=widgets.Layout(width="auto"),
         )
-        if renews is not None:
-            self.duration.layout.display = "none"  # the recipe's duration, as first issued
         self.status = widgets.HTML(value=html.escape(PROMPT))
         self.out = widgets.Output()
 

@@ -197,7 +197,7 @@ def renew_session(panel: SessionPanel, label: str) -> str:
 
     session = panel.ledger.get(label)
     if session.renewal == "mfa":
-        panel.show_form(label, session)
+        panel.show_form(label)
         return f"Type a new MFA code to renew {label}"
     renewed = renew(panel.ledger, label)
     return f"Renewed {label} ({renewed.masked_access_key})"
@@ -663,23 +663,14 @@ class SessionPanel(widgets.VBox):
             )
         return rows, len(frame)
 
-    def show_form(self, label: str, session: IssuedSession) -> None:
+    def show_form(self, label: str) -> None:
         """The MFA form for renewing ``label``, under the table (replacing any other)."""
         from .mfa_form import MfaForm
 
         self.close_form()
-        recipe = session.recipe
-        serial = recipe.serial_number if recipe is not None else None
-        self.form = MfaForm(
-            None,  # renewing: no Broker, the session's recipe makes it
-            self.ledger,
-            serial_number=serial,
-            label=label,
-            action_name="Renew",
-            renews=label,
-            on_success=lambda renewed: self._renewed_by_form(label, renewed),
+        self.form = MfaForm.renew(
+            self.ledger, label, on_success=lambda renewed: self._renewed_by_form(label, renewed)
         )
-        self.form.serial_number.disabled = True
         self.form_box.children = [self.form]
 
     def _renewed_by_form(self, label: str, renewed: IssuedSession) -> None:
