@@ -29,7 +29,7 @@ function codeInput(className: string, label: string): HTMLInputElement {
     maxLength: 6,
     autocomplete: 'one-time-code',
     pattern: '[0-9]{6}',
-    placeholder: '123456',
+    placeholder: '6 digits',
     spellcheck: false
   });
   input.setAttribute('aria-label', label);
