@@ -96,6 +96,8 @@ class Renewer:
             return frozenset(self._locks) | frozenset(self._failed)
 
     def lock_for(self, label: str) -> threading.Lock:
+        """The lock every renewal of ``label`` takes: threads that find its window at once
+        cause one renewal (made on first use; dropped when the label is forgotten)."""
         lock = self._locks.get(label)
         if lock is None:
             with self._locks_lock:
