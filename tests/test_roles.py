@@ -139,3 +139,20 @@ def test_magic_aws_refusal_is_one_line(sandbox: Any, ip: Any) -> None:
     message = str(caught.value)
     assert message.startswith("%sts_role: AssumeRole refused: AccessDenied: User: ")
     assert "\n" not in message and stsmagic.sessions.sessions == ()
+    # the likely cause, which AWS does not say: the flags the line did not give
+    assert message.endswith(
+        "; if the role trusts you, try --serial-number and --token-code (the trust policy may "
+        "ask for MFA), or --external-id (it may ask for an external id)"
+    )
+
+
+def test_an_access_denied_with_mfa_and_an_external_id_given_names_no_flag(
+    sandbox: Any, ip: Any
+) -> None:
+    with pytest.raises(UsageError) as caught:
+        ip.run_line_magic(
+            "sts_role",
+            f"--role-arn {sandbox.role_arn('external-id')} --external-id wrong-one "
+            f"--serial-number {sandbox.mfa_serial} --token-code {sandbox.mfa_code()}",
+        )
+    assert "AccessDenied" in str(caught.value) and "try --" not in str(caught.value)

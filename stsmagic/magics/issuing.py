@@ -8,7 +8,10 @@ code shows the form instead, with everything but the code checked first.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import functools
+from collections.abc import Iterator
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -16,7 +19,7 @@ from IPython.core.magic import line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument
 
 from .. import limits
-from ..errors import SessionExpired
+from ..errors import RequestRefused, SessionExpired, bare
 from . import args as magic_args
 from .args import magic_arguments
 from .base import MagicsBase
@@ -331,7 +334,7 @@ class IssuingMagics(MagicsBase):
                     action_name="Assume role",
                     durations=CHAINED_DURATIONS if chained else ROLE_DURATIONS,
                 )
-            with self.ledger.reserve(args.label):
+            with self.ledger.reserve(args.label), _trust_hint(args):
                 session = broker.assume_role(
                     **request,
                     SerialNumber=args.serial_number,
@@ -398,6 +401,31 @@ class IssuingMagics(MagicsBase):
                     label=args.label,
                 )
                 return self._keep(session, args)
+
+
+@contextlib.contextmanager
+def _trust_hint(args: argparse.Namespace) -> Iterator[None]:
+    """AssumeRole's AccessDenied names no cause; a role's trust policy that asks for MFA or an
+    external id is the usual one: say which flag the line did not give."""
+    try:
+        yield
+    except RequestRefused as e:
+        missing = [
+            flag
+            for flag, given in (
+                (
+                    "--serial-number and --token-code (the trust policy may ask for MFA)",
+                    args.serial_number,
+                ),
+                ("--external-id (it may ask for an external id)", args.external_id),
+            )
+            if not given
+        ]
+        if e.code != "AccessDenied" or not missing:
+            raise
+        hint = f"{e}; if the role trusts you, try " + ", or ".join(missing)
+        bare(e)
+        raise RequestRefused(hint) from None
 
 
 def show_device_authorization(authorization: Any) -> None:
