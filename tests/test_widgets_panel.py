@@ -154,9 +154,9 @@ def test_the_bar_empties_the_countdown_warns_then_the_row_is_marked_expired(
     assert css == "stsmagic-active stsmagic-warn"
     assert text(html_cells[3]) == "⚠ 0:08:59"
     assert bar(html_cells[3]) == pytest.approx(539 / lifetime.total_seconds(), abs=0.001)
-    assert text(panel.warning.value) == f"⚠ expiring soon: {session.label} in 0:08:59"
+    assert text(panel.warning.value) == f"⚠ {session.label} ends in 0:08:59"
     assert panel.warning.layout.display is None
-    assert "expiring soon" in panel._repr_html_()
+    assert f"{session.label} ends in" in panel._repr_html_()
 
     clock.now = session.expiration + timedelta(seconds=1)
     panel.refresh()
@@ -164,7 +164,7 @@ def test_the_bar_empties_the_countdown_warns_then_the_row_is_marked_expired(
     assert css == "stsmagic-active stsmagic-expired"
     assert [text(c) for c in html_cells[2:4]] == ["● ✕ expired", "0:00:00"]
     assert bar(html_cells[3]) == 0
-    assert panel.warning.value == "" and "expiring soon" not in panel._repr_html_()
+    assert panel.warning.value == "" and "ends in" not in panel._repr_html_()
 
 
 def test_every_ledger_change_re_renders_at_once(

@@ -604,10 +604,13 @@ class SessionPanel(widgets.VBox):
 
     @staticmethod
     def _warning(rows: list[Row]) -> str:
-        soon = [f"{esc(r.label)} in {format_remaining(r.remaining)}" for r in rows if r.warned]
-        if not soon:
+        # "⚠ ops ends in 0:08:59": the label first, so no label ("soon") reads as the verb
+        ending = [
+            f"{esc(r.label)} ends in {format_remaining(r.remaining)}" for r in rows if r.warned
+        ]
+        if not ending:
             return ""
-        return f'<div class="stsmagic-warning">⚠ expiring soon: {", ".join(soon)}</div>'
+        return f'<div class="stsmagic-warning">⚠ {", ".join(ending)}</div>'
 
     @staticmethod
     def _note(rows: list[Row], total: int) -> str:

@@ -104,7 +104,7 @@ def test_form_and_panel_read_well_in_each_theme(
     expect(panel.locator(".stsmagic-cell.stsmagic-warn").first).to_have_text("soon")
     expect(panel.locator(".stsmagic-cell.stsmagic-expired").first).to_have_text("gone")
     expect(cells.filter(has_text="✕ expired")).to_have_count(1)
-    expect(panel.locator(".stsmagic-warning")).to_contain_text("expiring soon: soon in 0:0")
+    expect(panel.locator(".stsmagic-warning")).to_contain_text("soon ends in 0:0")
     panel.locator("button").filter(has_text="Details").click()
     expect(panel.locator(".stsmagic-details")).to_have_count(3)
     expect(panel.locator(".stsmagic-details").first).to_be_visible()
