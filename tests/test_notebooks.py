@@ -145,6 +145,8 @@ def nbval_run(tmp_path_factory: pytest.TempPathFactory) -> NbvalRun:
         outputs = folder / "outputs.jsonl"
         env["STSMAGIC_NBVAL_OUTPUTS"] = str(outputs)
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+        # the environment's own commands (aws) first, as in a user's activated venv
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         result = subprocess.run(
             [
                 sys.executable,
@@ -279,6 +281,8 @@ def test_run_all_in_jupyterlab_leaves_every_form_working_and_nobody_stuck(
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(write_demo_config(tmp_path / "aws", box))
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+        # the environment's own commands (aws) first, as in a user's activated venv
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         km, kc = start_new_kernel(kernel_name="python3", env=env, cwd=str(ROOT / FOLDER))
         try:
             shown: list[str] = []
