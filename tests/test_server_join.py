@@ -219,7 +219,10 @@ def test_no_control_answer_holds_a_secret(signed_out: JupyterServer) -> None:
         "print(c.secret_key, c.token)",
     ).split()
     assert len(secret) == 2 and all(len(s) > 20 for s in secret)
-    answers += [ask(url, "GET", "sessions", token)[1], ask(url, "GET", "changes?since=-1", token)[1]]
+    answers += [
+        ask(url, "GET", "sessions", token)[1],
+        ask(url, "GET", "changes?since=-1", token)[1],
+    ]
     answers.append(ask(url, "POST", f"sessions/{label}/renew", token, {})[1])
     assert json.loads(answers[-1])["label"] == label
     for text in answers:

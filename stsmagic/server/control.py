@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from ..outlets.endpoint import loopback_hosts, loopback_refusal
 from ..private_file import write_private
 from ..server_link import TOKEN_FILE, URL
-from .desk import Refused
+from .refused import Refused
 
 if TYPE_CHECKING:
     from .desk import ServerDesk

@@ -30,6 +30,7 @@ from ..magics.args import explain
 from ..outlets import renew_ahead, serve, wiring
 from . import rows
 from .config import StsMagicServer
+from .refused import Refused
 
 if TYPE_CHECKING:
     from ..broker.broker import Broker
@@ -63,16 +64,6 @@ WHERE_TO_SIGN_IN = (
     "sign in to the Jupyter server first: the AWS item in JupyterLab's status bar, "
     "%sts_session in a notebook, or POST /stsmagic/api/sessions"
 )
-
-
-class Refused(Exception):
-    """A request the desk refuses: one line for the answer's ``message``; ``status`` its HTTP
-    status (400 unless said)."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 def _field(body: Mapping[str, Any], name: str, kind: type = str) -> Any:
