@@ -67,7 +67,7 @@ class MfaForm(widgets.VBox):
         label: str | None = None,
         activate: bool = True,
         export_env: bool | None = None,
-        action: Callable[..., IssuedSession] | None = None,
+        action: Callable[..., Any] | None = None,
         action_name: str = "Get session token",
         durations: Sequence[int] = DURATIONS,
         auto_renew: bool = True,
@@ -92,7 +92,7 @@ class MfaForm(widgets.VBox):
 
             ledger = sessions
         self.broker: Broker | None = broker
-        self.action: Callable[..., IssuedSession] | None = action or broker.get_session_token
+        self.action: Callable[..., Any] | None = action or broker.get_session_token
         self.activate = activate
         self.export_env = export_env
         self.auto_renew = auto_renew
