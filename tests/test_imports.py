@@ -92,7 +92,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("sso",),  # the CLI's token cache and device login; imports source/, never broker/
     ("broker",),  # the requests; may import sso/ and source/
     ("outlets",),  # carrying the active session out: one wiring record per process
-    ("magics", "widgets", "dask", "cli", "demo", "keep"),  # the faces and their one shared step
+    ("magics", "widgets", "dask", "cli", "demo", "keep", "server_link"),  # the faces, their steps
     ("server",),  # the Jupyter server extension: nothing below it imports it
 )
 # The public names (loaded lazily) and a public re-export path import from anywhere.

@@ -335,3 +335,29 @@ def test_an_unlabelled_form_issues_a_new_session_for_each_code(
     assert form.error is None and ledger.labels == ("session-1", "session-2")
     assert form.submit.description == "Get session token"
     form.close()
+
+
+def test_an_action_whose_session_the_jupyter_server_keeps_leaves_the_kernels_ledger_alone(
+    broker: Broker, ledger: SessionLedger
+) -> None:
+    from stsmagic.server_link import ServerSession
+
+    sent: list[dict[str, Any]] = []
+    row = ServerSession(
+        label="session-1",
+        kind="session",
+        principal=None,
+        masked_access_key="ASIA…WXYZ",
+        expiration=datetime(2030, 1, 1, tzinfo=timezone.utc),
+        status="active",
+    )
+
+    def on_the_server(**request: Any) -> ServerSession:
+        sent.append(request)
+        return row
+
+    form = MfaForm(broker, ledger, action=on_the_server)
+    form.token_code.value = "123456"  # the sixth digit sends it
+    assert sent and sent[0]["TokenCode"] == "123456"
+    assert form.session is row and form.error is None and len(ledger) == 0
+    assert "active on the Jupyter server until 2030-01-01" in form.status.value

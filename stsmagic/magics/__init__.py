@@ -63,7 +63,9 @@ def load_ipython_extension(ipython: Any) -> None:
             f"{magic_args.one_line(str(e))}; fix AWS_PROFILE or the AWS config files"
         ) from e
     ipython.configurables[:] = [c for c in ipython.configurables if not isinstance(c, MagicsBase)]
-    ipython.register_magics(StsMagics(shell=ipython))
+    magics = StsMagics(shell=ipython)
+    ipython.register_magics(magics)
+    magics.follow_server()  # under a serving stsmagic Jupyter server: its changes at once
     tracebacks.install(ipython)  # stsmagic's errors in a cell: one line, %tb for the rest
 
 
@@ -74,6 +76,7 @@ def unload_ipython_extension(ipython: Any) -> None:
     for configurable in ipython.configurables:
         if isinstance(configurable, MagicsBase):
             configurable.close_panel()
+            configurable.stop_following_server()
             configurable.stop_remembering()
     for table in ipython.magics_manager.magics.values():
         for name, func in list(table.items()):

@@ -115,6 +115,7 @@ class MagicsBase(Magics, Configurable):
         super().__init__(shell=shell, **kwargs)
         self.ledger.renewer.enabled = self.auto_renew  # the trait's value from this instance on
         self._panel: Any = None  # the last %sts_panel: closed by the next (its timer with it)
+        self._server_follower: Any = None  # under a serving Jupyter server: its changes
 
     @validate("duration_seconds")
     def _check_duration(self, proposal: Any) -> int | None:
@@ -276,6 +277,91 @@ class MagicsBase(Magics, Configurable):
                 allow_http=key[3],
             )
         return self._brokers[key]
+
+    # -- a kernel under a serving stsmagic Jupyter server (server_link) ----------------------
+
+    def follow_server(self) -> None:
+        """Under a serving stsmagic Jupyter server: follow its changes (``%load_ext``)."""
+        from .. import server_link
+
+        if server_link.joined() and self._server_follower is None:
+            self._server_follower = server_link.ServerFollower().start()
+
+    def stop_following_server(self) -> None:
+        if self._server_follower is not None:
+            self._server_follower.stop()
+            self._server_follower = None
+
+    def _server_signs(self, args: argparse.Namespace) -> bool:
+        """Whether this line's sign-in is the Jupyter server's: the kernel joined a serving
+        stsmagic server and the line names no profile but the server's."""
+        from .. import server_link
+
+        if not server_link.joined():
+            return False
+        if not args.profile:
+            return True
+        return bool(args.profile == (server_link.state().get("profile") or "default"))
+
+    def _on_server(
+        self,
+        args: argparse.Namespace,
+        kind: str,
+        refused: dict[str, Any],
+        *instead: str,
+        **fields: Any,
+    ) -> Any:
+        """Sign the Jupyter server in (``POST /sessions``) as the line says; print one line and
+        return the ``ServerSession`` (no secret). ``refused``: see ``_server_flags``."""
+        from .. import server_link
+
+        self._server_flags(args, refused, *instead)
+        body = {
+            "kind": kind,
+            **{k: v for k, v in fields.items() if v is not None},
+            "label": args.label,
+            "activate": not args.no_activate,
+        }
+        session = server_link.sign_in({k: v for k, v in body.items() if v is not None})
+        print(server_link.signed_in_line(session))
+        return session
+
+    def _server_flags(
+        self,
+        args: argparse.Namespace,
+        refused: dict[str, Any],
+        instead: str = "sign in this kernel only with --profile NAME of another profile",
+    ) -> None:
+        """Refuse, before anything is sent, a flag the server's sign-in does not take: the
+        kernel's own (--env, --no-renew, --region, --endpoint-url) and ``refused`` (by flag,
+        its value)."""
+        kernel_only = {
+            "--env": args.env,
+            "--no-renew": args.no_renew,
+            "--region": args.region,
+            "--endpoint-url": args.endpoint_url,
+            **refused,
+        }
+        given = [flag for flag, value in kernel_only.items() if value]
+        if given:
+            raise UsageError(
+                f"{given[0]}: the Jupyter server signs this session in for every kernel, "
+                f"with its own settings; leave out {given[0]}, or {instead}"
+            )
+
+    def _server_form(
+        self, args: argparse.Namespace, serial: str, duration: int | None, kind: str, **fields: Any
+    ) -> Any:
+        """The MFA form whose code signs the Jupyter server in."""
+        from .. import server_link
+
+        broker = self.broker(args)
+        if kind == "session" and duration is None:  # the form's default is a role's hour
+            duration = broker.duration_seconds or 43200
+        given = {k: v for k, v in fields.items() if v is not None}
+        action = server_link.signer(kind, **given, activate=not args.no_activate)
+        words = {"session": "Get session token", "role": "Assume role"}.get(kind, "Sign in")
+        return self._mfa_form(broker, serial, duration, args, action=action, action_name=words)
 
     def close_panel(self) -> None:
         """Close the panel the last %sts_panel made, if any (stops its countdown)."""

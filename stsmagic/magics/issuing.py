@@ -59,6 +59,13 @@ class IssuingMagics(MagicsBase):
             broker = self.broker(args)
             serial = args.serial_number or broker.mfa_serial
             duration = self._duration(args)
+            if self._server_signs(args):  # a session needs long-term keys: the server's
+                fields = {"serial_number": args.serial_number, "duration_seconds": duration}
+                if serial and not args.token_code:
+                    limits.serial_number(serial)
+                    self._server_flags(args, {})  # checked now, not after the code is typed
+                    return self._server_form(args, serial, duration, "session", **fields)
+                return self._on_server(args, "session", {}, token_code=args.token_code, **fields)
             if serial and not args.token_code:
                 limits.serial_number(serial)
                 return self._mfa_form(broker, serial, duration, args)
@@ -117,6 +124,16 @@ class IssuingMagics(MagicsBase):
             args = magic_args.parse_line(self.sts_federation, line)
             self._check_issuing(args)
             policy = magic_args.resolve_policy(args.policy, self._user_ns)
+            if self._server_signs(args):  # needs long-term keys: the server's
+                refused = {"--policy-arns": args.policy_arns, "--tags": args.tags}
+                return self._on_server(
+                    args,
+                    "federation",
+                    refused,
+                    name=args.name,
+                    policy=policy,
+                    duration_seconds=self._duration(args),
+                )
             arns = magic_args.parse_policy_arns(args.policy_arns)
             tags = magic_args.parse_tags(args.tags)
             with self.ledger.reserve(args.label):
@@ -231,6 +248,8 @@ class IssuingMagics(MagicsBase):
         """
         with self._errors("sso_login"):
             args = magic_args.parse_line(self.sso_login, line)
+            if self._server_signs(args):
+                return self._sso_login_on_server(args)
             from ..sso.login import sso_login
 
             try:
@@ -276,6 +295,12 @@ class IssuingMagics(MagicsBase):
         help="tag keys that pass on to roles this session assumes (each one of --tags)",
     )
     @argument("--source-identity", metavar="S", help="2-64 letters, digits or _+=,.@-")
+    @argument(
+        "--server",
+        action="store_true",
+        help="keep the session in the Jupyter server's ledger (every kernel and terminal of "
+        "the server signs with it) instead of this kernel's",
+    )
     @magic_args.role_duration_argument
     @argument(
         "--chain",
@@ -316,6 +341,8 @@ class IssuingMagics(MagicsBase):
             }
             if args.token_code and not args.serial_number:
                 raise UsageError("--token-code needs the MFA device: give --serial-number ARN")
+            if args.server:
+                return self._role_on_server(args, request)
             if args.serial_number and not args.token_code:
                 # everything else is checked now, not after the code is typed
                 chained = broker.check_assume_role(
@@ -353,6 +380,12 @@ class IssuingMagics(MagicsBase):
         metavar="CODE",
         help="the 6-digit code for the profile's mfa_serial (without it: the MFA form)",
     )
+    @argument(
+        "--server",
+        action="store_true",
+        help="keep the session in the Jupyter server's ledger (every kernel and terminal of "
+        "the server signs with it) instead of this kernel's",
+    )
     @magic_args.role_duration_argument
     @magic_args.issuing
     def sts_profile(self, line: str) -> Any:
@@ -378,6 +411,8 @@ class IssuingMagics(MagicsBase):
             if args.duration_seconds is not None:  # checked now, not after the code is typed
                 profiles.check_duration(plan, args.duration_seconds)
             broker_for = functools.partial(self.broker_for, args=args)
+            if args.server:
+                return self._profile_on_server(args, serial)
             if serial and not args.token_code:
                 limits.serial_number(serial)
                 action = functools.partial(profiles.issue, plan, broker_for)
@@ -401,6 +436,90 @@ class IssuingMagics(MagicsBase):
                     label=args.label,
                 )
                 return self._keep(session, args)
+
+    def _sso_login_on_server(self, args: Any) -> None:
+        """The server's device login (``POST /sso/login``): its link and code shown here, then
+        its status polled until approved, expired or failed (or interrupted)."""
+        import time
+
+        from .. import server_link
+
+        if args.allow_http:
+            self._server_flags(args, {"--allow-http": True})
+        body = {"profile": args.profile} if args.profile else {}
+        shown = server_link.call("POST", "sso/login", body)
+        show_device_authorization(_DeviceLink(shown))
+        deadline = time.monotonic() + (args.timeout or float(shown.get("expires_in") or 600))
+        try:
+            while time.monotonic() < deadline:
+                status = server_link.call("GET", "sso/login")
+                if status["status"] == "done":
+                    label = status.get("label")
+                    print(
+                        "%sso_login: the Jupyter server is logged in"
+                        + (f"; it signs with {label}" if label else "")
+                    )
+                    return
+                if status["status"] != "pending":
+                    raise UsageError(status.get("message") or f"the SSO login {status['status']}")
+                time.sleep(2)
+        except KeyboardInterrupt:
+            print("%sso_login: stopped waiting; the Jupyter server's login goes on")
+            return
+        print("%sso_login: stopped waiting; the Jupyter server's login goes on")
+
+    # -- --server: the session kept in the Jupyter server's ledger ---------------------------
+
+    def _role_on_server(self, args: Any, request: dict[str, Any]) -> Any:
+        self._require_server("--server")
+        refused = {
+            "--chain": args.chain,
+            "--policy-arns": request["PolicyArns"],
+            "--tags": request["Tags"],
+            "--transitive-tag-keys": request["TransitiveTagKeys"],
+            "--source-identity": request["SourceIdentity"],
+        }
+        fields = {
+            "role_arn": request["RoleArn"],
+            "role_session_name": request["RoleSessionName"],
+            "external_id": request["ExternalId"],
+            "policy": request["Policy"],
+            "serial_number": args.serial_number,
+            "duration_seconds": args.duration_seconds,
+            "profile": args.profile,
+        }
+        keep_here = "leave out --server to keep it in this kernel"
+        if args.serial_number and not args.token_code:
+            self._server_flags(args, refused, keep_here)
+            return self._server_form(
+                args,
+                args.serial_number,
+                args.duration_seconds,
+                "role",
+                **{k: v for k, v in fields.items() if k != "serial_number"},
+            )
+        return self._on_server(
+            args, "role", refused, keep_here, token_code=args.token_code, **fields
+        )
+
+    def _profile_on_server(self, args: Any, serial: str | None) -> Any:
+        self._require_server("--server")
+        keep_here = "leave out --server to keep it in this kernel"
+        fields = {"profile": args.name, "duration_seconds": args.duration_seconds}
+        if serial and not args.token_code:
+            self._server_flags(args, {}, keep_here)
+            return self._server_form(args, serial, args.duration_seconds, "profile", **fields)
+        return self._on_server(args, "profile", {}, keep_here, token_code=args.token_code, **fields)
+
+    @staticmethod
+    def _require_server(flag: str) -> None:
+        from .. import server_link
+
+        if not server_link.joined():
+            raise UsageError(
+                f"{flag}: this kernel was not started by a Jupyter server that serves stsmagic "
+                "sessions (jupyter server extension enable stsmagic; StsMagicServer.serve)"
+            )
 
 
 @contextlib.contextmanager
@@ -433,3 +552,23 @@ def show_device_authorization(authorization: Any) -> None:
     from IPython.display import display
 
     display({"text/plain": authorization.text(), "text/html": authorization.html()}, raw=True)
+
+
+class _DeviceLink:
+    """The server's answer to ``POST /sso/login`` as ``show_device_authorization`` shows it."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        self.link = str(answer.get("verification_uri_complete") or "")
+        self.code = str(answer.get("user_code") or "")
+
+    def text(self) -> str:
+        return f"Open {self.link} and check that it shows the code {self.code}, then approve."
+
+    def html(self) -> str:
+        import html
+
+        link, code = html.escape(self.link), html.escape(self.code)
+        return (
+            f'Open <a href="{link}" target="_blank" rel="noopener">{link}</a> and check that '
+            f"it shows the code <b>{code}</b>, then approve (the Jupyter server logs in)."
+        )

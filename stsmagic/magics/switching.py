@@ -26,7 +26,9 @@ class SwitchingMagics(MagicsBase):
     @argument("--source", action="store_true", help="go back to the source credentials")
     def sts_use(self, line: str) -> None:
         """Make an issued session active (every boto3 client uses it at once), or go back to
-        the source credentials with --source. %sts_panel lists the labels."""
+        the source credentials with --source. %sts_panel lists the labels. Under a Jupyter
+        server that serves stsmagic sessions, a label of the server's (and not this kernel's)
+        switches the server: every kernel and terminal of it."""
         with self._errors("sts_use"):
             args = magic_args.parse_line(self.sts_use, line)
             if (args.label is None) == (not args.source):
@@ -35,10 +37,17 @@ class SwitchingMagics(MagicsBase):
                 self.ledger.deactivate()
                 print("Using the source credentials (no stsmagic session is active)")
                 return
+            if args.label not in self.ledger and self._on_the_server(args.label):
+                from .. import server_link
+
+                server_link.use(args.label)
+                print(f"Using {limits.printable(args.label)} on the Jupyter server")
+                return
             chosen = self.ledger.get(args.label)
             if chosen.expired:
                 raise SessionExpired(chosen.label or args.label, chosen.kind, chosen.expiration)
-            print(f"Using {describe(self.ledger.activate(args.label))}")
+            here = " in this kernel" if self._joined() else ""
+            print(f"Using {describe(self.ledger.activate(args.label))}{here}")
 
     @line_magic
     @magic_arguments()
@@ -46,7 +55,8 @@ class SwitchingMagics(MagicsBase):
     @argument("--all", action="store_true", help="forget every session")
     def sts_forget(self, line: str) -> None:
         """Forget an issued session, or all with --all. Forgetting the active session goes
-        back to the source credentials."""
+        back to the source credentials. Under a Jupyter server that serves stsmagic sessions,
+        a label of the server's (and not this kernel's) is forgotten there."""
         with self._errors("sts_forget"):
             args = magic_args.parse_line(self.sts_forget, line)
             if (args.label is None) == (not args.all):
@@ -56,11 +66,31 @@ class SwitchingMagics(MagicsBase):
                 count = len(self.ledger.sessions)
                 self.ledger.forget_all()
                 what = f"{count} session{'' if count == 1 else 's'}"
+            elif args.label not in self.ledger and self._on_the_server(args.label):
+                from .. import server_link
+
+                server_link.forget(args.label)
+                print(f"Forgot {limits.printable(args.label)} on the Jupyter server")
+                return
             else:
                 self.ledger.forget(args.label)
                 what = limits.printable(args.label)
+                if self._joined():
+                    what += " in this kernel"
             back = active is not None and self.ledger.active is None
             print(f"Forgot {what}" + ("; using the source credentials" if back else ""))
+
+    @staticmethod
+    def _joined() -> bool:
+        from .. import server_link
+
+        return server_link.joined()
+
+    def _on_the_server(self, label: str) -> bool:
+        """Whether ``label`` names a session of the Jupyter server's (this kernel joined one)."""
+        from .. import server_link
+
+        return server_link.joined() and label in server_link.labels()
 
     @line_magic
     @magic_arguments()

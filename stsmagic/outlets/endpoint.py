@@ -84,7 +84,7 @@ class Endpoint:
     ) -> None:
         self._ledger = ledger
         self._token = token.encode("ascii")
-        self._hosts = frozenset({f"127.0.0.1:{port}", f"localhost:{port}"})
+        self._hosts = loopback_hosts(port)
         self._expired = expired
         self._lock = threading.Lock()
         self._counts: dict[int, int] = {}
@@ -105,14 +105,9 @@ class Endpoint:
         return status, body
 
     def _decide(self, method: str, path: str, headers: Message | dict[str, str]) -> Answer:
-        host = (headers.get("Host") or "").strip().lower()
-        if host not in self._hosts:
-            return _refusal(403, "Forbidden", "the Host header must be 127.0.0.1 or localhost")
-        if headers.get("Origin") is not None:
-            return _refusal(403, "Forbidden", "requests from a web page are refused")
-        given = (headers.get("Authorization") or "").encode("latin-1", "replace")
-        if not hmac.compare_digest(given, self._token):
-            return _refusal(403, "Forbidden", "the Authorization header is not this kernel's token")
+        refused = loopback_refusal(headers, self._hosts, self._token, "this kernel's")
+        if refused is not None:
+            return refused
         if method != "GET":
             return _refusal(405, "MethodNotAllowed", "only GET is answered")
         if path != PATH:
@@ -161,6 +156,29 @@ class Endpoint:
 
 def _refusal(status: int, code: str, message: str) -> Answer:
     return status, {"Code": code, "Message": message}
+
+
+def loopback_hosts(port: int) -> frozenset[str]:
+    """The ``Host`` values a loopback endpoint on ``port`` accepts."""
+    return frozenset({f"127.0.0.1:{port}", f"localhost:{port}"})
+
+
+def loopback_refusal(
+    headers: Message | dict[str, str], hosts: frozenset[str], token: bytes, whose: str
+) -> Answer | None:
+    """The checks every loopback endpoint of stsmagic's makes before anything else, in order:
+    a ``Host`` not in ``hosts`` (DNS rebinding), an ``Origin`` header (a web page), an
+    ``Authorization`` other than ``token`` (compared in constant time); the 403 answer, or
+    None when the request passes. ``whose`` names the token in the refusal ("this kernel's")."""
+    host = (headers.get("Host") or "").strip().lower()
+    if host not in hosts:
+        return _refusal(403, "Forbidden", "the Host header must be 127.0.0.1 or localhost")
+    if headers.get("Origin") is not None:
+        return _refusal(403, "Forbidden", "requests from a web page are refused")
+    given = (headers.get("Authorization") or "").encode("latin-1", "replace")
+    if not hmac.compare_digest(given, token):
+        return _refusal(403, "Forbidden", f"the Authorization header is not {whose} token")
+    return None
 
 
 class _Handler(BaseHTTPRequestHandler):

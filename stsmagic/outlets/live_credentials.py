@@ -125,8 +125,12 @@ class Source:
         self._credentials = previous
         self._resolved = previous is not None
         self._lock = threading.Lock()
+        self._served_changes = _served_changes()
 
     def __call__(self) -> ReadOnlyCredentials | None:
+        changes = _served_changes()
+        if changes != self._served_changes:
+            self._drop_if_served(changes)
         if not self._resolved:
             self._resolve()
         creds = self._credentials
@@ -143,3 +147,30 @@ class Source:
             chain = CredentialResolver(source.source_providers(self._resolver.providers))
             self._credentials = chain.load_credentials()
             self._resolved = True
+
+    def _drop_if_served(self, changes: int) -> None:
+        """Credentials fetched from a credentials endpoint (botocore's ``container-role``)
+        are dropped, so the next call fetches the session served now."""
+        with self._lock:
+            creds = self._credentials
+            if creds is not None and getattr(creds, "method", None) == CONTAINER:
+                self._credentials = None
+                self._resolved = False
+            self._served_changes = changes
+
+
+CONTAINER = "container-role"  # botocore's ContainerProvider.METHOD
+
+
+def _served_changes() -> int:
+    record = wiring.current()
+    return record.served_changes if record is not None else 0
+
+
+def refetch_served() -> None:
+    """The session served to this process changed (a joined Jupyter server said so): every
+    source credentials object that came from a credentials endpoint fetches again at its next
+    call, instead of keeping the old session until its refresh window."""
+    record = wiring.current()
+    if record is not None:
+        record.served_changes += 1

@@ -45,6 +45,9 @@ class Wiring:
         self.export: EnvironExport | None = None  # the --env export (environ)
         self.timer: RenewalTimer | None = None  # renewal ahead of time (renew_ahead)
         self.server: CredentialServer | None = None  # serving children (serve)
+        # bumped when the session served to this process changed (a joined Jupyter server's
+        # switch): source credentials fetched from a credentials endpoint are fetched again
+        self.served_changes = 0
 
     @property
     def renewer(self) -> Renewer:

@@ -30,10 +30,12 @@ from ..magics.args import explain
 from ..outlets import renew_ahead, serve, wiring
 from . import rows
 from .config import StsMagicServer
+from .refused import Refused
 
 if TYPE_CHECKING:
     from ..broker.broker import Broker
     from ..session import IssuedSession
+    from .control import ControlServer
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +66,6 @@ WHERE_TO_SIGN_IN = (
 )
 
 
-class Refused(Exception):
-    """A request the desk refuses: one line for the answer's ``message``; ``status`` its HTTP
-    status (400 unless said)."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-
-
 def _field(body: Mapping[str, Any], name: str, kind: type = str) -> Any:
     value = body.get(name)
     if value is None:
@@ -95,6 +87,11 @@ class ServerDesk:
         self._lock = threading.Lock()
         self._unsubscribe: Callable[[], None] | None = None
         self._sso: _SsoAttempt | None = None
+        # Kernels long-poll ``changes``: a counter bumped on every ledger event.
+        self.generation = 0
+        self._changed = threading.Condition()
+        self._unfollow: Callable[[], None] | None = None
+        self.control: ControlServer | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -108,6 +105,7 @@ class ServerDesk:
         a session (``serve = auto``) or always."""
         wiring.wire(self.ledger)
         renew_ahead.follow(self.ledger)
+        self._unfollow = self.ledger.subscribe(self._bump)
         policy = self.config.serve
         if policy == "always" or (policy == "auto" and self.needs_a_session()):
             self.start_serving()
@@ -119,6 +117,12 @@ class ServerDesk:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        if self._unfollow is not None:
+            self._unfollow()
+            self._unfollow = None
+        if self.control is not None:
+            self.control.stop()
+            self.control = None
         serve.stop_serving()
         renew_ahead.stop()
         wiring.unwire()
@@ -138,7 +142,29 @@ class ServerDesk:
         return any(scoped.get(name) for name in NEEDS_A_SESSION)
 
     def start_serving(self) -> serve.CredentialServer:
-        return serve.serve_credentials(self.ledger, profile=self.profile)
+        """Serve the active session, and open the control endpoint kernels join through
+        (both named in ``os.environ`` before the next kernel starts)."""
+        served = serve.serve_credentials(self.ledger, profile=self.profile)
+        if self.control is None:
+            from .control import ControlServer
+
+            control = ControlServer(self)
+            control.start()
+            self.control = control
+        return served
+
+    # -- changes, for kernels that follow -------------------------------------------------------
+
+    def _bump(self, event: str, session: Any) -> None:
+        with self._changed:
+            self.generation += 1
+            self._changed.notify_all()
+
+    def changes(self, since: int, timeout: float) -> int:
+        """The generation, as soon as it is past ``since`` or after ``timeout`` seconds."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.generation != since, timeout)
+            return self.generation
 
     def _serve_at_first_sign_in(self, event: str, session: Any) -> None:
         if event == "activated" and serve.serving() is None:

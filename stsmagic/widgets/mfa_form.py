@@ -67,7 +67,7 @@ class MfaForm(widgets.VBox):
         label: str | None = None,
         activate: bool = True,
         export_env: bool | None = None,
-        action: Callable[..., IssuedSession] | None = None,
+        action: Callable[..., Any] | None = None,
         action_name: str = "Get session token",
         durations: Sequence[int] = DURATIONS,
         auto_renew: bool = True,
@@ -92,7 +92,7 @@ class MfaForm(widgets.VBox):
 
             ledger = sessions
         self.broker: Broker | None = broker
-        self.action: Callable[..., IssuedSession] | None = action or broker.get_session_token
+        self.action: Callable[..., Any] | None = action or broker.get_session_token
         self.activate = activate
         self.export_env = export_env
         self.auto_renew = auto_renew
@@ -295,13 +295,18 @@ class MfaForm(widgets.VBox):
                 # held before sending: a taken label costs no request and no thrown-away session
                 with self.ledger.reserve(self.label):
                     assert self.action is not None  # only a renewing form has none
+                    made = self.action(
+                        SerialNumber=self.serial_number.value.strip() or None,
+                        TokenCode=code,
+                        DurationSeconds=self.duration.value,
+                        label=self.label,
+                    )
+                    kept_by = getattr(made, "kept_by", None)
+                    if kept_by is not None:
+                        # kept elsewhere (the Jupyter server's ledger): a row, no secret
+                        return self._kept_elsewhere(made, kept_by)
                     issued = keep(
-                        self.action(
-                            SerialNumber=self.serial_number.value.strip() or None,
-                            TokenCode=code,
-                            DurationSeconds=self.duration.value,
-                            label=self.label,
-                        ),
+                        made,
                         self.ledger,
                         activate=self.activate,
                         export_env=self.export_env,
@@ -330,6 +335,23 @@ class MfaForm(widgets.VBox):
             self._unsubscribe = self.ledger.subscribe(self._ledger_changed)
         self._show_mode()
         return issued
+
+    def _kept_elsewhere(self, made: Any, kept_by: str) -> Any:
+        """An action whose session another ledger keeps (``server_link.ServerSession``): the
+        status line says where; the kernel's ledger is not followed (nothing of it changed)."""
+        self.session = made
+        self.error = None
+        until = made.expiration.strftime("%Y-%m-%d %H:%M:%S %Z")
+        label = printable(made.label)
+        if made.status == "active":
+            line = (
+                f"✓ {label} ({made.masked_access_key}) active on {kept_by} until {until}: "
+                "every kernel and terminal of the server signs with it"
+            )
+        else:
+            line = f"✓ {label} ({made.masked_access_key}) added to {kept_by} (not active)"
+        self.status.value = html.escape(line)
+        return made
 
     def _ledger_changed(self, event: str, changed: IssuedSession | None) -> None:
         if self._busy or self.session is None:
