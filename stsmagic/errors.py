@@ -198,3 +198,8 @@ def refusal_without_frames(function: Function) -> Function:
         raise bare(refusal)
 
     return refusing  # type: ignore[return-value]
+
+
+class Superseded(StsMagicError):
+    """A renewal that arrived after its label was forgotten and issued again: the ledger keeps
+    the new session (``SessionLedger.replace(..., expected=)``) and the renewal is dropped."""

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from .errors import ParameterError
+from .errors import ParameterError, Superseded
 from .limits import label as _check_label
 from .renewal import Renewer
 from .usage import UsageTable
@@ -250,10 +250,16 @@ class SessionLedger:
             with self._lock:
                 self._reserved.pop(label, None)
 
-    def replace(self, label: str, session: IssuedSession) -> IssuedSession:
+    def replace(
+        self, label: str, session: IssuedSession, *, expected: IssuedSession | None = None
+    ) -> IssuedSession:
         """Swap in ``session`` (a renewal) under ``label``: same place, active if the old one
         was. Publishes ``renewed``. The renewer (``stsmagic.renewal``) calls this; the ledger
-        never makes sessions itself."""
+        never makes sessions itself.
+
+        ``expected`` makes it a compare-and-swap: the swap happens only while ``label`` still
+        holds that very session (the one renewed); if it was forgotten and issued again
+        meanwhile, ``Superseded`` is raised and nothing changes."""
         from .session import IssuedSession  # loaded with the first session, not by %load_ext
 
         if not isinstance(session, IssuedSession):
@@ -264,6 +270,11 @@ class SessionLedger:
             old = self._sessions.get(label)
             if old is None:
                 raise self._unknown(label)
+            if expected is not None and old is not expected:
+                raise Superseded(
+                    f"{label!r} was forgotten and issued again while it was renewed; the "
+                    "renewal of the old session was dropped"
+                )
             self._sessions[label] = session
             if self._active is old:
                 self._active = session

@@ -32,7 +32,7 @@ import threading
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from .errors import SessionExpired, StsMagicError, refusal_without_frames
+from .errors import SessionExpired, StsMagicError, Superseded, refusal_without_frames
 from .limits import printable
 
 if TYPE_CHECKING:
@@ -145,6 +145,11 @@ class Renewer:
                 return _old(session, expired)
             try:
                 renewed = renew(ledger, label, now=now)
+            except Superseded:  # logged; the label holds another session now
+                current = ledger.find(label)
+                if current is not None and now < current.expiration:
+                    return current.credentials
+                return _old(session, expired)
             except StsMagicError as e:
                 cause = str(e)
             else:
@@ -175,7 +180,10 @@ class Renewer:
                 raise StsMagicError(f"{label!r} was forgotten")
             if current is not session:
                 return current  # renewed meanwhile (a request in its window)
-            renewed = renew(self.ledger, label, now=now)
+            try:
+                renewed = renew(self.ledger, label, now=now)
+            except Superseded:  # logged; forgotten and issued again meanwhile
+                return self.ledger.get(label)
             self._failed.pop(label, None)
             return renewed
 
@@ -260,7 +268,13 @@ def renew(
     finally:
         _busy.renewing = False
     del TokenCode
-    ledger.replace(label, renewed)
+    try:
+        # Only over the very session renewed: one forgotten and issued again under the same
+        # label meanwhile (a narrower session, say) is never swapped for the old recipe's.
+        ledger.replace(label, renewed, expected=session)
+    except Superseded as e:
+        log.warning("stsmagic: %s", e)
+        raise
     log.info("stsmagic: renewed %s (%s)", label, renewed.masked_access_key)
     if asked:  # the user typed a code into a prompt: say what it did, under the prompt
         print(

@@ -117,3 +117,60 @@ def test_the_parent_still_renews_after_a_fork(sandbox: Any, aws_profile: Path) -
     finally:
         ledger.clock = real
     assert ledger.get("parent") is not session  # renewed here, in the kernel
+
+
+def signing_child(commands: Any, answers: Any) -> None:
+    """A forked worker that signs one request per command and answers with the key the
+    sandbox will see (or the error's first line)."""
+    import boto3
+
+    while commands.recv() == "sign":
+        try:
+            client = boto3.client("sts")
+            client.get_caller_identity()
+            frozen = client._request_signer._credentials.get_frozen_credentials()
+            answers.send(frozen.access_key)
+        except Exception as e:  # reported, never raised: the parent decides
+            answers.send(f"{type(e).__name__}: {str(e).splitlines()[0]}")
+
+
+def test_a_fork_of_a_serving_kernel_follows_its_endpoint(
+    sandbox: Any, aws_profile: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stsmagic import renewal
+    from stsmagic.outlets.serve import ServedCredentials, serve_credentials
+
+    monkeypatch.setattr(ServedCredentials, "FRESH", 0.0)  # the child asks at every request
+    ledger = stsmagic.sessions
+    live.watch(ledger)
+    first = ledger.add(Broker().get_federation_token(Name="first", label="first"))
+    with serve_credentials(ledger):
+        commands, to_child = FORK.Pipe(duplex=False)
+        from_child, answers = FORK.Pipe(duplex=False)
+        child = FORK.Process(target=signing_child, args=(commands, answers))
+        child.start()
+
+        def sign() -> str:
+            to_child.send("sign")
+            assert from_child.poll(60), "the forked child hung"
+            return str(from_child.recv())
+
+        n = len(sandbox.requests)
+        try:
+            assert sign() == first.access_key_id
+            second = ledger.add(Broker().get_federation_token(Name="second", label="second"))
+            assert sign() == second.access_key_id  # a switch in the parent
+            renewed = renewal.renew(ledger, "second")
+            assert sign() == renewed.access_key_id  # a renewal in the parent
+            ledger.forget_all()  # %sts_forget --all: no keys, never the source's
+            assert sign().startswith("CredentialRetrievalError")
+            to_child.send("stop")
+        finally:
+            child.join(timeout=30)
+            if child.is_alive():
+                child.kill()
+        signers = {
+            r.access_key_id for r in sandbox.requests[n:] if r.operation == "GetCallerIdentity"
+        }
+        assert sandbox.source_credentials.access_key not in signers
+        assert signers == {first.access_key_id, second.access_key_id, renewed.access_key_id}

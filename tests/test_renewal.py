@@ -665,3 +665,49 @@ def test_a_kernel_asks_for_the_code_and_the_cell_finishes(sandbox: Any, aws_prof
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+@pytest.mark.parametrize("path", ["renew", "ahead", "due"])
+def test_a_renewal_never_replaces_a_session_issued_again_meanwhile(
+    sandbox: Any, aws_profile: Path, caplog: pytest.LogCaptureFixture, path: str
+) -> None:
+    """Forgotten and issued again under the same label while its renewal was in flight: the
+    new (narrower) session stays, and the renewal of the old recipe is dropped, said once."""
+    from stsmagic.errors import Superseded
+    from stsmagic.session import Recipe
+
+    ledger = SessionLedger()
+    broker = Broker()
+    wide = broker.get_federation_token(Name="wide", label="data", DurationSeconds=3600)
+    recipe = wide.recipe
+    assert recipe is not None
+    narrow: list[IssuedSession] = []
+
+    def racing(**kwargs: Any) -> IssuedSession:
+        renewed = recipe.issue(**kwargs)  # the old recipe's renewal, made first
+        ledger.forget("data")  # meanwhile, in another cell: forgotten, issued again
+        narrow.append(
+            ledger.add(broker.get_federation_token(Name="narrow", label="data", Policy=POLICY))
+        )
+        return renewed
+
+    session = ledger.add(wide.with_recipe(Recipe("GetFederationToken", racing)))
+    caplog.set_level(logging.WARNING, logger="stsmagic")
+    now = session.renew_from + timedelta(seconds=1)
+    if path == "renew":
+        with pytest.raises(Superseded, match="forgotten and issued again"):
+            renewal.renew(ledger, "data", now=now)
+    elif path == "ahead":
+        assert renewal.renew_ahead(ledger, session, now) is narrow[0]
+    else:
+        assert renewal.renew_due(ledger, session, now).access_key == narrow[0].access_key_id
+    assert ledger.get("data") is narrow[0] and ledger.active is narrow[0]
+    assert ledger.renewed_at("data") is None
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and "renewal of the old session was dropped" in said[0]
+
+
+POLICY = (
+    '{"Version": "2012-10-17", "Statement": '
+    '[{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}'
+)

@@ -88,8 +88,8 @@ def test_the_environment_children_inherit(
         env = os.environ
         assert env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] == server.url
         assert server.url.startswith(f"http://127.0.0.1:{server.port}/")
-        assert env["AWS_CONTAINER_AUTHORIZATION_TOKEN"] == token(server)
         for name in (
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN",  # in the file only: printing os.environ is safe
             "AWS_ACCESS_KEY_ID",
             "AWS_SECRET_ACCESS_KEY",
             "AWS_SESSION_TOKEN",
@@ -111,7 +111,6 @@ def test_the_environment_children_inherit(
             for name in (
                 "AWS_CONTAINER_CREDENTIALS_FULL_URI",
                 "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-                "AWS_CONTAINER_AUTHORIZATION_TOKEN",
                 "AWS_CONFIG_FILE",
                 "AWS_SHARED_CREDENTIALS_FILE",
             )
@@ -121,6 +120,7 @@ def test_the_environment_children_inherit(
             "AWS_ACCESS_KEY_ID",
             "AWS_SECRET_ACCESS_KEY",
         )
+        assert token(server) not in repr(dict(os.environ))
         assert serve_credentials(ledger) is server  # idempotent
     finally:
         server.stop()
@@ -324,6 +324,46 @@ def test_the_kernels_exit_restores_and_deletes(aws_profile: Path, tmp_path: Path
     assert done.stderr == ""
 
 
+KILLED = textwrap.dedent(
+    """
+    import os, time
+    from stsmagic.outlets.serve import serve_credentials
+    server = serve_credentials()
+    print(server.token_file.parent, flush=True)
+    time.sleep(120)  # killed before this ends
+    """
+)
+
+
+def test_a_folder_left_by_a_killed_kernel_is_removed_by_the_next_start(
+    sandbox: Any, ledger: SessionLedger, private_tmp: Path
+) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(private_tmp)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED], env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    left = Path(child.stdout.readline().strip())
+    child.kill()  # kill -9: no exit handler runs
+    child.wait(timeout=30)
+    child.stdout.close()
+    assert left.name.startswith(f"stsmagic-serve-{child.pid}-") and left.parent == private_tmp
+    assert (left / "token").exists() and (left / "credentials").exists()  # left behind
+    # what is not a dead serving process's folder of this user's stays
+    alive = private_tmp / f"stsmagic-serve-{os.getppid()}-abc"  # pytest's parent runs
+    alive.mkdir()
+    unrelated = private_tmp / "stsmagic-serve-notapid"
+    unrelated.mkdir()
+    (private_tmp / f"stsmagic-serve-{child.pid}-file").write_text("not a folder")
+    link = private_tmp / f"stsmagic-serve-{child.pid}-link"
+    link.symlink_to(alive)
+    with serve_credentials(ledger) as server:
+        assert not left.exists()
+        assert server.token_file.parent.name.startswith(f"stsmagic-serve-{os.getpid()}-")
+        assert alive.exists() and unrelated.exists() and link.is_symlink()
+        assert (private_tmp / f"stsmagic-serve-{child.pid}-file").exists()
+
+
 # --- --env and serving exclude each other ---------------------------------------------------
 
 
@@ -466,16 +506,17 @@ def test_a_token_file_deleted_under_the_server(
 ) -> None:
     session = ledger.add(Broker().get_federation_token(Name="deleted", DurationSeconds=3600))
     caplog.set_level(logging.WARNING, logger="stsmagic")
+    secret = token(server)
     server.token_file.unlink()
     assert serve_credentials(ledger) is server  # %sts_serve again: written again, said once
-    assert server.token_file.read_text() == token(server)
+    assert server.token_file.read_text() == secret
     (record,) = caplog.records
     assert "token file was deleted" in record.getMessage() and "\n" not in record.getMessage()
     # and by the next answer to any child
     server.token_file.unlink()
     server.config_file.unlink()
-    assert fetch(server)[2]["AccessKeyId"] == session.access_key_id
-    assert server.token_file.read_text() == token(server)
+    assert fetch(server, authorization=secret)[2]["AccessKeyId"] == session.access_key_id
+    assert server.token_file.read_text() == secret
     assert "[default]" in server.config_file.read_text()
     assert ledger.active is session
 
@@ -516,7 +557,7 @@ def test_no_secret_in_any_output_record_or_repr(
     texts += [str(e) for e in errors]
     secrets = [token(server), *sandbox.issued_secrets(), session.credentials.secret_key]
     assert [s[:6] for s in secrets for text in texts if s in text] == []
-    assert "ChildEnviron" in texts[2] and "<hidden>" in texts[2]
+    assert "ChildEnviron" in texts[2] and "AWS_CONTAINER_AUTHORIZATION_TOKEN'" not in texts[2]
     assert describe_serving(server).count("\n") == 5  # one line, "In a terminal:", 4 exports
     server.stop()
     assert "Not serving" in describe_serving(server)

@@ -51,7 +51,7 @@ def test_sts_serve_serves_says_so_and_off_puts_everything_back(
         f"export AWS_CONTAINER_CREDENTIALS_FULL_URI={server.url}",
         f"export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE={server.token_file}",
     ]
-    token = server.environ()["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
+    token = server.token_file.read_text()
     assert token not in out
     assert child_arn() == session.principal
     assert sandbox.signers("GetCallerIdentity")[-1] == session.access_key_id
@@ -145,3 +145,48 @@ def test_a_config_file_that_does_not_parse_is_one_line(
     error = fails_cleanly(sandbox, lambda: ip.run_line_magic("sts_serve", ""), UsageError)
     assert str(aws_profile) in str(error) and "not serving" in str(error)
     assert serving() is None
+
+
+def test_the_token_is_in_the_environment_only_when_asked(
+    sandbox: Any, ip: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = dict(os.environ)
+    ip.run_line_magic("sts_serve", "")
+    server = serving()
+    assert server is not None
+    secret = server.token_file.read_text()
+    ip.run_line_magic("env", "")  # what a cell would print into a saved notebook
+    printed = capsys.readouterr().out + repr(dict(os.environ))
+    assert "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE" in printed and secret not in printed
+    assert "AWS_CONTAINER_AUTHORIZATION_TOKEN" not in os.environ
+    assert "AWS_CONTAINER_AUTHORIZATION_TOKEN" not in server.environ()
+
+    ip.run_line_magic("config", "StsMagics.serve_token_in_env = True")
+    (warning,) = capsys.readouterr().out.splitlines()
+    assert warning.startswith("Warning: the serving token is in os.environ")
+    assert "printed" in warning and secret not in warning
+    assert os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN"] == secret
+    assert server.environ()["AWS_CONTAINER_AUTHORIZATION_TOKEN"] == secret
+    ip.run_line_magic("config", "StsMagics.serve_token_in_env = False")
+    assert "AWS_CONTAINER_AUTHORIZATION_TOKEN" not in os.environ
+
+    ip.run_line_magic("sts_serve", "--off")
+    ip.run_line_magic("config", "StsMagics.serve_token_in_env = True")
+    capsys.readouterr()
+    ip.run_line_magic("sts_serve", "")  # a server started with the trait on
+    server = serving()
+    assert server is not None
+    assert os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN"] == server.token_file.read_text()
+    ip.run_line_magic("sts_serve", "--off")
+    assert dict(os.environ) == before
+    ip.run_line_magic("config", "StsMagics.serve_token_in_env = False")
+
+
+def test_off_says_a_terminal_started_while_serving_needs_a_new_one(
+    sandbox: Any, ip: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ip.run_line_magic("sts_serve", "")
+    capsys.readouterr()
+    ip.run_line_magic("sts_serve", "--off")
+    said = capsys.readouterr().out
+    assert said.count("\n") == 1 and "could not be found" in said and "terminal" in said

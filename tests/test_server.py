@@ -231,8 +231,9 @@ def test_a_kernel_without_load_ext_signs_with_the_servers_session_and_follows_a_
     federation(signed_out, "grace")
     assert signed_out.run(kernel, WHO_NOW).strip() == arn("grace")
     forget_all(signed_out)
-    with pytest.raises(RuntimeError, match="NoActiveSession"):
+    with pytest.raises(RuntimeError, match="NoActiveSession") as caught:
         signed_out.run(kernel, WHO_NOW)
+    assert "sign in with the AWS item in JupyterLab's status bar" in str(caught.value)
 
 
 def test_a_kernel_with_load_ext_signs_with_the_servers_session(signed_out: JupyterServer) -> None:

@@ -100,6 +100,13 @@ class MagicsBase(Magics, Configurable):
         "does (from %load_ext on when set in a config file); False stops serving, as "
         "%sts_serve --off does.",
     ).tag(config=True)
+    serve_token_in_env = Bool(
+        False,
+        help="While serving, put the token itself in os.environ too "
+        "(AWS_CONTAINER_AUTHORIZATION_TOKEN), for an SDK that reads only that variable; "
+        "botocore, the AWS CLI and pyarrow read the token file. The token is then visible "
+        "wherever os.environ is printed (print(os.environ), !env, %env, a saved notebook).",
+    ).tag(config=True)
     remember = Bool(
         False,
         help="Keep issued sessions in a 0600 file under the user's cache directory "
@@ -168,7 +175,12 @@ class MagicsBase(Magics, Configurable):
         from ..outlets import serve  # http.server and the children's files: once serving
 
         try:
-            said = serve.switch_serving(bool(change["new"]), self.ledger, profile=self.profile)
+            said = serve.switch_serving(
+                bool(change["new"]),
+                self.ledger,
+                profile=self.profile,
+                token_in_env=self.serve_token_in_env,
+            )
         except StsMagicError as e:
             self.serve = False
             raise TraitError(f"StsMagics.serve: {magic_args.one_line(str(e))}") from None
@@ -181,9 +193,22 @@ class MagicsBase(Magics, Configurable):
         The --env export, which serving excludes, is turned off, the trait with it."""
         from ..outlets import serve  # http.server and the children's files: once serving
 
-        said = serve.switch_serving(True, self.ledger, profile=self.profile, port=port)
+        said = serve.switch_serving(
+            True, self.ledger, profile=self.profile, port=port, token_in_env=self.serve_token_in_env
+        )
         self._export_off_while_serving()
         return said
+
+    @observe("serve_token_in_env")
+    def _token_in_env_changed(self, change: Any) -> None:
+        from ..outlets import serve  # http.server and the children's files: once serving
+
+        on = bool(change["new"])
+        if on:
+            print(f"Warning: {serve.TOKEN_IN_ENV_WARNING}")
+        server = serve.serving()
+        if server is not None:
+            server.put_token_in_env(on)  # a server started with the other value follows
 
     def stop_serving(self) -> str:
         """Stop serving; one line saying so."""

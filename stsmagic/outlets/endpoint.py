@@ -6,13 +6,20 @@ with the ``Authorization`` header from ``AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`
 each answer from memory (never a request to STS, never a prompt); ``EndpointServer`` is the
 standard library's ``ThreadingHTTPServer`` on 127.0.0.1 in a daemon thread.
 
-Refusals, in the order they are checked: a ``Host`` other than 127.0.0.1/localhost with the
-port (403: DNS rebinding), an ``Origin`` header (403: a browser page), a wrong or missing
+Refusals, in the order they are checked: a repeated ``Host`` or ``Authorization`` header
+(403: which one counts is a parser's choice), a ``Host`` other than 127.0.0.1/localhost with
+the port (403: DNS rebinding), an ``Origin`` header (403: a browser page), a wrong or missing
 ``Authorization`` (403, compared in constant time), a method other than GET (405), another path
 (404). Answers: 200 with ``AccessKeyId``, ``SecretAccessKey``, ``Token``, ``Expiration`` (ISO
-8601, Z) and ``AccountId`` where known, counted in the ledger's usage (``via`` ``serve``,
-operation ``fetch``); 404 ``NoActiveSession``; 503 ``SessionExpired`` with its one line. Every
-answer has ``Cache-Control: no-store``.
+8601, Z; capped at ``SERVED_FOR`` from now) and ``AccountId`` where known, counted in the
+ledger's usage (``via`` ``serve``, operation ``fetch``); 404 ``NoActiveSession`` (its message
+is the server's: ``no_session``); 503 ``SessionExpired`` with its one line; 503 ``NotServing``
+once the endpoint is closed (a request that arrives after ``--off`` on a connection accepted
+before it). Every answer has ``Cache-Control: no-store``.
+
+The HTTP server holds at most ``MAX_CONNECTIONS`` connections at once (one thread each; more
+are closed at once) and closes one that has not sent its request within ``READ_TIMEOUT``
+seconds: idle or half-sent connections cannot pile up threads.
 """
 
 from __future__ import annotations
@@ -21,12 +28,13 @@ import hmac
 import json
 import logging
 import re
+import secrets
 import sys
 import threading
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .. import renewal
 from ..errors import SessionExpired
@@ -44,6 +52,50 @@ _ACCOUNT = re.compile(r"^arn:[\w-]+:(?:sts|iam)::(\d{12}):")
 
 Answer = tuple[int, dict[str, str]]
 
+NO_SESSION = "no session is active in the kernel; issue one or activate one with %sts_use"
+
+# The answered ``Expiration`` is at most this far ahead. botocore (and the AWS CLI, which is
+# botocore) keeps container credentials until 15 minutes before their ``Expiration`` (advisory
+# refresh; mandatory at 10) and never fetches before: a child handed a 12-hour session ignored
+# every switch, renewal and forget for hours. 15 minutes and 60 seconds ahead, a child's first
+# request after a minute fetches again, so a switch or a forget reaches it within 2 minutes;
+# it fetches at most once a minute (each answer is from memory, in milliseconds). The AWS SDK
+# for C++ (pyarrow) fetches again about every 5 minutes whatever the expiry (measured); the cap
+# changes nothing for it.
+SERVED_FOR = timedelta(minutes=15, seconds=60)
+
+READ_TIMEOUT = 5  # seconds a connection has to send its whole request
+MAX_CONNECTIONS = 64  # open at once, one thread each; beyond it a connection is closed at once
+
+_T = TypeVar("_T", str, bytes)
+
+
+class Hidden(Generic[_T]):
+    """A secret kept out of every view: its repr is masked, it refuses to be pickled, and it
+    is held XORed with a random pad of its length, so neither a ``vars()`` walk nor a
+    debugger's variables view (which opens ``__slots__``) shows it in clear."""
+
+    __slots__ = ("_masked", "_pad", "_text")
+
+    def __init__(self, value: _T) -> None:
+        self._text = isinstance(value, str)
+        data = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+        self._pad = secrets.token_bytes(len(data))
+        self._masked = bytes(a ^ b for a, b in zip(data, self._pad, strict=True))
+
+    def reveal(self) -> _T:
+        data = bytes(a ^ b for a, b in zip(self._masked, self._pad, strict=True))
+        return data.decode("utf-8") if self._text else data  # type: ignore[return-value]
+
+    def __repr__(self) -> str:
+        return "<hidden>"
+
+    __str__ = __repr__
+
+    def __reduce_ex__(self, protocol: object) -> Any:
+        raise TypeError("a secret is not pickled")
+
+
 # Why an expired session was not renewed, by its renewal kind; the server never asks or waits.
 _NOT_RENEWED = {
     "auto": "its renewal has not succeeded yet (the kernel's log says why)",
@@ -58,10 +110,17 @@ def account_id(session: IssuedSession) -> str | None:
     return found.group(1) if found else None
 
 
+def served_expiration(session: IssuedSession, ledger_now: datetime) -> datetime:
+    """The ``Expiration`` answered for ``session``, by the ledger's clock: its own, or
+    ``SERVED_FOR`` from now if that is sooner (so the SDKs fetch again soon)."""
+    return min(session.expiration, ledger_now + SERVED_FOR)
+
+
 def expiration_text(session: IssuedSession, ledger_now: datetime) -> str:
     """``Expiration`` as children compare it with their own clock: the time left by the
-    ledger's clock, from now (the same instant unless a demo or a test moved that clock)."""
-    expiration = session.expiration
+    ledger's clock, from now (the same instant unless a demo or a test moved that clock),
+    capped at ``SERVED_FOR``."""
+    expiration = served_expiration(session, ledger_now)
     wall = datetime.now(timezone.utc)
     if abs((ledger_now - wall).total_seconds()) > 1:
         expiration = wall + (expiration - ledger_now)
@@ -70,9 +129,11 @@ def expiration_text(session: IssuedSession, ledger_now: datetime) -> str:
 
 class Endpoint:
     """What the endpoint answers: the ledger's active session to a request that passes every
-    check. ``token`` is the authorization token (kept out of every repr); ``port`` the port the
+    check. ``token`` is the authorization token (kept ``Hidden``); ``port`` the port the
     ``Host`` header must name; ``expired`` is called when a child finds the session expired
-    (the renewal timer looks at once)."""
+    (the renewal timer looks at once); ``no_session`` is the message of the 404 answered while
+    no session is active (a Jupyter server says where to sign in). Once ``close()`` has run,
+    no answer carries keys."""
 
     def __init__(
         self,
@@ -81,17 +142,24 @@ class Endpoint:
         port: int,
         *,
         expired: Callable[[], None] | None = None,
+        no_session: str = NO_SESSION,
     ) -> None:
         self._ledger = ledger
-        self._token = token.encode("ascii")
+        self._token: Hidden[bytes] = Hidden(token.encode("ascii"))
         self._hosts = loopback_hosts(port)
         self._expired = expired
+        self._no_session = no_session
         self._lock = threading.Lock()
         self._counts: dict[int, int] = {}
+        self.closed = False
 
     @property
     def ledger(self) -> SessionLedger:
         return self._ledger
+
+    def close(self) -> None:
+        """Answer no more keys (``--off``): a request on a connection accepted before gets 503."""
+        self.closed = True
 
     def counts(self) -> dict[int, int]:
         """How many answers of each status were given."""
@@ -105,7 +173,7 @@ class Endpoint:
         return status, body
 
     def _decide(self, method: str, path: str, headers: Message | dict[str, str]) -> Answer:
-        refused = loopback_refusal(headers, self._hosts, self._token, "this kernel's")
+        refused = loopback_refusal(headers, self._hosts, self._token.reveal(), "this kernel's")
         if refused is not None:
             return refused
         if method != "GET":
@@ -116,14 +184,12 @@ class Endpoint:
 
     def credentials(self) -> Answer:
         """The active session as the SDKs read it, or why there is none (from memory)."""
+        if self.closed:
+            return _refusal(503, "NotServing", "serving has stopped (%sts_serve --off)")
         ledger = self._ledger
         session = ledger.active
         if session is None:
-            return _refusal(
-                404,
-                "NoActiveSession",
-                "no session is active in the kernel; issue one or activate one with %sts_use",
-            )
+            return _refusal(404, "NoActiveSession", self._no_session)
         now = ledger.now()
         if now >= session.expiration:
             if self._expired is not None:
@@ -167,9 +233,16 @@ def loopback_refusal(
     headers: Message | dict[str, str], hosts: frozenset[str], token: bytes, whose: str
 ) -> Answer | None:
     """The checks every loopback endpoint of stsmagic's makes before anything else, in order:
-    a ``Host`` not in ``hosts`` (DNS rebinding), an ``Origin`` header (a web page), an
-    ``Authorization`` other than ``token`` (compared in constant time); the 403 answer, or
-    None when the request passes. ``whose`` names the token in the refusal ("this kernel's")."""
+    a repeated ``Host`` or ``Authorization`` (a proxy or a client may read another copy than
+    this check does), a ``Host`` not in ``hosts`` (DNS rebinding), an ``Origin`` header (a web
+    page), an ``Authorization`` other than ``token`` (compared in constant time); the 403
+    answer, or None when the request passes. ``whose`` names the token in the refusal ("this
+    kernel's")."""
+    get_all = getattr(headers, "get_all", None)
+    if get_all is not None:
+        for name in ("Host", "Authorization"):
+            if len(get_all(name) or ()) > 1:
+                return _refusal(403, "Forbidden", f"the {name} header is repeated")
     host = (headers.get("Host") or "").strip().lower()
     if host not in hosts:
         return _refusal(403, "Forbidden", "the Host header must be 127.0.0.1 or localhost")
@@ -185,6 +258,9 @@ class _Handler(BaseHTTPRequestHandler):
     server: EndpointServer
     server_version = "stsmagic"
     sys_version = ""
+    # The socket's timeout: a connection that has not sent its whole request by then is
+    # closed (socketserver's StreamRequestHandler sets it on the connection).
+    timeout = READ_TIMEOUT
 
     def _reply(self) -> None:
         self.server.before_answer()
@@ -229,6 +305,39 @@ class EndpointServer(ThreadingHTTPServer):
         self.endpoint: Endpoint = endpoint  # type: ignore[assignment]  # set once the port is known
         self._before_answer = before_answer
         self._thread: threading.Thread | None = None
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._open = 0
+        self._open_lock = threading.Lock()
+
+    @property
+    def open_connections(self) -> int:
+        """Connections accepted and not yet closed (each holds a thread)."""
+        with self._open_lock:
+            return self._open
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """A thread for the connection, unless ``MAX_CONNECTIONS`` are open: then it is closed."""
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        with self._open_lock:
+            self._open += 1
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        with self._open_lock:
+            self._open -= 1
+        self._slots.release()
 
     def before_answer(self) -> None:
         try:

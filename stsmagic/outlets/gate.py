@@ -35,10 +35,16 @@ def credentials(profile: str | None = None) -> ReadOnlyCredentials | None:
     issued from that profile. Inside the session's refresh window (or expired) it is renewed
     first when it can be (``stsmagic.renewal``). Raises ``SessionExpired`` when the session
     that would sign has expired and was not renewed, so the request fails before it is sent.
+    In a child forked while its parent served, the parent's endpoint answers instead
+    (``Wiring.served``): it raises when that gives no keys, never falls back to the source.
     """
     record = process.record  # None: nothing followed, nothing is ever active
     if record is None:
         return None
+    served = record.served
+    if served is not None and (profile is None or profile in served.profiles):
+        # A fork of a process that serves: its endpoint, never this copy's source keys.
+        return served()
     ledger = record.ledger
     # Read the active session once: another thread may switch it while this one signs, and
     # the triple returned must be one session's.

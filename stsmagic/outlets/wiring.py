@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .environ import EnvironExport
     from .live import Installation
     from .renew_ahead import RenewalTimer
-    from .serve import CredentialServer
+    from .serve import CredentialServer, ServedCredentials
 
 __all__ = ["Wiring", "current", "following", "process", "record_for", "unwire", "wire"]
 
@@ -48,6 +48,9 @@ class Wiring:
         # bumped when the session served to this process changed (a joined Jupyter server's
         # switch): source credentials fetched from a credentials endpoint are fetched again
         self.served_changes = 0
+        # In a child forked while its parent served: the parent's endpoint, which the gate
+        # signs with instead of this copy of the ledger and the source keys held in memory.
+        self.served: ServedCredentials | None = None
 
     @property
     def renewer(self) -> Renewer:
@@ -127,12 +130,16 @@ def unwire() -> Wiring | None:
 
 
 def _after_fork_in_child() -> None:
-    # A forked child keeps its copy of the record (it signs with the session active at the
-    # fork) but not the timer's thread, which did not survive, nor the server, its parent's.
+    # A forked child keeps its copy of the record but not the timer's thread, which did not
+    # survive, nor the server, its parent's. A parent that serves is followed through its
+    # endpoint (switches, renewals and forget reach the child; it never signs with the source
+    # keys it inherited); otherwise the child signs with the session active at the fork.
     record = process.record
     if record is not None:
+        server, record.server = record.server, None
         record.timer = None
-        record.server = None
+        if server is not None and server.running:
+            record.served = server.fork_source()
 
 
 if hasattr(os, "register_at_fork"):

@@ -35,7 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..outlets.endpoint import loopback_hosts, loopback_refusal
+from ..outlets.endpoint import Hidden, loopback_hosts, loopback_refusal
 from ..private_file import write_private
 from ..server_link import TOKEN_FILE, URL
 from .refused import Refused
@@ -64,7 +64,7 @@ class ControlServer(ThreadingHTTPServer):
         self.desk = desk
         self.url = f"http://127.0.0.1:{self.server_port}/"
         self._hosts = loopback_hosts(self.server_port)
-        self._token = secrets.token_urlsafe(32)
+        self._token = Hidden(secrets.token_urlsafe(32).encode())  # not in clear in vars()
         self._folder = Path(tempfile.mkdtemp(prefix="stsmagic-control-"))  # 0700
         self.token_file = self._folder / "token"
         self._thread: threading.Thread | None = None
@@ -74,7 +74,7 @@ class ControlServer(ThreadingHTTPServer):
         return f"<ControlServer {self.url}>"
 
     def start(self) -> None:
-        write_private(self.token_file, self._token)
+        write_private(self.token_file, self._token.reveal().decode())
         self._thread = threading.Thread(
             target=self.serve_forever,
             kwargs={"poll_interval": 0.1},
@@ -107,7 +107,7 @@ class ControlServer(ThreadingHTTPServer):
             log.warning("stsmagic: control: an answer failed: %s", type(error).__name__)
 
     def refusal(self, headers: Any) -> Answer | None:
-        refused = loopback_refusal(headers, self._hosts, self._token.encode(), "this server's")
+        refused = loopback_refusal(headers, self._hosts, self._token.reveal(), "this server's")
         if refused is None:
             return None
         status, body = refused

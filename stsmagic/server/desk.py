@@ -61,8 +61,8 @@ FIELDS: dict[str, frozenset[str]] = {
 }
 COMMON = frozenset({"kind", "label", "activate"})
 WHERE_TO_SIGN_IN = (
-    "sign in to the Jupyter server first: the AWS item in JupyterLab's status bar, "
-    "%sts_session in a notebook, or POST /stsmagic/api/sessions"
+    "no session is active in the Jupyter server; sign in with the AWS item in JupyterLab's "
+    "status bar, %sts_session in a notebook, or POST /stsmagic/api/sessions"
 )
 
 
@@ -144,7 +144,9 @@ class ServerDesk:
     def start_serving(self) -> serve.CredentialServer:
         """Serve the active session, and open the control endpoint kernels join through
         (both named in ``os.environ`` before the next kernel starts)."""
-        served = serve.serve_credentials(self.ledger, profile=self.profile)
+        served = serve.serve_credentials(
+            self.ledger, profile=self.profile, no_session=WHERE_TO_SIGN_IN
+        )
         if self.control is None:
             from .control import ControlServer
 

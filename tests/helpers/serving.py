@@ -38,7 +38,8 @@ def watched_ledger(clock: Callable[[], datetime]) -> SessionLedger:
 
 
 def token(server: CredentialServer) -> str:
-    return server.environ()["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
+    """The token, as the SDKs read it: from the token file (it is not in the environment)."""
+    return server.token_file.read_text()
 
 
 def fetch(
