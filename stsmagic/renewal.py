@@ -96,6 +96,7 @@ class Renewer:
             return frozenset(self._locks) | frozenset(self._failed)
 
     def lock_for(self, label: str) -> threading.Lock:
+        """The lock that lets one renewal of ``label`` run at a time (made on first use)."""
         lock = self._locks.get(label)
         if lock is None:
             with self._locks_lock:
