@@ -92,6 +92,13 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
     return [{"module": "stsmagic.server"}]
 
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """The prebuilt JupyterLab extension (the status-bar item), for ``jupyter labextension
+    develop``: ``stsmagic/labextension/``, which ``labextension/`` builds; the wheel installs it
+    under ``share/jupyter/labextensions/stsmagic``."""
+    return [{"src": "labextension", "dest": "stsmagic"}]
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext stsmagic``: register the magics and install the live credentials."""
     from .magics import load_ipython_extension as load

@@ -221,7 +221,18 @@ class _Stop:
         self.event.set()
 
 
-def _jupyter_command(port: int, root: Path, token: str, open_browser: bool) -> list[str]:
+def mfa_hint(endpoint_url: str) -> str:
+    """The line the status bar's sign-in dialog shows in the demo: where its MFA codes are."""
+    return (
+        "In this demo the sandbox is your authenticator: its current code is at "
+        f"{endpoint_url}/_sandbox/mfa-code, or run "
+        "stsmagic.sandbox.connect().mfa_code() in a notebook."
+    )
+
+
+def _jupyter_command(
+    port: int, root: Path, token: str, open_browser: bool, hint: str | None = None
+) -> list[str]:
     command = [
         sys.executable,
         "-m",
@@ -235,6 +246,9 @@ def _jupyter_command(port: int, root: Path, token: str, open_browser: bool) -> l
         "--LabApp.extension_manager=readonly",
         "--LabApp.expose_app_in_browser=True",
         "--ServerApp.open_browser=" + str(open_browser),
+        # The stsmagic server extension (installed with stsmagic, so enabled) signs in for the
+        # demo profile; its dialog says where the codes come from.
+        *([f"--StsMagicServer.mfa_hint={hint}"] if hint else []),
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # JupyterLab refuses to start as root without it
@@ -296,7 +310,7 @@ def run_demo(
         # Its own session: the terminal's Ctrl-C reaches the demo only, which then stops
         # JupyterLab cleanly (JupyterLab would otherwise ask "Shutdown this server?").
         process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
-            _jupyter_command(port, root, token, open_browser),
+            _jupyter_command(port, root, token, open_browser, mfa_hint(box.endpoint_url)),
             env=child_env,
             cwd=root,
             start_new_session=True,
@@ -307,6 +321,11 @@ def run_demo(
                 f"stsmagic demo: serving a working copy of {source} (removed on exit)", flush=True
             )
         print(f"stsmagic demo: JupyterLab at http://127.0.0.1:{port}/lab?token={token}", flush=True)
+        print(
+            f"stsmagic demo: MFA codes of the demo's device at {box.endpoint_url}/_sandbox/mfa-code"
+            " (the AWS item in JupyterLab's status bar signs the server in with one)",
+            flush=True,
+        )
         print("stsmagic demo: press Ctrl-C to stop everything", flush=True)
         try:
             while process.poll() is None and not stop.wait(0.2):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import re
 import signal
@@ -15,7 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from stsmagic.demo import DEMO_PROFILE, SSO_SESSION, bundled_notebooks, write_demo_config
+from stsmagic.demo import (
+    DEMO_PROFILE,
+    SSO_SESSION,
+    bundled_notebooks,
+    mfa_hint,
+    write_demo_config,
+)
 from stsmagic.demo import main as demo_main
 
 pytestmark = pytest.mark.demo  # not in the core run on every Python (scripts/test)
@@ -115,8 +122,6 @@ def test_demo_without_notebooks_folder_is_one_line(tmp_path: Path) -> None:
 
 
 def _wait_for_status(url: str, token: str, process: subprocess.Popen[str], timeout: float) -> dict:
-    import json
-
     request = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -169,10 +174,23 @@ def test_demo_runs_jupyterlab_and_a_signal_stops_everything(
         contents_url = f"http://127.0.0.1:{port}/api/contents"
         request = urllib.request.Request(contents_url, headers={"Authorization": f"token {token}"})
         with urllib.request.urlopen(request, timeout=5) as response:
-            import json
-
             names = {item["name"] for item in json.loads(response.read())["content"]}
         assert "01-quick-start.ipynb" in names
+        # The stsmagic server extension is loaded (installing stsmagic enables it), signs in for
+        # the demo profile, and its dialog says where the demo's MFA codes are; they are there.
+        sessions_url = f"http://127.0.0.1:{port}/stsmagic/api/sessions"
+        request = urllib.request.Request(sessions_url, headers={"Authorization": f"token {token}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+            ledger = json.loads(response.read())
+        assert ledger["profile"] == DEMO_PROFILE and ledger["active"] is None
+        assert ledger["mfa_serial"]
+        (endpoint,) = re.findall(r"sandbox at (\S+),", "".join(lines))
+        code_url = f"{endpoint}/_sandbox/mfa-code"
+        assert ledger["hint"] == mfa_hint(endpoint)
+        assert code_url in ledger["hint"]
+        with urllib.request.urlopen(code_url, timeout=10) as response:
+            assert re.fullmatch(r"\d{6}", json.loads(response.read())["code"])
         # File > New writes into the demo's working copy, never into the checkout.
         request = urllib.request.Request(
             contents_url,

@@ -91,3 +91,33 @@ def test_the_demo_extra_brings_the_aws_cli_notebook_06_runs() -> None:
     assert "!aws " in (ROOT / "notebooks" / "06-pandas-and-friends.ipynb").read_text()
     (aws,) = [r for r in PROJECT["optional-dependencies"]["demo"] if r.startswith("awscli")]
     assert aws.startswith("awscli>=")  # the bound that keeps pip's search short
+
+
+def test_the_jupyterlab_extension_has_the_package_version() -> None:
+    """`jupyter labextension list` shows package.json's version: it is stsmagic's own (bump
+    labextension/package.json with stsmagic/_version.py; its lock file names it too)."""
+    import json
+
+    package = json.loads((ROOT / "labextension" / "package.json").read_text())
+    lock = json.loads((ROOT / "labextension" / "package-lock.json").read_text())
+    assert package["name"] == "stsmagic"
+    assert package["version"] == __version__
+    assert lock["version"] == lock["packages"][""]["version"] == __version__
+    assert package["jupyterlab"]["outputDir"] == "../stsmagic/labextension"
+
+
+def test_the_wheel_enables_the_server_extension_and_installs_the_labextension() -> None:
+    import json
+
+    build = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]
+    shared = build["targets"]["wheel"]["shared-data"]
+    assert shared["stsmagic/labextension"] == "share/jupyter/labextensions/stsmagic"
+    config = "jupyter-config/server-config/stsmagic.json"
+    assert shared[config] == "etc/jupyter/jupyter_server_config.d/stsmagic.json"
+    assert json.loads((ROOT / config).read_text()) == {
+        "ServerApp": {"jpserver_extensions": {"stsmagic": True}}
+    }
+    import stsmagic
+
+    assert stsmagic._jupyter_labextension_paths() == [{"src": "labextension", "dest": "stsmagic"}]
+    assert stsmagic._jupyter_server_extension_points() == [{"module": "stsmagic.server"}]

@@ -28,7 +28,9 @@ def test_no_build_products_are_tracked() -> None:
     assert [
         p
         for p in tracked
-        if p.startswith((".venv/", ".venvs/", "venv/")) or ".ipynb_checkpoints" in p
+        if p.startswith((".venv/", ".venvs/", "venv/", "stsmagic/labextension/"))
+        or ".ipynb_checkpoints" in p
+        or "node_modules/" in p
     ] == []
 
 
@@ -45,6 +47,12 @@ def test_no_build_products_are_tracked() -> None:
         ".pytest_cache/v/cache",
         ".env",
         "site/index.html",  # mkdocs build
+        # the JupyterLab extension's npm install and build (the sdist carries the built one)
+        "labextension/node_modules/@jupyterlab/application/package.json",
+        "labextension/lib/index.js",
+        "labextension/tsconfig.tsbuildinfo",
+        "stsmagic/labextension/package.json",
+        "stsmagic/labextension/static/style.js",
     ],
 )
 def test_git_ignores(path: str) -> None:

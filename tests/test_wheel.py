@@ -88,6 +88,19 @@ def test_the_sdist_holds_what_a_wheel_build_needs(dist: Path) -> None:
     assert {"pyproject.toml", "LICENSE", "README.md", "stsmagic/py.typed"} <= names
     assert sorted(n.split("/", 1)[1] for n in names if n.startswith("notebooks/")) == NOTEBOOKS
     assert not [n for n in names if n.startswith("stsmagic/notebooks")]
+    # The TypeScript and the server extension's config file, and the extension built from the
+    # TypeScript (an artifact: a wheel built from the sdist needs no Node), but none of npm's
+    # install or tsc's output.
+    assert {
+        "labextension/package.json",
+        "labextension/package-lock.json",
+        "labextension/install.json",
+        "labextension/src/index.ts",
+        "jupyter-config/server-config/stsmagic.json",
+        "stsmagic/labextension/package.json",
+        "stsmagic/labextension/static/style.js",
+    } <= names
+    assert not [n for n in names if n.startswith(("labextension/node_modules", "labextension/lib"))]
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +118,36 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         env=outside_env(),
     )
     return folder
+
+
+def test_the_wheel_ships_the_jupyterlab_extension_and_enables_the_server_extension(
+    wheel: Path,
+) -> None:
+    from stsmagic._version import __version__
+
+    data = f"stsmagic-{__version__}.data/data/"
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        package = json.loads(
+            archive.read(f"{data}share/jupyter/labextensions/stsmagic/package.json")
+        )
+        install = json.loads(
+            archive.read(f"{data}share/jupyter/labextensions/stsmagic/install.json")
+        )
+        config = json.loads(
+            archive.read(f"{data}etc/jupyter/jupyter_server_config.d/stsmagic.json")
+        )
+    assert package["name"] == "stsmagic" and package["version"] == __version__
+    assert install["packageName"] == "stsmagic"
+    assert config == {"ServerApp": {"jpserver_extensions": {"stsmagic": True}}}
+    assert f"{data}share/jupyter/labextensions/stsmagic/static/style.js" in names
+    assert [
+        n
+        for n in names
+        if n.startswith(f"{data}share/jupyter/labextensions/stsmagic/static/remoteEntry.")
+    ]
+    # shipped once, where Jupyter looks: not also inside the package
+    assert not [n for n in names if n.startswith("stsmagic/labextension")]
 
 
 def test_the_wheel_ships_the_notebooks_the_license_and_its_metadata(wheel: Path) -> None:
@@ -133,6 +176,32 @@ def test_the_wheel_ships_the_notebooks_the_license_and_its_metadata(wheel: Path)
     classifiers = metadata.get_all("Classifier")
     assert {c for c in classifiers if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)}
     assert "Provides-Extra: demo" in str(metadata)
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def test_jupyter_finds_both_extensions_enabled_in_the_installed_wheel(installed: Path) -> None:
+    """`jupyter labextension list` and `jupyter server extension list` of the venv, as a user
+    reads them (less their colours)."""
+    from stsmagic._version import __version__
+
+    bin_dir = installed / "bin"
+    assert (installed / "share/jupyter/labextensions/stsmagic/static/style.js").is_file()
+    config = installed / "etc/jupyter/jupyter_server_config.d/stsmagic.json"
+    assert json.loads(config.read_text())["ServerApp"]["jpserver_extensions"] == {"stsmagic": True}
+    env = outside_env(PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", HOME=str(installed))
+    labextensions = run([str(bin_dir / "jupyter"), "labextension", "list"], timeout=120, env=env)
+    lab = ANSI.sub("", labextensions.stdout + labextensions.stderr)
+    assert re.search(
+        rf"^\s+stsmagic v{re.escape(__version__)} enabled OK \(python, stsmagic\)$", lab, re.M
+    ), lab
+    extensions = run(
+        [str(bin_dir / "jupyter"), "server", "extension", "list"], timeout=120, env=env
+    )
+    server = ANSI.sub("", extensions.stdout + extensions.stderr)
+    assert re.search(r"^\s+stsmagic enabled$", server, re.M), server
+    assert re.search(rf"^\s+stsmagic {re.escape(__version__)} OK$", server, re.M), server
 
 
 def free_port() -> int:

@@ -71,6 +71,17 @@ def front_end() -> FrontEnd:
 
 
 @pytest.fixture
+def stsmagic_server_options() -> tuple[str, ...]:
+    """The stsmagic server extension's options (installing stsmagic enables it in every Jupyter
+    server). These tests drive the *kernel's* widgets: with the extension serving (serve=auto,
+    and the profile below has an mfa_serial) every kernel would sign through the server's
+    endpoint, which has no session until someone signs in there, instead of the profile's
+    keys. `serve=never` (a documented setting: the server keeps sessions, its kernels sign as
+    before) keeps them the kernel's own; test_status_bar.py overrides this to serve."""
+    return ("--StsMagicServer.serve=never",)
+
+
+@pytest.fixture
 def lab_dir(tmp_path: Path, sandbox: Any) -> Path:
     """A home for the server: Jupyter's dirs, no news pop-up, an AWS config for the sandbox."""
     root = tmp_path / "lab"
@@ -137,7 +148,9 @@ class LabServer:
 
 
 @pytest.fixture
-def lab_server(lab_dir: Path, sandbox: Any, front_end: FrontEnd) -> Iterator[LabServer]:
+def lab_server(
+    lab_dir: Path, sandbox: Any, front_end: FrontEnd, stsmagic_server_options: tuple[str, ...]
+) -> Iterator[LabServer]:
     """The front end's server starting (no token), its kernels inheriting the sandbox's AWS
     settings."""
     port = free_port()
@@ -168,6 +181,7 @@ def lab_server(lab_dir: Path, sandbox: Any, front_end: FrontEnd) -> Iterator[Lab
         f"--ServerApp.root_dir={lab_dir / 'notebooks'}",
         "--allow-root",
         *front_end.options,
+        *stsmagic_server_options,
     ]
     log_path = lab_dir / f"{front_end.module}.log"
     with log_path.open("wb") as log:
