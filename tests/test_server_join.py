@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.helpers.jupyter_server import JupyterServer
-from tests.test_server import arn, environ, federation, forget_all
+from tests.test_server import WHO, arn, environ, federation, forget_all
 
 pytestmark = pytest.mark.server
 
@@ -58,7 +58,8 @@ def test_sts_session_in_a_kernel_signs_in_the_whole_server(
 ) -> None:
     kernel = signed_out.start_kernel()
     code = sandbox.mfa_code()
-    out = signed_out.run(kernel, f"{LOAD}s = %sts_session --token-code {code}\nprint(repr(s))")
+    line = f"s = %sts_session --server --token-code {code}\nprint(repr(s))"
+    out = signed_out.run(kernel, LOAD + line)
     assert re.search(
         r"^Signed in the Jupyter server: session-1 \(session, ASIA…[A-Z0-9]{4}, expires .* UTC, "
         r"in .*\); every kernel and terminal of the server signs with it$",
@@ -102,13 +103,14 @@ def test_sts_federation_signs_in_the_server_and_refuses_what_only_a_kernel_takes
     signed_out: JupyterServer,
 ) -> None:
     kernel = signed_out.start_kernel()
-    out = signed_out.run(kernel, f"{LOAD}%sts_federation --name olga")
+    out = signed_out.run(kernel, f"{LOAD}%sts_federation --server --name olga")
     found = re.match(r"Signed in the Jupyter server: (federation-\d+) \(federation", out)
     assert found, out
     assert rows(signed_out)[found.group(1)]["principal"] == arn("olga")
     # a UsageError: one line on stderr, nothing sent
-    out = signed_out.run(kernel, "%sts_federation --name pat --env")
+    out = signed_out.run(kernel, "%sts_federation --server --name pat --env")
     assert "UsageError: %sts_federation: --env: the Jupyter server signs this session in" in out
+    assert "leave out --server to sign in this kernel only" in out
     assert list(rows(signed_out)) == [found.group(1)]
 
 
@@ -122,8 +124,7 @@ def test_use_and_forget_act_on_the_servers_labels(signed_out: JupyterServer) -> 
     out = signed_out.run(kernel, f"%sts_forget {alice['label']}")
     assert out.strip() == f"Forgot {alice['label']} on the Jupyter server"
     assert list(rows(signed_out)) == [bob["label"]]
-    # --profile naming the server's own profile is still the server's sign-in
-    out = signed_out.run(kernel, "%sts_federation --name carl --profile default --label mine")
+    out = signed_out.run(kernel, "%sts_federation --server --name carl --label mine")
     assert out.startswith("Signed in the Jupyter server: mine (federation"), out
     out = signed_out.run(kernel, "%sts_use nobody")
     assert out.startswith("UsageError: %sts_use: ") and "nobody" in out, out
@@ -229,3 +230,30 @@ def test_no_control_answer_holds_a_secret(signed_out: JupyterServer) -> None:
         for part in secret:
             assert part not in text
     assert json.loads(answers[2]) == {"generation": json.loads(answers[2])["generation"]}
+
+
+def test_a_joined_kernel_keeps_its_own_sessions_and_its_profiles_keys_while_the_server_has_none(
+    signed_out: JupyterServer, sandbox: Any
+) -> None:
+    """Installing stsmagic changes nothing silently for a notebook that loads it: with no
+    session in the server, its kernel signs with the profile's own keys as before, and its
+    magics issue in the kernel (with those keys) unless --server says otherwise."""
+    kernel = signed_out.start_kernel()
+    user = f"arn:aws:iam::{sandbox.account_id}:user/stsmagic-user"
+    out = signed_out.run(kernel, f"{LOAD}{WHO}")
+    assert out.strip().splitlines()[-1] == user
+    out = signed_out.run(kernel, f"s = %sts_session --token-code {sandbox.mfa_code()}\n{KEY}")
+    assert "Signed in the Jupyter server" not in out
+    assert signed_out.run(kernel, "import stsmagic; print(stsmagic.sessions.labels)").strip() == (
+        "('session-1',)"
+    )
+    assert rows(signed_out) == {}
+    # the kernel's own session signs, not the server's (there is none) nor the source
+    own = signed_out.run(kernel, "print(stsmagic.sessions.active.masked_access_key[-4:])")
+    assert out.strip().splitlines()[-1] == own.strip()
+    # back to the source: the server's session once it has one, at once
+    signed_out.run(kernel, "%sts_use --source")
+    federation(signed_out, "quinn")
+    assert signed_out.run(kernel, WHO).strip() == arn("quinn")
+    forget_all(signed_out)
+    assert signed_out.run(kernel, WHO).strip() == user

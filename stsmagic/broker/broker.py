@@ -39,6 +39,7 @@ from ..errors import (
 )
 from ..redact import redact_wire_logs, scrub
 from ..session import IssuedSession, Recipe
+from ..source import inherited as source_inherited
 from ..source import plain_http, source_providers, source_session
 from . import answers
 
@@ -254,7 +255,9 @@ class Broker:
         if DurationSeconds is None:
             DurationSeconds = self.duration_seconds
         request = limits.session_token_request(SerialNumber, TokenCode, DurationSeconds)
-        session = self._issue_sts("session", "GetSessionToken", request, label, ())
+        session = self._issue_sts(
+            "session", "GetSessionToken", request, label, (), client=self._long_term_client()
+        )
         make = functools.partial(
             self.get_session_token, SerialNumber=SerialNumber, DurationSeconds=DurationSeconds
         )
@@ -280,7 +283,9 @@ class Broker:
         if DurationSeconds is None:
             DurationSeconds = self.duration_seconds
         request = limits.federation_token_request(Name, Policy, PolicyArns, Tags, DurationSeconds)
-        session = self._issue_sts("federation", "GetFederationToken", request, label, ())
+        session = self._issue_sts(
+            "federation", "GetFederationToken", request, label, (), client=self._long_term_client()
+        )
         make = functools.partial(
             self.get_federation_token,
             Name=Name,
@@ -458,6 +463,29 @@ class Broker:
         kind = renewal or ("mfa" if serial_number else "auto")
         recipe = Recipe(operation, make, renewal=kind, serial_number=serial_number, signer=signer)
         return session.with_recipe(recipe)
+
+    def _long_term_client(self) -> Any:
+        """An STS client signing with the profile's own chain even in a kernel of a serving
+        Jupyter server, whose session goes first in the source chain otherwise: AWS refuses
+        GetSessionToken and GetFederationToken signed with a session. None elsewhere (the
+        usual client is that already)."""
+        if not source_inherited():
+            return None
+        client = self._clients.get("sts-long-term")
+        if client is None:
+            session = source_session(self._session.profile)
+            resolver = session.get_component("credential_provider")
+            resolver.providers = source_providers(resolver.providers, served_first=False)
+            client = plain_http.create_client(
+                session,
+                "sts",
+                region_name=self._region_name or DEFAULT_STS_REGION,
+                endpoint_url=self._endpoint_url,
+                config=self._config,
+                allow_http=self._allow_http,
+            )
+            self._clients["sts-long-term"] = client
+        return client
 
     def _signed_client(self, signer: IssuedSession | ReadOnlyCredentials) -> Any:
         """An STS client signing with ``signer``'s keys, not the source chain's (not cached:

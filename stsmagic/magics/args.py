@@ -318,6 +318,13 @@ def role_duration_seconds(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
 
 
+server_argument = argument(
+    "--server",
+    action="store_true",
+    help="sign in the Jupyter server instead of this kernel: the session goes in the server's "
+    "ledger, and every kernel and terminal of the server signs with it (a kernel it started)",
+)
+
 role_duration_argument = argument(
     "--duration-seconds",
     metavar="N",

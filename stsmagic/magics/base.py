@@ -317,16 +317,23 @@ class MagicsBase(Magics, Configurable):
             self._server_follower.stop()
             self._server_follower = None
 
-    def _server_signs(self, args: argparse.Namespace) -> bool:
-        """Whether this line's sign-in is the Jupyter server's: the kernel joined a serving
-        stsmagic server and the line names no profile but the server's."""
+    @staticmethod
+    def _require_server(flag: str) -> None:
         from .. import server_link
 
         if not server_link.joined():
+            raise UsageError(
+                f"{flag}: this kernel was not started by a Jupyter server that serves stsmagic "
+                "sessions (jupyter server extension enable stsmagic; StsMagicServer.serve)"
+            )
+
+    def _server_signs(self, args: argparse.Namespace) -> bool:
+        """Whether this line's sign-in is the Jupyter server's (``--server``; refused in one
+        line when the kernel is not under a serving stsmagic server)."""
+        if not getattr(args, "server", False):
             return False
-        if not args.profile:
-            return True
-        return bool(args.profile == (server_link.state().get("profile") or "default"))
+        self._require_server("--server")
+        return True
 
     def _on_server(
         self,
@@ -355,7 +362,7 @@ class MagicsBase(Magics, Configurable):
         self,
         args: argparse.Namespace,
         refused: dict[str, Any],
-        instead: str = "sign in this kernel only with --profile NAME of another profile",
+        instead: str = "leave out --server to sign in this kernel only",
     ) -> None:
         """Refuse, before anything is sent, a flag the server's sign-in does not take: the
         kernel's own (--env, --no-renew, --region, --endpoint-url) and ``refused`` (by flag,

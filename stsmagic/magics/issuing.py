@@ -42,6 +42,7 @@ class IssuingMagics(MagicsBase):
     )
     @argument("--token-code", metavar="CODE", help="the 6-digit code the MFA device shows now")
     @magic_args.duration_argument
+    @magic_args.server_argument
     @magic_args.issuing
     def sts_session(self, line: str) -> Any:
         """Get a session token (STS GetSessionToken) for your IAM user, with MFA if you have it.
@@ -110,6 +111,7 @@ class IssuingMagics(MagicsBase):
         help="session tags, each Key=k,Value=v (AWS CLI shorthand) or k=v",
     )
     @magic_args.duration_argument
+    @magic_args.server_argument
     @magic_args.issuing
     def sts_federation(self, line: str) -> Any:
         """Get credentials for a federated user (STS GetFederationToken), signed by your IAM user.
@@ -237,6 +239,7 @@ class IssuingMagics(MagicsBase):
         help="allow a plain http:// SSO OIDC endpoint that is not loopback (the client secret "
         "and tokens then cross the network in clear text; default: StsMagics.allow_http)",
     )
+    @magic_args.server_argument
     def sso_login(self, line: str) -> None:
         """Log in to IAM Identity Center from the notebook, as `aws sso login` does.
 
@@ -295,12 +298,7 @@ class IssuingMagics(MagicsBase):
         help="tag keys that pass on to roles this session assumes (each one of --tags)",
     )
     @argument("--source-identity", metavar="S", help="2-64 letters, digits or _+=,.@-")
-    @argument(
-        "--server",
-        action="store_true",
-        help="keep the session in the Jupyter server's ledger (every kernel and terminal of "
-        "the server signs with it) instead of this kernel's",
-    )
+    @magic_args.server_argument
     @magic_args.role_duration_argument
     @argument(
         "--chain",
@@ -380,12 +378,7 @@ class IssuingMagics(MagicsBase):
         metavar="CODE",
         help="the 6-digit code for the profile's mfa_serial (without it: the MFA form)",
     )
-    @argument(
-        "--server",
-        action="store_true",
-        help="keep the session in the Jupyter server's ledger (every kernel and terminal of "
-        "the server signs with it) instead of this kernel's",
-    )
+    @magic_args.server_argument
     @magic_args.role_duration_argument
     @magic_args.issuing
     def sts_profile(self, line: str) -> Any:
@@ -510,16 +503,6 @@ class IssuingMagics(MagicsBase):
             self._server_flags(args, {}, keep_here)
             return self._server_form(args, serial, args.duration_seconds, "profile", **fields)
         return self._on_server(args, "profile", {}, keep_here, token_code=args.token_code, **fields)
-
-    @staticmethod
-    def _require_server(flag: str) -> None:
-        from .. import server_link
-
-        if not server_link.joined():
-            raise UsageError(
-                f"{flag}: this kernel was not started by a Jupyter server that serves stsmagic "
-                "sessions (jupyter server extension enable stsmagic; StsMagicServer.serve)"
-            )
 
 
 @contextlib.contextmanager

@@ -149,17 +149,13 @@ class Source:
             self._resolved = True
 
     def _drop_if_served(self, changes: int) -> None:
-        """Credentials fetched from a credentials endpoint (botocore's ``container-role``)
-        are dropped, so the next call fetches the session served now."""
+        """The source chain is walked again at the next call: it fetches the session served
+        now, or, in a kernel of a Jupyter server that has none now, finds the profile's keys
+        (only a joined kernel counts changes; a walk costs no request but a served fetch)."""
         with self._lock:
-            creds = self._credentials
-            if creds is not None and getattr(creds, "method", None) == CONTAINER:
-                self._credentials = None
-                self._resolved = False
+            self._credentials = None
+            self._resolved = False
             self._served_changes = changes
-
-
-CONTAINER = "container-role"  # botocore's ContainerProvider.METHOD
 
 
 def _served_changes() -> int:

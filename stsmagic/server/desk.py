@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 
-from .. import limits
+from .. import limits, source
 from ..errors import StsMagicError, bare
 from ..keep import keep
 from ..ledger import SessionLedger
@@ -124,6 +124,8 @@ class ServerDesk:
             self.control.stop()
             self.control = None
         serve.stop_serving()
+        for variable, _ in source.FILE_VARIABLES.values():
+            os.environ.pop(source.INHERITED + variable, None)
         renew_ahead.stop()
         wiring.unwire()
 
@@ -147,6 +149,10 @@ class ServerDesk:
         served = serve.serve_credentials(
             self.ledger, profile=self.profile, no_session=WHERE_TO_SIGN_IN
         )
+        # Where the user's own config files are, for kernels that load stsmagic: they keep
+        # issuing with the profile's keys, and sign with them while the server has no session.
+        for name, (variable, _) in source.FILE_VARIABLES.items():
+            os.environ[source.INHERITED + variable] = source.source_file(name)
         if self.control is None:
             from .control import ControlServer
 

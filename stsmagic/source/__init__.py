@@ -48,10 +48,32 @@ def put_back(owner: str, saved: Mapping[str, str | None]) -> None:
     release(owner)
 
 
-def originals() -> dict[str, str | None]:
-    """Every set-aside name and its value before any outlet changed it."""
+SERVED_URI = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
+# Set by a serving Jupyter server (stsmagic.server) for the kernels it starts: where the user's
+# own config files are, while AWS_CONFIG_FILE/AWS_SHARED_CREDENTIALS_FILE point at the copies
+# its children read. Paths only: no key ever travels this way.
+INHERITED = "STSMAGIC_SOURCE_"
+
+
+def inherited() -> dict[str, str]:
+    """The user's own config file variables as a serving parent process recorded them (a
+    kernel of a serving Jupyter server), by name; empty elsewhere, and in the process that
+    serves (it set them for its children, and sets its own changes aside itself)."""
     with _lock:
-        merged: dict[str, str | None] = {}
+        if any(SERVED_URI in values for values in _set_aside.values()):
+            return {}
+    return {
+        variable: os.environ[INHERITED + variable]
+        for variable, _ in FILE_VARIABLES.values()
+        if INHERITED + variable in os.environ
+    }
+
+
+def originals() -> dict[str, str | None]:
+    """Every set-aside name and its value before any outlet (of this process, or of the
+    Jupyter server that started it) changed it."""
+    merged: dict[str, str | None] = dict(inherited())  # before the lock: it takes it too
+    with _lock:
         # the first owner to change a name saw the user's value
         for values in _set_aside.values():
             for name, value in values.items():
@@ -139,13 +161,19 @@ def reading_source_files(session: Any) -> Any:
     return source_session(own.get("profile"), like=session)
 
 
-def source_providers(providers: Iterable[Any]) -> list[Any]:
+def source_providers(providers: Iterable[Any], *, served_first: bool = True) -> list[Any]:
     """A chain without stsmagic: no live provider, and the env and container providers
     reading the environment as the user set it (the keys are the user's, never an issued
-    session's; a container endpoint is the user's, never the kernel's own)."""
+    session's; a container endpoint is the user's, never the kernel's own).
+
+    In a kernel of a serving Jupyter server (``inherited()``), the server's active session
+    goes first (``served_first``): the kernel signs with it when it has no session of its
+    own, and with the profile's own keys, as before, while the server has none."""
     from botocore.credentials import ContainerProvider, EnvProvider
 
     chain = []
+    if served_first and inherited() and os.environ.get(SERVED_URI):
+        chain.append(ServedSessionProvider())
     for provider in providers:
         if provider.METHOD == LIVE_METHOD:
             continue
@@ -153,3 +181,31 @@ def source_providers(providers: Iterable[Any]) -> list[Any]:
             provider = type(provider)(environ=SourceEnviron())
         chain.append(provider)
     return chain
+
+
+NO_ACTIVE_SESSION = "NoActiveSession"
+
+
+class ServedSessionProvider:
+    """The Jupyter server's active session, fetched from the credentials endpoint it serves,
+    or nothing (the chain goes on) while it has none. One try per fetch: a 404 is an answer,
+    not a failure to retry."""
+
+    METHOD = "container-role"  # botocore's ContainerProvider's: refetched when the server switches
+    CANONICAL_NAME = "stsmagic-server"
+
+    def load(self) -> Any:
+        from botocore.credentials import ContainerProvider
+        from botocore.exceptions import CredentialRetrievalError
+        from botocore.utils import ContainerMetadataFetcher
+
+        class OneTry(ContainerMetadataFetcher):
+            RETRY_ATTEMPTS = 1
+
+        provider = ContainerProvider(environ=os.environ, fetcher=OneTry())
+        try:
+            return provider.load()
+        except CredentialRetrievalError as e:
+            if NO_ACTIVE_SESSION in str(e):
+                return None
+            raise
