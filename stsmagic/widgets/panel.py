@@ -78,7 +78,8 @@ class Row:
     renewal: str = "none"  # auto, mfa or none (IssuedSession.renewal)
     renewed_at: datetime | None = None
     calls: int = 0  # requests its label signed (stsmagic.sessions.usage())
-    busiest: tuple[tuple[str, str, int], ...] = ()  # (service, operation, calls), most first
+    # (service, operation, calls), most first; None: not known here (the server's rows)
+    busiest: tuple[tuple[str, str, int], ...] | None = ()
 
     @property
     def expired(self) -> bool:
@@ -111,14 +112,16 @@ class Row:
     @property
     def details(self) -> list[tuple[str, str]]:
         """What the table leaves out, shown on demand."""
-        return [
+        shown = [
             ("principal", self.principal or "(none returned)"),
             ("access key", self.access_key),
             ("issued", format_utc(self.issued_at)),
             ("expires", format_utc(self.expiration)),
             ("last renewed", format_utc(self.renewed_at) if self.renewed_at else "never"),
-            ("busiest", format_busiest(self.busiest)),
         ]
+        if self.busiest is not None:
+            shown.append(("busiest", format_busiest(self.busiest)))
+        return shown
 
 
 def format_busiest(busiest: Sequence[tuple[str, str, int]]) -> str:
@@ -166,14 +169,20 @@ COLUMNS: tuple[Column, ...] = (
 class RowAction:
     """A button on every row: ``run(panel, label)`` acts and returns the message line's text;
     ``enabled(row)`` says whether the row's button can be clicked, ``shown(row)`` whether the
-    row has the button at all."""
+    row has the button at all. ``run`` is given the panel, or the part of it the row is in
+    (``ServerSection``)."""
 
     name: str
     icon: str
     tooltip: str
-    run: Callable[[SessionPanel, str], str]
+    run: Callable[[Any, str], str]
     enabled: Callable[[Row], bool] = lambda row: True
     shown: Callable[[Row], bool] = lambda row: True
+
+
+def usable(row: Row) -> bool:
+    """Whether Use can be clicked: not the active session already, and not expired."""
+    return not row.active and not row.expired
 
 
 def use_session(panel: SessionPanel, label: str) -> str:
@@ -183,6 +192,12 @@ def use_session(panel: SessionPanel, label: str) -> str:
         raise SessionExpired(label, chosen.kind, chosen.expiration)
     panel.ledger.activate(label)
     return f"Using {label}"
+
+
+def _joined() -> bool:
+    from ..server_link import joined
+
+    return joined()
 
 
 def _when(value: Any) -> datetime | None:
@@ -228,7 +243,7 @@ ROW_ACTIONS: tuple[RowAction, ...] = (
         "check",
         "make it the active session",
         use_session,
-        lambda row: not row.active and not row.expired,
+        usable,
     ),
     RowAction(
         "Renew",
@@ -278,6 +293,7 @@ STYLE = """<style>
 .stsmagic-session-panel .stsmagic-actions button { width: auto; height: 24px;
   margin: 0 2px; padding: 0 4px; }
 .stsmagic-session-panel .stsmagic-footer button { width: auto; padding: 0 10px; }
+.stsmagic-server-title { font-weight: bold; margin-top: 10px; }
 .stsmagic-active { font-weight: bold; background: rgba(46, 125, 50, 0.12); }
 .stsmagic-warn { background: rgba(245, 124, 0, 0.18); }
 .stsmagic-expired { color: var(--jp-ui-font-color2, #757575); }
@@ -296,6 +312,43 @@ STYLE = """<style>
 .stsmagic-error { color: color-mix(in srgb, var(--jp-error-color1, #c62828) 75%,
   var(--jp-ui-font-color0, #000)); }
 </style>"""
+
+
+def say_in(line: widgets.HTML, action: Callable[[], str]) -> None:
+    """Run a click's action; ``line`` says what it did, or why it did nothing (one line)."""
+    try:
+        said = action()
+    except StsMagicError as e:
+        line.value = error_line(e)
+    else:
+        line.value = esc(said)
+
+
+def error_line(error: StsMagicError) -> str:
+    return f'<span class="stsmagic-error">✗ {esc(error)}</span>'
+
+
+def text_table(columns: Sequence[Column], rows: Sequence[Row]) -> str:
+    """``rows`` as plain text under the columns' headers (each cell's HTML as the text it
+    shows), labels escaped."""
+    lines = [[c.header for c in columns]] + [
+        [printable(shown_text(c.cell(row))) for c in columns] for row in rows
+    ]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(columns))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
+
+
+def html_table(columns: Sequence[Column], rows: Sequence[Row]) -> str:
+    """``rows`` as an HTML table (each row's classes on its ``tr``)."""
+    head = "".join(f"<th>{esc(c.header)}</th>" for c in columns)
+    body = "".join(
+        f'<tr class="{row.css}">' + "".join(f"<td>{c.cell(row)}</td>" for c in columns) + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def close_widget(widget: widgets.Widget) -> None:
@@ -332,13 +385,15 @@ class RowView:
 
     def __init__(
         self,
-        panel: SessionPanel,
         label: str,
         columns: Sequence[Column],
         actions: Sequence[RowAction],
+        *,
+        shared: Shared,
+        act: Callable[[RowAction, str], None],
+        detail_actions: Sequence[RowAction] = (),
     ) -> None:
         self.label = label
-        shared = panel.shared
         self.cells = [shared.html() for _ in columns]
         for cell in self.cells:
             cell.add_class("stsmagic-cell")
@@ -351,7 +406,7 @@ class RowView:
                 style=shared.button_style,
             )
             button.tooltip = action.tooltip
-            button.on_click(lambda _button, action=action: panel._act(action, label))
+            button.on_click(lambda _button, action=action: act(action, label))
             self.buttons[action.name] = button
         self.actions = widgets.HBox(list(self.buttons.values()), layout=shared.layout)
         self.actions.add_class("stsmagic-cell")
@@ -360,7 +415,7 @@ class RowView:
         # button for each detail action the row has.
         self.details = shared.html()
         self.detail_buttons: dict[str, widgets.Button] = {}
-        for action in panel.detail_actions:
+        for action in detail_actions:
             button = widgets.Button(
                 description=action.name,
                 icon=action.icon,
@@ -368,7 +423,7 @@ class RowView:
                 style=shared.button_style,
             )
             button.tooltip = action.tooltip
-            button.on_click(lambda _button, action=action: panel._act(action, label))
+            button.on_click(lambda _button, action=action: act(action, label))
             self.detail_buttons[action.name] = button
         self.details_line = widgets.HBox([self.details], layout=shared.layout)
         self.details_line.add_class("stsmagic-details")
@@ -449,6 +504,8 @@ class SessionPanel(widgets.VBox):
         actions: Sequence[RowAction] = ROW_ACTIONS,
         detail_actions: Sequence[RowAction] = DETAIL_ACTIONS,
         signin_endpoint: str | None = None,
+        server: bool | None = None,
+        server_follower: Any = None,
         **kwargs: Any,
     ) -> None:
         if ledger is None:
@@ -500,12 +557,26 @@ class SessionPanel(widgets.VBox):
         self.form_box = widgets.VBox([])
         self.console: Any = None  # the ConsoleLink the last Console click made
         self.console_box = widgets.VBox([])
+        # Under a serving stsmagic Jupyter server (server_link.joined()): its sessions too.
+        self.server: Any = None  # the ServerSection, else None (and no request is made)
+        if server if server is not None else _joined():
+            from .server_section import ServerSection
+
+            self.server = ServerSection(
+                self.columns,
+                shared=self.shared,
+                message=self.message,
+                on_change=self.refresh,
+                follower=server_follower,
+                max_rows=max_rows,
+            )
         super().__init__(
             children=[
                 self.style,
                 self.warning,
                 self.grid,
                 self.note,
+                *([self.server] if self.server is not None else []),
                 self.form_box,
                 self.console_box,
                 self.footer,
@@ -525,7 +596,10 @@ class SessionPanel(widgets.VBox):
     # -- rendering -------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Re-render the rows now (the timer and every ledger change call this)."""
+        """Re-render the rows now (the timer and every ledger change call this); the server's
+        are asked for again when they are due (a change there, a click, every little while)."""
+        if self.server is not None and not self._stop.is_set():
+            self.server.fetch_if_due()  # outside the lock: an HTTP request
         with self._lock:
             if self._stop.is_set():
                 return
@@ -535,10 +609,7 @@ class SessionPanel(widgets.VBox):
                 kept = {label: self.rows.pop(label) for label in labels if label in self.rows}
                 for gone in self.rows.values():
                     gone.close()
-                self.rows = {
-                    label: kept.get(label) or RowView(self, label, self.columns, self.actions)
-                    for label in labels
-                }
+                self.rows = {label: kept.get(label) or self._row_view(label) for label in labels}
                 self.grid.children = [
                     *self.header,
                     *(w for view in self.rows.values() for w in view.in_grid),
@@ -551,6 +622,18 @@ class SessionPanel(widgets.VBox):
             self.note.value = self._note(rows, total)
             self.note.layout.display = None if self.note.value else "none"
             self.use_source.disabled = self.ledger.active is None
+            if self.server is not None:
+                self.server.render(self.clock())
+
+    def _row_view(self, label: str) -> RowView:
+        return RowView(
+            label,
+            self.columns,
+            self.actions,
+            shared=self.shared,
+            act=self._act,
+            detail_actions=self.detail_actions,
+        )
 
     @property
     def table(self) -> Any:
@@ -569,37 +652,23 @@ class SessionPanel(widgets.VBox):
         shows), labels escaped."""
         with self._lock:
             rows, total = self._visible(self.clock())
-        if not rows:
-            return NO_SESSIONS
-        lines = [[c.header for c in self.columns]] + [
-            [printable(shown_text(c.cell(row))) for c in self.columns] for row in rows
-        ]
-        widths = [max(len(line[i]) for line in lines) for i in range(len(self.columns))]
-        text = "\n".join(
-            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-            for line in lines
-        )
+        text = text_table(self.columns, rows) if rows else NO_SESSIONS
         if total > len(rows):
             text += f"\n{len(rows)} of {total:,} sessions shown (stsmagic.sessions.to_frame())"
+        if self.server is not None:
+            text += "\n\n" + self.server.text(self.clock())
         return text
 
     def _repr_html_(self) -> str:
         """The same table, for frontends without widgets (nbconvert, GitHub)."""
         with self._lock:
-            rows, total = self._visible(self.clock())
-            if not rows:
-                return f'{STYLE}<div class="stsmagic-panel">{self._note(rows, total)}</div>'
-            head = "".join(f"<th>{esc(c.header)}</th>" for c in self.columns)
-            body = "".join(
-                f'<tr class="{row.css}">'
-                + "".join(f"<td>{c.cell(row)}</td>" for c in self.columns)
-                + "</tr>"
-                for row in rows
-            )
+            now = self.clock()
+            rows, total = self._visible(now)
+            table = html_table(self.columns, rows) if rows else ""
+            server = "" if self.server is None else self.server.html(now)
             return (
                 f'{STYLE}<div class="stsmagic-panel">{self._warning(rows)}'
-                f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-                f"{self._note(rows, total)}</div>"
+                f"{table}{self._note(rows, total)}{server}</div>"
             )
 
     @staticmethod
@@ -731,12 +800,7 @@ class SessionPanel(widgets.VBox):
 
     def _say(self, action: Callable[[], str]) -> None:
         """Run a click's action; the message line says what it did, or why it did nothing."""
-        try:
-            said = action()
-        except StsMagicError as e:
-            self.message.value = f'<span class="stsmagic-error">✗ {esc(e)}</span>'
-        else:
-            self.message.value = esc(said)
+        say_in(self.message, action)
 
     def _use_source_clicked(self, _button: widgets.Button) -> None:
         def use_source() -> str:
@@ -747,10 +811,12 @@ class SessionPanel(widgets.VBox):
 
     def _details_toggled(self, change: dict[str, Any]) -> None:
         """One class on the grid shows or hides every row's details line (CSS does the rest)."""
-        if change["new"]:
-            self.grid.add_class("stsmagic-show-details")
-        else:
-            self.grid.remove_class("stsmagic-show-details")
+        grids = [self.grid] + ([self.server.grid] if self.server is not None else [])
+        for grid in grids:
+            if change["new"]:
+                grid.add_class("stsmagic-show-details")
+            else:
+                grid.remove_class("stsmagic-show-details")
 
     # -- lifetime --------------------------------------------------------------------------
 
@@ -765,6 +831,8 @@ class SessionPanel(widgets.VBox):
         timer = getattr(self, "timer", None)
         if timer is not None and timer is not threading.current_thread():
             timer.join(timeout=5)
+        if self.server is not None:
+            self.server.close()  # leaves the server link's listeners
         self.close_form()
         self.close_console()
         with self._lock:
