@@ -28,6 +28,7 @@ from .panel import (
     RowAction,
     RowView,
     Shared,
+    close_widget,
     error_line,
     esc,
     html_table,
@@ -285,8 +286,10 @@ class ServerSection(widgets.VBox):
         for view in self.rows.values():
             view.close()
         self.rows = {}
-        for child in (*self.header, self.title, self.line, self.grid, self.note):
-            child.close()
-        for part in (self.grid.layout, self.layout):
-            part.close()
+        for cell in self.header:
+            cell.close()
+        for child in (self.title, self.line, self.grid, self.note):
+            close_widget(child)
+        layout = self.layout
         super().close()
+        layout.close()
