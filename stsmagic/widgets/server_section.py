@@ -22,7 +22,7 @@ import ipywidgets as widgets
 from .. import server_link
 from ..errors import StsMagicError
 from ..limits import printable
-from .panel import (
+from .table import (
     Column,
     Row,
     RowAction,
