@@ -155,9 +155,9 @@ def signed_in_line(session: ServerSession) -> str:
     )
 
 
-def state() -> dict[str, Any]:
+def state(*, timeout: float = 60.0) -> dict[str, Any]:
     """The server's state: ``active``, ``profile``, ``sessions`` (rows), ..."""
-    return dict(call("GET", "sessions"))
+    return dict(call("GET", "sessions", timeout=timeout))
 
 
 def labels() -> list[str]:

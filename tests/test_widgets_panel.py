@@ -435,3 +435,68 @@ def test_a_gone_row_and_a_closed_panel_leave_no_widget_model_behind(
     assert list(panel.rows) == [a.label]
     panel.close()
     assert set(instances) == before
+
+
+# -- under a Jupyter server (the section itself: tests/test_server_panel.py, in a kernel) -------
+
+
+def test_not_joined_the_panel_is_as_ever_and_asks_no_server(
+    monkeypatch: pytest.MonkeyPatch, broker: Broker, ledger: SessionLedger, panels: Any
+) -> None:
+    from stsmagic import server_link
+
+    monkeypatch.delenv(server_link.URL, raising=False)
+    monkeypatch.delenv(server_link.TOKEN_FILE, raising=False)
+
+    def asked(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"asked the server: {args}")
+
+    monkeypatch.setattr(server_link, "call", asked)
+    a = ledger.add(issue(broker, "panel-a"))
+    panel = panels()  # with its timer
+    assert panel.server is None
+    assert panel.children == (
+        panel.style,
+        panel.warning,
+        panel.grid,
+        panel.note,
+        panel.form_box,
+        panel.console_box,
+        panel.footer,
+    )
+    panel.rows[a.label].buttons["Forget"].click()
+    panel.refresh()
+    assert "Jupyter server" not in panel._repr_html_() + panel.text() + panel.message.value
+
+
+def test_a_server_that_does_not_answer_is_one_line_in_the_message_line(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    broker: Broker,
+    ledger: SessionLedger,
+    panels: Any,
+) -> None:
+    from stsmagic import server_link
+    from tests.helpers.jupyter_server import free_port
+
+    token = tmp_path / "token"
+    token.write_text("t")
+    url = f"http://127.0.0.1:{free_port()}/"
+    monkeypatch.setenv(server_link.URL, url)
+    monkeypatch.setenv(server_link.TOKEN_FILE, str(token))
+    before = set(live_widgets())
+    a = ledger.add(issue(broker, "panel-a"))
+    panel = panels(interval=None)
+    assert panel.server is not None
+    said = text(panel.message.value)
+    assert said.startswith(f"✗ On the Jupyter server: the Jupyter server's control endpoint {url}")
+    assert "does not answer" in said and "\n" not in said
+    # the kernel's own rows are as ever, and a click's line is not overwritten by the next try
+    assert cells(panel, a.label)[2] == "● active"
+    panel.details.value = True  # both tables' details
+    assert "stsmagic-show-details" in panel.server.grid._dom_classes
+    panel.rows[a.label].buttons["Forget"].click()
+    panel.refresh()
+    assert text(panel.message.value) == f"Forgot {a.label}"
+    panel.close()
+    assert set(live_widgets()) <= before  # the section's widgets closed with the panel

@@ -95,7 +95,9 @@ class SwitchingMagics(MagicsBase):
     @line_magic
     @magic_arguments()
     def sts_panel(self, line: str) -> Any:
-        """The live panel of issued sessions: expiry countdown, use and forget per row."""
+        """The live panel of issued sessions: expiry countdown, use and forget per row. Under
+        a Jupyter server that serves stsmagic sessions, the server's sessions too, under the
+        kernel's, with use and forget acting on the server."""
         with self._errors("sts_panel"):
             magic_args.parse_line(self.sts_panel, line)
         try:
@@ -107,5 +109,7 @@ class SwitchingMagics(MagicsBase):
         # A kernel never learns that a view went away, so an unclosed panel would keep its
         # countdown thread for ever: one live panel at a time, the newest.
         self.close_panel()
-        self._panel = SessionPanel(self.ledger, signin_endpoint=self.signin_url)
+        self._panel = SessionPanel(
+            self.ledger, signin_endpoint=self.signin_url, server_follower=self._server_follower
+        )
         return self._panel

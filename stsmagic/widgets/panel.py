@@ -4,27 +4,45 @@ Built for a glance at 800 px: label, kind, status, time left (a bar and the coun
 expiry in UTC, renewal and the calls signed; principal, masked key, issued time and the busiest
 operations on demand (the label's tooltip, or the Details toggle), with the actions that need
 no room in the table (``DETAIL_ACTIONS``: Console). Columns and row actions are lists
-(``COLUMNS``, ``ROW_ACTIONS``): one more of either joins without touching the rest (``calls``
-joined so, in the room the 800 px budget kept for one more column).
+(``COLUMNS``, ``ROW_ACTIONS``; their parts in ``table.py``): one more of either joins without
+touching the rest (``calls`` joined so, in the room the 800 px budget kept for one more column).
+In a kernel that joined a Jupyter server, the server's sessions are a second, small table
+(``server_section.py``).
 """
 
 from __future__ import annotations
 
-import html
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
-from ipywidgets.widgets.widget_string import HTMLStyle
 
 from ..errors import SessionExpired, StsMagicError
 from ..limits import printable
 from ..session import format_remaining
+from .table import (
+    COLUMNS,
+    MONTHS,
+    WARN_WITHIN,
+    Column,
+    Row,
+    RowAction,
+    RowView,
+    Shared,
+    close_widget,
+    esc,
+    format_short_utc,
+    format_utc,
+    html_table,
+    say_in,
+    shown_text,
+    text_table,
+    usable,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,148 +50,24 @@ if TYPE_CHECKING:
     from ..ledger import SessionLedger
     from ..session import IssuedSession
 
+__all__ = [
+    "COLUMNS",
+    "DETAIL_ACTIONS",
+    "MONTHS",
+    "ROW_ACTIONS",
+    "WARN_WITHIN",
+    "Column",
+    "Row",
+    "RowAction",
+    "SessionPanel",
+    "format_short_utc",
+    "format_utc",
+    "shown_text",
+]
+
 log = logging.getLogger(__name__)
 
-WARN_WITHIN = timedelta(minutes=10)
 NO_SESSIONS = "No sessions yet: %sts_session, %sts_federation or another stsmagic magic issues one."
-
-
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def format_utc(value: datetime) -> str:
-    """An aware UTC datetime as ``2026-11-26 22:56:47 UTC``."""
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def format_short_utc(value: datetime) -> str:
-    """``Nov 26 22:56 UTC``: the expiry at a glance (the countdown has the seconds; the
-    tooltip and the details the full time). Month names are fixed, not the locale's."""
-    return f"{MONTHS[value.month - 1]} {value:%d %H:%M} UTC"
-
-
-def shown_text(fragment: str) -> str:
-    """What a reader sees of a cell's HTML: the tags dropped, the entities read."""
-    import re
-
-    return html.unescape(re.sub(r"<[^>]*>", "", fragment)).strip()
-
-
-def esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-@dataclass(frozen=True)
-class Row:
-    """One session as the panel shows it at one moment (no secret: the key is masked)."""
-
-    label: str
-    kind: str
-    principal: str | None
-    access_key: str
-    issued_at: datetime
-    expiration: datetime
-    remaining: timedelta
-    active: bool
-    renewal: str = "none"  # auto, mfa or none (IssuedSession.renewal)
-    renewed_at: datetime | None = None
-    calls: int = 0  # requests its label signed (stsmagic.sessions.usage())
-    busiest: tuple[tuple[str, str, int], ...] = ()  # (service, operation, calls), most first
-
-    @property
-    def expired(self) -> bool:
-        return self.remaining <= timedelta(0)
-
-    @property
-    def warned(self) -> bool:
-        """Expiring within ``WARN_WITHIN``."""
-        return not self.expired and self.remaining < WARN_WITHIN
-
-    @property
-    def status(self) -> str:
-        word = "✕ expired" if self.expired else "active" if self.active else "standby"
-        return f"● {word}" if self.active else word
-
-    @property
-    def fraction(self) -> float:
-        """The part of the session's lifetime still left, 0 to 1 (the bar's length)."""
-        lifetime = (self.expiration - self.issued_at).total_seconds()
-        if lifetime <= 0:
-            return 0.0
-        return min(max(self.remaining.total_seconds() / lifetime, 0.0), 1.0)
-
-    @property
-    def css(self) -> str:
-        """The row's classes: active, warned, expired."""
-        on = (("stsmagic-active", self.active), ("stsmagic-warn", self.warned))
-        return " ".join([name for name, yes in on if yes] + ["stsmagic-expired"] * self.expired)
-
-    @property
-    def details(self) -> list[tuple[str, str]]:
-        """What the table leaves out, shown on demand."""
-        return [
-            ("principal", self.principal or "(none returned)"),
-            ("access key", self.access_key),
-            ("issued", format_utc(self.issued_at)),
-            ("expires", format_utc(self.expiration)),
-            ("last renewed", format_utc(self.renewed_at) if self.renewed_at else "never"),
-            ("busiest", format_busiest(self.busiest)),
-        ]
-
-
-def format_busiest(busiest: Sequence[tuple[str, str, int]]) -> str:
-    """``s3 GetObject 12, sts GetCallerIdentity 1``, or ``no calls yet``."""
-    if not busiest:
-        return "no calls yet"
-    return ", ".join(f"{service} {operation} {calls:,}" for service, operation, calls in busiest)
-
-
-def label_cell(row: Row) -> str:
-    tooltip = "\n".join(f"{name}: {value}" for name, value in row.details)
-    return f'<span class="stsmagic-label" title="{esc(tooltip)}">{esc(row.label)}</span>'
-
-
-def time_left_cell(row: Row) -> str:
-    warn = "⚠ " if row.warned else ""
-    return (
-        f'<span class="stsmagic-bar" title="{row.fraction:.0%} of its lifetime left">'
-        f'<span class="stsmagic-fill" style="width: {row.fraction * 100:.1f}%"></span></span>'
-        f'<span class="stsmagic-countdown">{warn}{format_remaining(row.remaining)}</span>'
-    )
-
-
-@dataclass(frozen=True)
-class Column:
-    """A column: its header, its cell's HTML (every text in it escaped), its grid track."""
-
-    header: str
-    cell: Callable[[Row], str]
-    track: str = "max-content"
-
-
-COLUMNS: tuple[Column, ...] = (
-    Column("label", label_cell, "minmax(5em, max-content)"),
-    Column("kind", lambda row: esc(row.kind)),
-    Column("status", lambda row: esc(row.status)),
-    Column("time left", time_left_cell),
-    Column("expires", lambda row: esc(format_short_utc(row.expiration))),
-    Column("renewal", lambda row: esc(row.renewal)),
-    Column("calls", lambda row: f"{row.calls:,}"),
-)
-
-
-@dataclass(frozen=True)
-class RowAction:
-    """A button on every row: ``run(panel, label)`` acts and returns the message line's text;
-    ``enabled(row)`` says whether the row's button can be clicked, ``shown(row)`` whether the
-    row has the button at all."""
-
-    name: str
-    icon: str
-    tooltip: str
-    run: Callable[[SessionPanel, str], str]
-    enabled: Callable[[Row], bool] = lambda row: True
-    shown: Callable[[Row], bool] = lambda row: True
 
 
 def use_session(panel: SessionPanel, label: str) -> str:
@@ -183,6 +77,12 @@ def use_session(panel: SessionPanel, label: str) -> str:
         raise SessionExpired(label, chosen.kind, chosen.expiration)
     panel.ledger.activate(label)
     return f"Using {label}"
+
+
+def _joined() -> bool:
+    from ..server_link import joined
+
+    return joined()
 
 
 def _when(value: Any) -> datetime | None:
@@ -228,7 +128,7 @@ ROW_ACTIONS: tuple[RowAction, ...] = (
         "check",
         "make it the active session",
         use_session,
-        lambda row: not row.active and not row.expired,
+        usable,
     ),
     RowAction(
         "Renew",
@@ -278,6 +178,7 @@ STYLE = """<style>
 .stsmagic-session-panel .stsmagic-actions button { width: auto; height: 24px;
   margin: 0 2px; padding: 0 4px; }
 .stsmagic-session-panel .stsmagic-footer button { width: auto; padding: 0 10px; }
+.stsmagic-server-title { font-weight: bold; margin-top: 10px; }
 .stsmagic-active { font-weight: bold; background: rgba(46, 125, 50, 0.12); }
 .stsmagic-warn { background: rgba(245, 124, 0, 0.18); }
 .stsmagic-expired { color: var(--jp-ui-font-color2, #757575); }
@@ -296,129 +197,6 @@ STYLE = """<style>
 .stsmagic-error { color: color-mix(in srgb, var(--jp-error-color1, #c62828) 75%,
   var(--jp-ui-font-color0, #000)); }
 </style>"""
-
-
-def close_widget(widget: widgets.Widget) -> None:
-    """Close a widget and the layout and style models it made, so none lingers in the
-    kernel (or in a saved notebook's widget state) after its row is gone."""
-    parts = [getattr(widget, name, None) for name in ("layout", "style")]
-    widget.close()
-    for part in parts:
-        if isinstance(part, widgets.Widget):
-            part.close()
-
-
-class Shared:
-    """One layout and one style model for all the panel's cells, one each for its buttons:
-    each row adds its widgets' own models only (its styling is CSS classes), so a saved
-    notebook's widget state stays small."""
-
-    def __init__(self) -> None:
-        self.layout = widgets.Layout()
-        self.html_style = HTMLStyle()
-        self.button_layout = widgets.Layout()
-        self.button_style = widgets.ButtonStyle()
-
-    def html(self, value: str = "") -> widgets.HTML:
-        return widgets.HTML(value, layout=self.layout, style=self.html_style)
-
-    def close(self) -> None:
-        for model in (self.layout, self.html_style, self.button_layout, self.button_style):
-            model.close()
-
-
-class RowView:
-    """The widgets of one row: a cell per column, a button per action, a details line."""
-
-    def __init__(
-        self,
-        panel: SessionPanel,
-        label: str,
-        columns: Sequence[Column],
-        actions: Sequence[RowAction],
-    ) -> None:
-        self.label = label
-        shared = panel.shared
-        self.cells = [shared.html() for _ in columns]
-        for cell in self.cells:
-            cell.add_class("stsmagic-cell")
-        self.buttons: dict[str, widgets.Button] = {}
-        for action in actions:
-            button = widgets.Button(
-                description=action.name,
-                icon=action.icon,
-                layout=shared.button_layout,
-                style=shared.button_style,
-            )
-            button.tooltip = action.tooltip
-            button.on_click(lambda _button, action=action: panel._act(action, label))
-            self.buttons[action.name] = button
-        self.actions = widgets.HBox(list(self.buttons.values()), layout=shared.layout)
-        self.actions.add_class("stsmagic-cell")
-        self.actions.add_class("stsmagic-actions")
-        # The details line, shown while the grid has stsmagic-show-details: the text, then a
-        # button for each detail action the row has.
-        self.details = shared.html()
-        self.detail_buttons: dict[str, widgets.Button] = {}
-        for action in panel.detail_actions:
-            button = widgets.Button(
-                description=action.name,
-                icon=action.icon,
-                layout=shared.button_layout,
-                style=shared.button_style,
-            )
-            button.tooltip = action.tooltip
-            button.on_click(lambda _button, action=action: panel._act(action, label))
-            self.detail_buttons[action.name] = button
-        self.details_line = widgets.HBox([self.details], layout=shared.layout)
-        self.details_line.add_class("stsmagic-details")
-        self._css = ""
-
-    @property
-    def in_grid(self) -> list[widgets.Widget]:
-        """In grid order: the cells, the actions, the details line under them."""
-        return [*self.cells, self.actions, self.details_line]
-
-    def update(
-        self,
-        row: Row,
-        columns: Sequence[Column],
-        actions: Sequence[RowAction],
-        detail_actions: Sequence[RowAction] = (),
-    ) -> None:
-        if row.css != self._css:
-            for widget in (*self.cells, self.actions):
-                for name in self._css.split():
-                    widget.remove_class(name)
-                for name in row.css.split():
-                    widget.add_class(name)
-            self._css = row.css
-        for cell, column in zip(self.cells, columns, strict=True):
-            cell.value = column.cell(row)
-        for action in actions:
-            self.buttons[action.name].disabled = not action.enabled(row)
-        self.details.value = " · ".join(
-            f'<span class="stsmagic-detail">{esc(name)} <b>{esc(value)}</b></span>'
-            for name, value in row.details
-        )
-        line: list[widgets.Widget] = [self.details]
-        for action in detail_actions:
-            if action.shown(row):
-                button = self.detail_buttons[action.name]
-                button.disabled = not action.enabled(row)
-                line.append(button)
-        if line != list(self.details_line.children):
-            self.details_line.children = line
-
-    def close(self) -> None:
-        """Close its widgets (their layout and style are the panel's, closed with it)."""
-        for widget in (
-            *self.in_grid,
-            self.details,
-            *self.buttons.values(),
-            *self.detail_buttons.values(),
-        ):
-            widget.close()
 
 
 class SessionPanel(widgets.VBox):
@@ -449,6 +227,8 @@ class SessionPanel(widgets.VBox):
         actions: Sequence[RowAction] = ROW_ACTIONS,
         detail_actions: Sequence[RowAction] = DETAIL_ACTIONS,
         signin_endpoint: str | None = None,
+        server: bool | None = None,
+        server_follower: Any = None,
         **kwargs: Any,
     ) -> None:
         if ledger is None:
@@ -500,12 +280,26 @@ class SessionPanel(widgets.VBox):
         self.form_box = widgets.VBox([])
         self.console: Any = None  # the ConsoleLink the last Console click made
         self.console_box = widgets.VBox([])
+        # Under a serving stsmagic Jupyter server (server_link.joined()): its sessions too.
+        self.server: Any = None  # the ServerSection, else None (and no request is made)
+        if server if server is not None else _joined():
+            from .server_section import ServerSection
+
+            self.server = ServerSection(
+                self.columns,
+                shared=self.shared,
+                message=self.message,
+                on_change=self.refresh,
+                follower=server_follower,
+                max_rows=max_rows,
+            )
         super().__init__(
             children=[
                 self.style,
                 self.warning,
                 self.grid,
                 self.note,
+                *([self.server] if self.server is not None else []),
                 self.form_box,
                 self.console_box,
                 self.footer,
@@ -525,7 +319,10 @@ class SessionPanel(widgets.VBox):
     # -- rendering -------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Re-render the rows now (the timer and every ledger change call this)."""
+        """Re-render the rows now (the timer and every ledger change call this); the server's
+        are asked for again when they are due (a change there, a click, every little while)."""
+        if self.server is not None and not self._stop.is_set():
+            self.server.fetch_if_due()  # outside the lock: an HTTP request
         with self._lock:
             if self._stop.is_set():
                 return
@@ -535,10 +332,7 @@ class SessionPanel(widgets.VBox):
                 kept = {label: self.rows.pop(label) for label in labels if label in self.rows}
                 for gone in self.rows.values():
                     gone.close()
-                self.rows = {
-                    label: kept.get(label) or RowView(self, label, self.columns, self.actions)
-                    for label in labels
-                }
+                self.rows = {label: kept.get(label) or self._row_view(label) for label in labels}
                 self.grid.children = [
                     *self.header,
                     *(w for view in self.rows.values() for w in view.in_grid),
@@ -551,6 +345,18 @@ class SessionPanel(widgets.VBox):
             self.note.value = self._note(rows, total)
             self.note.layout.display = None if self.note.value else "none"
             self.use_source.disabled = self.ledger.active is None
+            if self.server is not None:
+                self.server.render(self.clock())
+
+    def _row_view(self, label: str) -> RowView:
+        return RowView(
+            label,
+            self.columns,
+            self.actions,
+            shared=self.shared,
+            act=self._act,
+            detail_actions=self.detail_actions,
+        )
 
     @property
     def table(self) -> Any:
@@ -569,37 +375,23 @@ class SessionPanel(widgets.VBox):
         shows), labels escaped."""
         with self._lock:
             rows, total = self._visible(self.clock())
-        if not rows:
-            return NO_SESSIONS
-        lines = [[c.header for c in self.columns]] + [
-            [printable(shown_text(c.cell(row))) for c in self.columns] for row in rows
-        ]
-        widths = [max(len(line[i]) for line in lines) for i in range(len(self.columns))]
-        text = "\n".join(
-            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-            for line in lines
-        )
+        text = text_table(self.columns, rows) if rows else NO_SESSIONS
         if total > len(rows):
             text += f"\n{len(rows)} of {total:,} sessions shown (stsmagic.sessions.to_frame())"
+        if self.server is not None:
+            text += "\n\n" + self.server.text(self.clock())
         return text
 
     def _repr_html_(self) -> str:
         """The same table, for frontends without widgets (nbconvert, GitHub)."""
         with self._lock:
-            rows, total = self._visible(self.clock())
-            if not rows:
-                return f'{STYLE}<div class="stsmagic-panel">{self._note(rows, total)}</div>'
-            head = "".join(f"<th>{esc(c.header)}</th>" for c in self.columns)
-            body = "".join(
-                f'<tr class="{row.css}">'
-                + "".join(f"<td>{c.cell(row)}</td>" for c in self.columns)
-                + "</tr>"
-                for row in rows
-            )
+            now = self.clock()
+            rows, total = self._visible(now)
+            table = html_table(self.columns, rows) if rows else ""
+            server = "" if self.server is None else self.server.html(now)
             return (
                 f'{STYLE}<div class="stsmagic-panel">{self._warning(rows)}'
-                f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-                f"{self._note(rows, total)}</div>"
+                f"{table}{self._note(rows, total)}{server}</div>"
             )
 
     @staticmethod
@@ -731,12 +523,7 @@ class SessionPanel(widgets.VBox):
 
     def _say(self, action: Callable[[], str]) -> None:
         """Run a click's action; the message line says what it did, or why it did nothing."""
-        try:
-            said = action()
-        except StsMagicError as e:
-            self.message.value = f'<span class="stsmagic-error">✗ {esc(e)}</span>'
-        else:
-            self.message.value = esc(said)
+        say_in(self.message, action)
 
     def _use_source_clicked(self, _button: widgets.Button) -> None:
         def use_source() -> str:
@@ -747,10 +534,12 @@ class SessionPanel(widgets.VBox):
 
     def _details_toggled(self, change: dict[str, Any]) -> None:
         """One class on the grid shows or hides every row's details line (CSS does the rest)."""
-        if change["new"]:
-            self.grid.add_class("stsmagic-show-details")
-        else:
-            self.grid.remove_class("stsmagic-show-details")
+        grids = [self.grid] + ([self.server.grid] if self.server is not None else [])
+        for grid in grids:
+            if change["new"]:
+                grid.add_class("stsmagic-show-details")
+            else:
+                grid.remove_class("stsmagic-show-details")
 
     # -- lifetime --------------------------------------------------------------------------
 
@@ -765,6 +554,8 @@ class SessionPanel(widgets.VBox):
         timer = getattr(self, "timer", None)
         if timer is not None and timer is not threading.current_thread():
             timer.join(timeout=5)
+        if self.server is not None:
+            self.server.close()  # leaves the server link's listeners
         self.close_form()
         self.close_console()
         with self._lock:
