@@ -200,3 +200,27 @@ def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
         for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
             monkeypatch.setenv(name, recorder.url)
         yield recorder
+
+
+@pytest.fixture(scope="module")
+def server(sandbox: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A real Jupyter server with the stsmagic extension for the test module (``server``
+    tests), its AWS files the sandbox's: tests/helpers/jupyter_server.py."""
+    from tests.helpers.jupyter_server import JupyterServer, server_environ
+
+    home = tmp_path_factory.mktemp("jupyter-server")
+    running = JupyterServer(home, server_environ(home, sandbox))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def signed_out(server: object) -> Iterator[object]:
+    """The module's Jupyter server with no session, before and after the test."""
+    from tests.helpers.jupyter_server import forget_all
+
+    forget_all(server)
+    yield server
+    forget_all(server)

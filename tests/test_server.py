@@ -8,16 +8,14 @@ reconfigure start their own.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.helpers.jupyter_server import JupyterServer, write_aws_files
+from tests.helpers.jupyter_server import JupyterServer, forget_all, server_environ
 
 pytestmark = pytest.mark.server
 
@@ -28,37 +26,7 @@ WHO_NOW = "import boto3; print(boto3.session.Session().client('sts').get_caller_
 AWS = Path(sys.executable).parent / "aws"  # a terminal is a login shell: its PATH is /etc's
 
 
-def environ(home: Path, box: Any, config: str = "") -> dict[str, str]:
-    return {
-        **write_aws_files(home, box, config),
-        # the venv's own aws and python first, as a user's activated environment has them
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
-
-
-@pytest.fixture(scope="module")
-def server(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
-    home = tmp_path_factory.mktemp("server")
-    running = JupyterServer(home, environ(home, sandbox))
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
-def signed_out(server: JupyterServer) -> Iterator[JupyterServer]:
-    """The module's server with no session, before and after the test."""
-    forget_all(server)
-    yield server
-    forget_all(server)
-
-
-def forget_all(server: JupyterServer) -> None:
-    status, state = server.api("GET", "sessions")
-    assert status == 200, state
-    for row in state["sessions"]:
-        assert server.api("DELETE", f"sessions/{row['label']}")[0] == 204
+environ = server_environ
 
 
 def federation(server: JupyterServer, name: str, **extra: Any) -> dict[str, Any]:

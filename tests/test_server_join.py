@@ -13,36 +13,18 @@ import re
 import stat
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.helpers.jupyter_server import JupyterServer
-from tests.test_server import WHO, arn, environ, federation, forget_all
+from tests.test_server import WHO, arn, federation, forget_all
 
 pytestmark = pytest.mark.server
 
 LOAD = "%load_ext stsmagic\n"
 KEY = "import boto3; print(boto3.session.Session().get_credentials().access_key[-4:])"
-
-
-@pytest.fixture(scope="module")
-def server(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
-    home = tmp_path_factory.mktemp("join")
-    running = JupyterServer(home, environ(home, sandbox))
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
-def signed_out(server: JupyterServer) -> Iterator[JupyterServer]:
-    forget_all(server)
-    yield server
-    forget_all(server)
 
 
 def rows(server: JupyterServer) -> dict[str, dict[str, Any]]:

@@ -7,13 +7,12 @@ kernel the real ``jupyter server`` (with the extension, against the sandbox) sta
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.helpers.jupyter_server import JupyterServer
-from tests.test_server import environ, federation, forget_all
+from tests.test_server import federation
 
 pytestmark = pytest.mark.server
 
@@ -35,23 +34,6 @@ def shown():
         "text": p.text(),
     })
 """
-
-
-@pytest.fixture(scope="module")
-def server(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
-    home = tmp_path_factory.mktemp("panel")
-    running = JupyterServer(home, environ(home, sandbox))
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
-def signed_out(server: JupyterServer) -> Iterator[JupyterServer]:
-    forget_all(server)
-    yield server
-    forget_all(server)
 
 
 def shown(server: JupyterServer, kernel: str, code: str = "") -> dict[str, Any]:

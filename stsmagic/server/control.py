@@ -124,9 +124,7 @@ class ControlServer(ThreadingHTTPServer):
             if parts == ["sessions"] and method == "POST":
                 return 201, desk.sign_in(body)
             if parts == ["active"] and method == "PUT":
-                if not isinstance(body, dict) or "label" not in body:
-                    raise Refused("label: required (a label, or null for none)")
-                return 200, desk.use(body["label"])
+                return 200, desk.switch(body)
             if len(parts) == 2 and parts[0] == "sessions" and method == "DELETE":
                 desk.forget(parts[1])
                 return 204, None

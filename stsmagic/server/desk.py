@@ -329,6 +329,12 @@ class ServerDesk:
 
     # -- switching -----------------------------------------------------------------------------
 
+    def switch(self, body: Any) -> dict[str, Any]:
+        """``PUT /active``: ``{"label": LABEL}`` or ``{"label": null}``; the state."""
+        if not isinstance(body, Mapping) or "label" not in body:
+            raise Refused("label: required (a label, or null for none)")
+        return self.use(body["label"])
+
     def use(self, label: Any) -> dict[str, Any]:
         """Make ``label`` active (None: back to the server's own source); the state."""
         if label is None:

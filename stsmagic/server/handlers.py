@@ -39,10 +39,11 @@ class DeskHandler(APIHandler):
         except ValueError:
             raise Refused("the body is not JSON") from None
 
-    async def run(self, call: Callable[[], Any], status: int = 200) -> None:
-        """Answer ``call()``'s result as JSON (None: no body), or its refusal."""
+    async def run(self, call: Callable[[Any], Any], status: int = 200) -> None:
+        """Answer ``call(body)``'s result as JSON (None: no body), or its refusal (a body
+        that is not JSON among them)."""
         try:
-            result = await IOLoop.current().run_in_executor(None, call)
+            result = await IOLoop.current().run_in_executor(None, lambda: call(self.body()))
         except Refused as e:
             self.set_status(e.status)
             self.finish(json.dumps({"message": e.message}))
@@ -58,67 +59,39 @@ class DeskHandler(APIHandler):
 class SessionsHandler(DeskHandler):
     @web.authenticated
     async def get(self) -> None:
-        await self.run(self.desk.state)
+        await self.run(lambda _: self.desk.state())
 
     @web.authenticated
     async def post(self) -> None:
-        try:
-            body = self.body()
-        except Refused as e:
-            self.set_status(e.status)
-            self.finish(json.dumps({"message": e.message}))
-            return
-        await self.run(lambda: self.desk.sign_in(body), status=201)
+        await self.run(self.desk.sign_in, status=201)
 
 
 class SessionHandler(DeskHandler):
     @web.authenticated
     async def delete(self, label: str) -> None:
-        await self.run(lambda: self.desk.forget(label), status=204)
+        await self.run(lambda _: self.desk.forget(label), status=204)
 
 
 class RenewHandler(DeskHandler):
     @web.authenticated
     async def post(self, label: str) -> None:
-        try:
-            body = self.body()
-        except Refused as e:
-            self.set_status(e.status)
-            self.finish(json.dumps({"message": e.message}))
-            return
-        await self.run(lambda: self.desk.renew(label, body))
+        await self.run(lambda body: self.desk.renew(label, body))
 
 
 class ActiveHandler(DeskHandler):
     @web.authenticated
     async def put(self) -> None:
-        try:
-            body = self.body()
-        except Refused as e:
-            self.set_status(e.status)
-            self.finish(json.dumps({"message": e.message}))
-            return
-        if not isinstance(body, dict) or "label" not in body:
-            self.set_status(400)
-            self.finish(json.dumps({"message": "label: required (a label, or null for none)"}))
-            return
-        await self.run(lambda: self.desk.use(body["label"]))
+        await self.run(self.desk.switch)
 
 
 class SsoLoginHandler(DeskHandler):
     @web.authenticated
     async def post(self) -> None:
-        try:
-            body = self.body()
-        except Refused as e:
-            self.set_status(e.status)
-            self.finish(json.dumps({"message": e.message}))
-            return
-        await self.run(lambda: self.desk.sso_start(body))
+        await self.run(self.desk.sso_start)
 
     @web.authenticated
     async def get(self) -> None:
-        await self.run(self.desk.sso_status)
+        await self.run(lambda _: self.desk.sso_status())
 
 
 def handlers(base_url: str, desk: ServerDesk) -> list[tuple[str, type, dict[str, Any]]]:

@@ -1,13 +1,13 @@
 """``SessionPanel``: the ledger as a live table, counting down to each session's expiry.
 
 Built for a glance at 860 px (the browser test narrows it so): label, kind, status, time left
-(a bar and the countdown), the expiry in UTC, renewal and the calls signed; principal, masked key, issued time and the busiest
-operations on demand (the label's tooltip, or the Details toggle), with the actions that need
-no room in the table (``DETAIL_ACTIONS``: Console). Columns and row actions are lists
-(``COLUMNS``, ``ROW_ACTIONS``; their parts in ``table.py``): one more of either joins without
-touching the rest (``calls`` joined so, in the room the width budget kept for one more column).
-In a kernel that joined a Jupyter server, the server's sessions are a second, small table
-(``server_section.py``).
+(a bar and the countdown), the expiry in UTC, renewal and the calls signed; principal, masked
+key, issued time and the busiest operations on demand (the label's tooltip, or the Details
+toggle), with the actions that need no room in the table (``DETAIL_ACTIONS``: Console). Columns
+and row actions are lists (``COLUMNS``, ``ROW_ACTIONS``; their parts in ``table.py``): one more
+of either joins without touching the rest (``calls`` joined so, in the room the width budget
+kept for one more column). In a kernel that joined a Jupyter server, the server's sessions are
+a second, small table (``server_section.py``).
 """
 
 from __future__ import annotations

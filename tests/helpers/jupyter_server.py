@@ -51,6 +51,23 @@ def write_aws_files(home: Path, box: Any, config: str = "") -> dict[str, str]:
     }
 
 
+def server_environ(home: Path, box: Any, config: str = "") -> dict[str, str]:
+    """``write_aws_files``' variables, and the environment's own bin first on ``PATH`` (its
+    ``aws`` and ``python``), as a user's activated environment has them."""
+    return {
+        **write_aws_files(home, box, config),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+
+
+def forget_all(server: JupyterServer) -> None:
+    """Forget every session of the server, through its REST API."""
+    status, state = server.api("GET", "sessions")
+    assert status == 200, state
+    for row in state["sessions"]:
+        assert server.api("DELETE", f"sessions/{row['label']}")[0] == 204
+
+
 class JupyterServer:
     """``jupyter server`` with ``--ServerApp.jpserver_extensions={"stsmagic": true}`` and
     ``options``; its log at DEBUG in ``log``."""
