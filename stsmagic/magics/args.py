@@ -20,6 +20,7 @@ from typing import Any
 from IPython.core import magic_arguments as ipython_arguments
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument
+from traitlets import TraitError
 
 from .. import limits
 from ..errors import ParameterError
@@ -103,6 +104,16 @@ def issuing(func: Callable[..., Any]) -> Callable[..., Any]:
     for flag in reversed(flags):
         func = flag(func)
     return func
+
+
+def checked_trait(owner: object, proposal: Any, check: Callable[[Any], Any]) -> Any:
+    """A trait's ``@validate`` by one of the limits' checks: None stays None, a refusal is a
+    ``TraitError`` naming ``Class.trait`` (``StsMagics.duration_seconds: ...``)."""
+    value = proposal["value"]
+    try:
+        return None if value is None else check(value)
+    except ParameterError as e:
+        raise TraitError(f"{type(owner).__name__}.{e}") from None
 
 
 def explain(error: Exception) -> str:

@@ -26,6 +26,7 @@ from ..errors import ParameterError, StsMagicError, bare
 from ..keep import keep
 from ..outlets import environ, sessions, wiring
 from . import args as magic_args
+from .args import checked_trait
 
 if TYPE_CHECKING:
     from ..broker.broker import Broker
@@ -126,19 +127,13 @@ class MagicsBase(Magics, Configurable):
 
     @validate("duration_seconds")
     def _check_duration(self, proposal: Any) -> int | None:
-        value = proposal["value"]
-        try:
-            return None if value is None else limits.duration_seconds(value, "duration_seconds")
-        except ParameterError as e:
-            raise TraitError(f"StsMagics.{e}") from None
+        return checked_trait(
+            self, proposal, lambda value: limits.duration_seconds(value, "duration_seconds")
+        )
 
     @validate("endpoint_url")
     def _check_endpoint_url(self, proposal: Any) -> str | None:
-        value = proposal["value"]
-        try:
-            return None if value is None else limits.endpoint_url(value)
-        except ParameterError as e:
-            raise TraitError(f"StsMagics.{e}") from None
+        return checked_trait(self, proposal, limits.endpoint_url)
 
     @validate("signin_url")
     def _check_signin_url(self, proposal: Any) -> str | None:

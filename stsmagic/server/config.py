@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, validate
+from traitlets import Bool, Enum, Float, Int, Unicode, validate
 from traitlets.config import Configurable
 
 from .. import limits
-from ..errors import ParameterError
+from ..magics.args import checked_trait
 
 SERVE_CHOICES = ("auto", "always", "never")
 
@@ -61,16 +61,10 @@ class StsMagicServer(Configurable):
 
     @validate("duration_seconds")
     def _check_duration(self, proposal: Any) -> int | None:
-        value = proposal["value"]
-        try:
-            return None if value is None else limits.duration_seconds(value, "duration_seconds")
-        except ParameterError as e:
-            raise TraitError(f"StsMagicServer.{e}") from None
+        return checked_trait(
+            self, proposal, lambda value: limits.duration_seconds(value, "duration_seconds")
+        )
 
     @validate("endpoint_url")
     def _check_endpoint_url(self, proposal: Any) -> str | None:
-        value = proposal["value"]
-        try:
-            return None if value is None else limits.endpoint_url(value)
-        except ParameterError as e:
-            raise TraitError(f"StsMagicServer.{e}") from None
+        return checked_trait(self, proposal, limits.endpoint_url)
