@@ -253,11 +253,22 @@ class IssuedSession:
 
     def with_label(self, label: str) -> IssuedSession:
         """The same session under another label."""
-        return dataclasses.replace(self, label=label)
+        return self._twin(label=label)
 
     def with_recipe(self, recipe: Recipe | None) -> IssuedSession:
         """The same session, remembering ``recipe`` as how it was made."""
-        return dataclasses.replace(self, recipe=recipe)
+        return self._twin(_recipe=recipe)
+
+    def _twin(self, **changes: Any) -> IssuedSession:
+        """A copy with ``changes`` to attributes no check depends on (the label, the recipe):
+        checked once, when it was made. ``dataclasses.replace`` ran ``__init__`` and
+        ``__post_init__`` again, twice at every issue (its recipe, then its label)."""
+        twin = object.__new__(type(self))
+        state = vars(twin)
+        state.update(vars(self))  # the fields and what __post_init__ computed; no secret
+        state.update(changes)
+        object.__setattr__(twin, "_secret", self._secret)  # type: ignore[attr-defined]
+        return twin
 
     @property
     def renewal(self) -> str:

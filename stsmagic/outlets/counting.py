@@ -20,7 +20,6 @@ session.
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Any
 
@@ -46,39 +45,44 @@ def error_code(http_response: Any, parsed: Any, context: Any) -> str:
 
 
 # Looked up once: these run at every request (the gate's note of the signer is one variable
-# for the process, and following() one function).
+# for the process, and the process's record one slot).
 _note = gate.signed_by.get
-_forget = functools.partial(gate.signed_by.set, None)
-_following = wiring.following
+_set_note = gate.signed_by.set
+_process = wiring.process
 
 
 def _before_call(**_: Any) -> None:
-    _forget()
+    _set_note(None)
 
 
 def _counter(via: str) -> Any:
     """The ``needs-retry`` handler that counts under ``via``."""
 
     def count(
-        operation: Any, response: Any = None, caught_exception: Any = None, **kwargs: Any
+        operation: Any,
+        response: Any = None,
+        caught_exception: Any = None,
+        request_dict: Any = None,
+        **_: Any,
     ) -> None:
         label = _note()
         if label is None:
             return
-        _forget()
-        ledger = _following()
-        if ledger is None:
+        _set_note(None)
+        record = _process.record
+        if record is None:
             return
         error = None
         if response is not None:
-            http_response, parsed = response
+            http_response = response[0]
             if http_response.status_code >= 300:
-                context = (kwargs.get("request_dict") or {}).get("context")
-                error = error_code(http_response, parsed, context)
+                context = (request_dict or {}).get("context")
+                error = error_code(http_response, response[1], context)
         elif caught_exception is not None:
             error = type(caught_exception).__name__
-        service = operation.service_model.service_name
-        ledger.usage_table.record(label, via, service, operation.name, error)
+        record.ledger.usage_table.record(
+            label, via, operation.service_model.service_name, operation.name, error
+        )
 
     return count
 
