@@ -302,6 +302,8 @@ class MagicsBase(Magics, Configurable):
 
     def follow_server(self) -> None:
         """Under a serving stsmagic Jupyter server: follow its changes (``%load_ext``)."""
+        if "STSMAGIC_SERVER_URL" not in os.environ:
+            return  # no server: server_link (2 ms of imports) is not loaded at %load_ext
         from .. import server_link
 
         if server_link.joined() and self._server_follower is None:
