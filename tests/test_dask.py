@@ -307,7 +307,8 @@ def test_a_worker_added_later_gets_the_active_session(
         plugged.pids += plugged.client.run(os.getpid).values()
         plugged.cluster.scale(2)
         deadline = time.monotonic() + 30
-        while len(plugged.client.run(os.getpid)) > 2:
+        # a worker that is closing may answer with a closed stream: not one that stays
+        while len(plugged.client.run(os.getpid, on_error="ignore")) > 2:
             assert time.monotonic() < deadline, "the added worker did not go"
             time.sleep(0.05)
 

@@ -22,6 +22,7 @@ endpoint.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -75,6 +76,8 @@ class ControlServer(ThreadingHTTPServer):
 
     def start(self) -> None:
         write_private(self.token_file, self._token.reveal().decode())
+        # the server may end without unloading its extensions (a signal): the token goes too
+        atexit.register(shutil.rmtree, self._folder, True)
         self._thread = threading.Thread(
             target=self.serve_forever,
             kwargs={"poll_interval": 0.1},
