@@ -101,6 +101,7 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext stsmagic``: register the magics and install the live credentials."""
+    # magics: IPython and the outlets, only at %load_ext
     from .magics import load_ipython_extension as load
 
     load(ipython)
@@ -108,6 +109,7 @@ def load_ipython_extension(ipython: Any) -> None:
 
 def unload_ipython_extension(ipython: Any) -> None:
     """``%unload_ext stsmagic``: restore boto3's default session as it was."""
+    # magics: IPython and the outlets, only at %unload_ext
     from .magics import unload_ipython_extension as unload
 
     unload(ipython)

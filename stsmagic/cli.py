@@ -53,10 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "sandbox":
-        from .sandbox.serve import serve
+        from .sandbox.serve import serve  # sandbox: moto and its server, only for `stsmagic serve`
 
         return serve(port=args.port)
-    from .demo import run_demo
+    from .demo import run_demo  # demo: only for `stsmagic demo`
 
     return run_demo(
         port=args.port,

@@ -35,6 +35,7 @@ from distributed import default_client as _default_client
 from distributed.protocol import to_serialize
 
 from .errors import StsMagicError
+from .ledger import SessionLedger, sessions
 from .session import IssuedSession, from_record, mask_access_key, to_record
 
 if TYPE_CHECKING:
@@ -231,8 +232,6 @@ class CredentialsPlugin(WorkerPlugin):
 
     def __init__(self, ledger: SessionLedger | None = None, client: Client | None = None) -> None:
         if ledger is None:
-            from .ledger import sessions
-
             ledger = sessions
         self._pusher: _Pusher | None = _Pusher(ledger, client)
         self._worker_ledger: SessionLedger | None = None
@@ -275,8 +274,7 @@ class CredentialsPlugin(WorkerPlugin):
         holds. Distributed calls it; in the kernel's own process (``processes=False``) it does
         nothing, since that process follows the kernel's ledger already.
         """
-        from .ledger import SessionLedger
-        from .outlets import live
+        from .outlets import live  # outlets/: boto3, only on a worker
 
         if live.installed():
             # A worker thread in a process that already follows a ledger: the kernel's own
@@ -298,7 +296,7 @@ class CredentialsPlugin(WorkerPlugin):
         """On a worker: give it its own credentials back and forget the sessions it was sent.
         Distributed calls it when the plugin is removed or the worker closes.
         """
-        from .outlets import live
+        from .outlets import live  # outlets/: boto3, only on a worker
 
         with self._worker_lock:
             ledger, self._worker_ledger = self._worker_ledger, None

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shlex
 import shutil
 import signal
 import site
+import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +31,9 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .private_file import write_private
+from .sso.cache import write_token
 
 if TYPE_CHECKING:
     from .sandbox import Sandbox
@@ -52,8 +57,6 @@ def write_demo_config(directory: Path, box: Sandbox, *, home: Path | None = None
     ``directory / "home"``, which the returned environment makes ``HOME``; pass the real home
     to leave ``HOME`` alone, as binder does).
     """
-    from .private_file import write_private
-    from .sso.cache import write_token
 
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     keys = box.source_credentials
@@ -153,7 +156,6 @@ class PortTaken(Exception):
 
 
 def _bindable(port: int) -> bool:
-    import socket
 
     with socket.socket() as probe:
         # As tornado binds: a port in TIME_WAIT is free, one with a listener is not.
@@ -167,7 +169,6 @@ def _bindable(port: int) -> bool:
 
 def choose_port(requested: int | None) -> int:
     """JupyterLab's port: ``requested`` if free (else PortTaken), or 8888 if free, or any."""
-    import socket
 
     if requested is not None:
         if not _bindable(requested):
@@ -188,7 +189,7 @@ def demo_environment(
     sandbox_port: int = 0, *, directory: Path | None = None, home: Path | None = None
 ) -> Iterator[tuple[Sandbox, Path, dict[str, str]]]:
     """A running sandbox and its demo config in a temp dir; both gone on exit."""
-    from .sandbox import Sandbox
+    from .sandbox import Sandbox  # sandbox: moto and its server, only when a demo starts one
 
     owned = directory is None
     folder = Path(tempfile.mkdtemp(prefix="stsmagic-demo-")) if directory is None else directory
@@ -277,7 +278,6 @@ def run_demo(
     from a working copy in the demo's temporary folder. ``port`` None: 8888, or a free port
     when 8888 is taken.
     """
-    import secrets
 
     source = Path(notebooks).resolve() if notebooks else bundled_notebooks()
     if source is None or not source.is_dir():
@@ -374,7 +374,7 @@ def execute_notebooks(paths: list[Path]) -> int:
     How the committed notebooks get their outputs. Cells tagged ``raises-exception`` may fail;
     any other failure stops with a non-zero code.
     """
-    import nbformat
+    import nbformat  # nbformat: optional, only when the notebook is written
 
     with demo_environment() as (_box, _folder, env):
         child_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}

@@ -374,7 +374,7 @@ class SessionLedger:
     def to_frame(self, now: datetime | None = None) -> pd.DataFrame:
         """One row a session, issue order; no secret column. Imports pandas."""
         import numpy as np  # numpy and pandas: only for a table (stsmagic[widgets])
-        import pandas as pd
+        import pandas as pd  # pandas: only when a frame is made
 
         now = now or self._clock()
         with self._lock:

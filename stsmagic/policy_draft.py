@@ -154,8 +154,9 @@ def iam_prefix(service: str, loader: Any = None) -> str | None:
     """The IAM prefix of a botocore service: its model's ``signingName``, else its
     ``endpointPrefix`` (``sts`` for STS; ``monitoring`` for CloudWatch, which IAM calls
     ``cloudwatch``: not mapped, not guessed). None for a service botocore does not know."""
+    # botocore: only when a draft reads the service models
     from botocore.exceptions import DataNotFoundError
-    from botocore.loaders import create_loader
+    from botocore.loaders import create_loader  # as above
 
     loader = loader or create_loader()
     try:
@@ -168,6 +169,7 @@ def iam_prefix(service: str, loader: Any = None) -> str | None:
 
 def _iam_database() -> Any:
     try:
+        # policy_sentry: optional, stsmagic[policy]
         from policy_sentry.querying.actions import get_action_data
     except ModuleNotFoundError as e:
         if e.name is None or not e.name.startswith("policy_sentry"):
@@ -193,6 +195,7 @@ def iam_action(prefix: str, name: str, get_action_data: Any = None) -> str | Non
 
 def draft(records: Iterable[Record]) -> PolicyDraft:
     """The policy draft for ``records`` (``stsmagic.sessions.usage_table.records()``)."""
+    # botocore: only when a draft reads the service models
     from botocore.loaders import create_loader
 
     get_action_data = _iam_database()

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from .errors import StsMagicError
 from .limits import printable
@@ -51,7 +52,7 @@ def joined() -> bool:
 def call(method: str, path: str, body: Any = None, *, timeout: float = 60.0) -> Any:
     """``method path`` on the server's control endpoint with the JSON ``body``; the JSON
     answer (None for 204). Raises ``ServerRefused`` with the server's one line."""
-    import urllib.error
+    import urllib.error  # with urllib.request below
     import urllib.request  # http.client and email: only once the server is asked
 
     base = os.environ.get(URL)
@@ -133,7 +134,7 @@ class ServerSession:
 
     def describe(self) -> str:
         """One line, as ``stsmagic.session.describe`` says a kernel's session."""
-        from .session import format_remaining
+        from .session import format_remaining  # session: only for a served session
 
         remaining = format_remaining(max(self.remaining, timedelta(0)), words=True)
         return (
@@ -174,7 +175,6 @@ def use(label: str | None) -> dict[str, Any]:
 
 
 def forget(label: str) -> None:
-    from urllib.parse import quote
 
     call("DELETE", f"sessions/{quote(label, safe='')}")
 
@@ -226,6 +226,7 @@ class ServerFollower:
         self._stop.set()  # the thread ends after its poll (a daemon: never holds the exit)
 
     def _run(self) -> None:
+        # outlets/: only when a served session is refetched
         from .outlets.live_credentials import refetch_served
 
         while not self._stop.is_set():

@@ -141,8 +141,8 @@ class UsageTable:
     def to_frame(self, label: str | None = None, order: Iterable[str] = ()) -> pd.DataFrame:
         """The rows as a DataFrame (``COLUMNS``): labels in ``order`` first (the ledger's issue
         order), then by via, service and operation."""
-        import numpy as np
-        import pandas as pd
+        import numpy as np  # numpy: only when a frame is made
+        import pandas as pd  # pandas: only when a frame is made
 
         rank = {name: i for i, name in enumerate(order)}
         rows = sorted(

@@ -271,6 +271,31 @@ def globals_and_peeks() -> tuple[list[str], list[str]]:
     return statements, peeks
 
 
+def unexplained_function_imports() -> list[str]:
+    """The imports inside a function outside sandbox/ (not under ``if TYPE_CHECKING:``) with no
+    comment on their line or the line above: each must say why it is not at module level (import
+    cost or an optional dependency)."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        where = path.relative_to(PACKAGE).as_posix()
+        if where.startswith("sandbox/"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        lines = text.splitlines()
+        for function in _nodes(ast.parse(text)):
+            if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in _nodes(function):
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    above = lines[node.lineno - 2].strip()  # a comment, or `try:  # why`
+                    said = "#" in lines[node.lineno - 1] or (
+                        "#" in above and not above.startswith(("import ", "from "))
+                    )
+                    if not said:
+                        found.append(f"{where}:{node.lineno}: {lines[node.lineno - 1].strip()}")
+    return sorted(set(found))
+
+
 def test_no_part_imports_a_part_above_it() -> None:
     found = imports()
     assert set(map(_part, found)) - {"stsmagic", "sandbox", "console"} <= {
@@ -289,6 +314,11 @@ def test_few_globals_each_with_a_reason_and_no_sys_modules_peeks() -> None:
     assert len(statements) <= MAX_GLOBALS, statements
     assert [s for s in statements if s.endswith("(no reason)")] == []
     assert peeks == []
+
+
+def test_function_level_imports_each_say_why() -> None:
+    # Cheap or already loaded modules go at module level; the rest give their reason.
+    assert unexplained_function_imports() == []
 
 
 def test_the_layout_checks_fail_on_a_broken_layout() -> None:

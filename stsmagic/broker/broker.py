@@ -9,8 +9,10 @@ stsmagic replaces with the issued ones (STS refuses session credentials for GetS
 from __future__ import annotations
 
 import functools
+import getpass
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -38,9 +40,10 @@ from ..errors import (
     refusal_without_frames,
 )
 from ..redact import redact_wire_logs, scrub
-from ..session import IssuedSession, Recipe
+from ..session import IssuedSession, Recipe, SecretCredentials
 from ..source import inherited as source_inherited
 from ..source import plain_http, source_providers, source_session
+from ..sso.cache import find_token
 from . import answers
 
 if TYPE_CHECKING:
@@ -62,8 +65,6 @@ def _single_use(**_: Any) -> IssuedSession:
 
 def default_role_session_name() -> str:
     """``stsmagic-<user>`` (the OS user, within AssumeRole's limits), else ``stsmagic-<time>``."""
-    import getpass
-    import re
 
     try:
         user = re.sub(r"[^\w+=,.@-]", "-", getpass.getuser(), flags=re.ASCII)
@@ -201,7 +202,6 @@ class Broker:
 
     def source_credentials(self) -> ReadOnlyCredentials:
         """The profile's own credentials, frozen (to sign a first AssumeRole of a chain)."""
-        from ..session import SecretCredentials
 
         found = self._session.get_credentials()
         if found is None:
@@ -346,7 +346,6 @@ class Broker:
         )
 
     def _sso_again(self, accountId: str, roleName: str, *, label: str | None) -> IssuedSession:
-        from ..sso.cache import find_token
 
         return self.get_role_credentials(
             accountId=accountId,

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 from .. import limits
+from .._version import __version__
 from ..errors import RENEW_HINTS, ParameterError, RequestRefused, refusal_without_frames
 from ..source.plain_http import is_loopback
 
@@ -164,10 +165,10 @@ class SigninLink:
 @functools.cache
 def partition_of_region(region: str) -> str | None:
     """The partition botocore's endpoint data puts ``region`` in (None: no partition has it)."""
-    import botocore.session
-    from botocore.exceptions import UnknownRegionError
+    import botocore.session  # botocore: not loaded by stsmagic.console until a link is made
+    from botocore.exceptions import UnknownRegionError  # botocore: as above
 
-    from ..source.loader import share_loader
+    from ..source.loader import share_loader  # loader: botocore, only when a link is made
 
     try:
         session = share_loader(botocore.session.get_session())
@@ -341,8 +342,8 @@ def check_endpoint(url: object, parameter: str = "signin_endpoint") -> str:
 def _opener(url: str) -> Any:
     """urllib's opener: no proxy to this machine; else the environment's proxies, and botocore's
     ``AWS_CA_BUNDLE`` when set."""
-    import ssl
-    import urllib.request
+    import ssl  # ssl: only when the federation endpoint is asked
+    import urllib.request  # urllib.request: http.client and email, only then
 
     handlers: list[Any] = []
     if is_loopback(urlsplit(url).hostname or ""):
@@ -379,8 +380,8 @@ def fetch_signin_token(
     endpoint: str, session: IssuedSession, session_duration: int | None, timeout: float
 ) -> str:
     """``GET <endpoint>?Action=getSigninToken&Session=…[&SessionDuration=N]``: the token."""
-    import urllib.error
-    import urllib.request
+    import urllib.error  # urllib: http.client and email, only when the federation endpoint is asked
+    import urllib.request  # as above
 
     credentials = session.credentials
     params = {
@@ -419,7 +420,6 @@ def fetch_signin_token(
 
 
 def _version() -> str:
-    from .._version import __version__
 
     return __version__
 

@@ -15,9 +15,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import botocore.session
+from botocore.credentials import EnvProvider
 
 from .. import limits
 from ..errors import ParameterError, StsMagicError, refusal_without_frames
+from ..session import Recipe, SecretCredentials
+from ..source import SourceEnviron, source_session
+from ..sso.cache import find_token
 
 if TYPE_CHECKING:
     from ..session import IssuedSession
@@ -110,8 +114,6 @@ def resolve(name: str, session: botocore.session.Session | None = None) -> Profi
     """The plan for profile ``name``, read through botocore's config loader (the user's own
     files, even while serving points children at copies)."""
     if session is None:
-        from ..source import source_session
-
         session = source_session()
     profiles = _config(session)
     chain: list[str] = []
@@ -234,7 +236,6 @@ def issue(
     chain from its source (``mfa`` when the plan names a device, else ``auto``), after the
     profile is read again and found unchanged.
     """
-    from ..session import Recipe
 
     session = _issue(
         plan,
@@ -299,8 +300,6 @@ def _issue(
     last = not plan.hops
     signer: Any
     if plan.source == "sso":
-        from ..sso.cache import find_token
-
         sso = broker_for(plan.source_profile)
         signer = sso.get_role_credentials(
             accountId=str(plan.sso_account_id),
@@ -345,9 +344,6 @@ def check_duration(plan: ProfilePlan, seconds: int) -> int:
 
 
 def _environment_credentials(plan: ProfilePlan) -> Any:
-    from botocore.credentials import EnvProvider
-
-    from ..source import SourceEnviron
 
     found = EnvProvider(environ=SourceEnviron()).load()
     if found is None:
@@ -355,7 +351,6 @@ def _environment_credentials(plan: ProfilePlan) -> Any:
             f"profile {plan.source_profile!r} has credential_source = Environment, but "
             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set"
         )
-    from ..session import SecretCredentials
 
     frozen = found.get_frozen_credentials()
     return SecretCredentials(frozen.access_key, frozen.secret_key, frozen.token)

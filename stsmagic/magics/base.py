@@ -304,7 +304,7 @@ class MagicsBase(Magics, Configurable):
         """Under a serving stsmagic Jupyter server: follow its changes (``%load_ext``)."""
         if "STSMAGIC_SERVER_URL" not in os.environ:
             return  # no server: server_link (2 ms of imports) is not loaded at %load_ext
-        from .. import server_link
+        from .. import server_link  # server_link: not at %load_ext, only with a Jupyter server
 
         if server_link.joined() and self._server_follower is None:
             self._server_follower = server_link.ServerFollower().start()
@@ -316,7 +316,7 @@ class MagicsBase(Magics, Configurable):
 
     @staticmethod
     def _require_server(flag: str) -> None:
-        from .. import server_link
+        from .. import server_link  # server_link: not at %load_ext, only with a Jupyter server
 
         if not server_link.joined():
             raise UsageError(
@@ -342,7 +342,7 @@ class MagicsBase(Magics, Configurable):
     ) -> Any:
         """Sign the Jupyter server in (``POST /sessions``) as the line says; print one line and
         return the ``ServerSession`` (no secret). ``refused``: see ``_server_flags``."""
-        from .. import server_link
+        from .. import server_link  # server_link: not at %load_ext, only with a Jupyter server
 
         self._server_flags(args, refused, *instead)
         body = {
@@ -382,7 +382,7 @@ class MagicsBase(Magics, Configurable):
         self, args: argparse.Namespace, serial: str, duration: int | None, kind: str, **fields: Any
     ) -> Any:
         """The MFA form whose code signs the Jupyter server in."""
-        from .. import server_link
+        from .. import server_link  # server_link: not at %load_ext, only with a Jupyter server
 
         broker = self.broker(args)
         if kind == "session" and duration is None:  # the form's default is a role's hour

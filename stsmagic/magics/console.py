@@ -52,6 +52,7 @@ class ConsoleMagics(MagicsBase):
 
         Example: %sts_console --service s3 --region eu-west-1
         """
+        # broker.console: not at %load_ext, only when a link is made
         from ..broker.console import signin_url
 
         with self._errors("sts_console"):
@@ -90,7 +91,7 @@ class ConsoleMagics(MagicsBase):
     @staticmethod
     def _console_link_class() -> Any:
         try:
-            from ..widgets.console_link import ConsoleLink
+            from ..widgets.console_link import ConsoleLink  # widgets/: ipywidgets, not at %load_ext
         except ModuleNotFoundError as e:
             if e.name not in ("ipywidgets", "anywidget"):
                 raise

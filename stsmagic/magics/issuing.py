@@ -11,12 +11,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import html
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument
+from IPython.display import display
 
 from .. import limits
 from ..errors import RequestRefused, SessionExpired, bare
@@ -207,6 +210,7 @@ class IssuingMagics(MagicsBase):
                     "--access-token", args.access_token, self._user_ns
                 )
             else:
+                # sso/: not at %load_ext, only for an SSO profile
                 from ..sso.cache import find_token
 
                 token = find_token(
@@ -253,7 +257,7 @@ class IssuingMagics(MagicsBase):
             args = magic_args.parse_line(self.sso_login, line)
             if self._server_signs(args):
                 return self._sso_login_on_server(args)
-            from ..sso.login import sso_login
+            from ..sso.login import sso_login  # sso/: not at %load_ext, only for a login
 
             try:
                 done = sso_login(
@@ -397,7 +401,7 @@ class IssuingMagics(MagicsBase):
                 limits.label(args.name, "label (by default the profile's name; or give --label)")
             args.label = args.label or args.name
             self._check_issuing(args)
-            from ..broker import profiles
+            from ..broker import profiles  # profiles: not at %load_ext
 
             plan = profiles.resolve(args.name)
             serial = plan.serial_number
@@ -433,9 +437,8 @@ class IssuingMagics(MagicsBase):
     def _sso_login_on_server(self, args: Any) -> None:
         """The server's device login (``POST /sso/login``): its link and code shown here, then
         its status polled until approved, expired or failed (or interrupted)."""
-        import time
 
-        from .. import server_link
+        from .. import server_link  # server_link: not at %load_ext, only with a Jupyter server
 
         if args.allow_http:
             self._server_flags(args, {"--allow-http": True})
@@ -532,7 +535,6 @@ def _trust_hint(args: argparse.Namespace) -> Iterator[None]:
 
 def show_device_authorization(authorization: Any) -> None:
     """The SSO login's link and code: a clickable link, and the text where HTML is not shown."""
-    from IPython.display import display
 
     display({"text/plain": authorization.text(), "text/html": authorization.html()}, raw=True)
 
@@ -548,7 +550,6 @@ class _DeviceLink:
         return f"Open {self.link} and check that it shows the code {self.code}, then approve."
 
     def html(self) -> str:
-        import html
 
         link, code = html.escape(self.link), html.escape(self.code)
         return (

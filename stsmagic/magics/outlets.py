@@ -39,7 +39,7 @@ class OutletMagics(MagicsBase):
         with self._errors("sts_dask"):
             args = magic_args.parse_line(self.sts_dask, line)
             try:
-                from .. import dask as sts_dask
+                from .. import dask as sts_dask  # dask: distributed, not at %load_ext
             except ModuleNotFoundError as e:
                 if e.name not in ("distributed", "dask"):
                     raise

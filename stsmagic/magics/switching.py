@@ -38,6 +38,7 @@ class SwitchingMagics(MagicsBase):
                 print("Using the source credentials (no stsmagic session is active)")
                 return
             if args.label not in self.ledger and self._on_the_server(args.label):
+                # server_link: not at %load_ext, only with a Jupyter server
                 from .. import server_link
 
                 server_link.use(args.label)
@@ -67,6 +68,7 @@ class SwitchingMagics(MagicsBase):
                 self.ledger.forget_all()
                 what = f"{count} session{'' if count == 1 else 's'}"
             elif args.label not in self.ledger and self._on_the_server(args.label):
+                # server_link: not at %load_ext, only with a Jupyter server
                 from .. import server_link
 
                 server_link.forget(args.label)
@@ -82,13 +84,13 @@ class SwitchingMagics(MagicsBase):
 
     @staticmethod
     def _joined() -> bool:
-        from .. import server_link
+        from .. import server_link  # server_link: not at %load_ext, only with a Jupyter server
 
         return server_link.joined()
 
     def _on_the_server(self, label: str) -> bool:
         """Whether ``label`` names a session of the Jupyter server's (this kernel joined one)."""
-        from .. import server_link
+        from .. import server_link  # server_link: not at %load_ext, only with a Jupyter server
 
         return server_link.joined() and label in server_link.labels()
 
@@ -101,7 +103,7 @@ class SwitchingMagics(MagicsBase):
         with self._errors("sts_panel"):
             magic_args.parse_line(self.sts_panel, line)
         try:
-            from ..widgets.panel import SessionPanel
+            from ..widgets.panel import SessionPanel  # widgets/: ipywidgets, not at %load_ext
         except ModuleNotFoundError as e:
             if e.name not in OPTIONAL:
                 raise

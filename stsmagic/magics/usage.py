@@ -52,7 +52,7 @@ class UsageMagics(MagicsBase):
                 if not records:
                     print(NOTHING_YET)
                     return None
-                from ..policy_draft import draft
+                from ..policy_draft import draft  # policy_draft: not at %load_ext, only for a draft
 
                 print(draft(records).text())
                 return None

@@ -20,6 +20,6 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
 
 
 def _unload_jupyter_server_extension(serverapp: Any) -> None:
-    from .extension import unload
+    from .extension import unload  # extension: jupyter_server and tornado, only at unload
 
     unload(serverapp)

@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING, Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 
-from .. import limits, source
+from .. import limits, renewal, source
 from ..errors import StsMagicError, bare
 from ..keep import keep
 from ..ledger import SessionLedger
 from ..magics.args import explain
 from ..outlets import renew_ahead, serve, wiring
+from ..source import source_session
 from . import rows
 from .config import StsMagicServer
 from .refused import Refused
@@ -135,7 +136,6 @@ class ServerDesk:
 
     def needs_a_session(self) -> bool:
         """Whether the profile signs only through a session (MFA, SSO, a role)."""
-        from ..source import source_session
 
         try:
             scoped = source_session(self.profile).get_scoped_config()
@@ -154,6 +154,7 @@ class ServerDesk:
         for name, (variable, _) in source.FILE_VARIABLES.items():
             os.environ[source.INHERITED + variable] = source.source_file(name)
         if self.control is None:
+            # control: tornado's server, only when the desk starts it
             from .control import ControlServer
 
             control = ControlServer(self)
@@ -197,7 +198,6 @@ class ServerDesk:
         }
 
     def profiles(self) -> list[str]:
-        from ..source import source_session
 
         try:
             return sorted(source_session().full_config.get("profiles", {}))
@@ -211,7 +211,7 @@ class ServerDesk:
         with self._lock:
             broker = self._brokers.get(profile)
             if broker is None:
-                from ..broker.broker import Broker
+                from ..broker.broker import Broker  # broker: only when the desk issues
 
                 broker = Broker(
                     profile=profile,
@@ -304,7 +304,7 @@ class ServerDesk:
     def _profile_issuer(
         self, body: Mapping[str, Any], code: str | None, duration: int | None
     ) -> Callable[[str | None], IssuedSession]:
-        from ..broker import profiles
+        from ..broker import profiles  # profiles: only when the desk reads them
 
         name = _field(body, "profile")
         if not name:
@@ -355,7 +355,6 @@ class ServerDesk:
 
     def renew(self, label: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Make ``label``'s session again (an ``mfa`` one with ``token_code``); its row."""
-        from .. import renewal
 
         code = _field(body, "token_code") if isinstance(body, Mapping) else None
         session = self._known(label)
@@ -444,7 +443,7 @@ class _SsoAttempt:
         self.shown.set()
 
     def _run(self) -> None:
-        from ..sso.login import LoginNotApproved, sso_login
+        from ..sso.login import LoginNotApproved, sso_login  # sso/: only for a login
 
         config = self._desk.config
         try:
@@ -467,7 +466,7 @@ class _SsoAttempt:
 
     def _issue_role(self) -> str | None:
         """The profile's role session (sso_account_id and sso_role_name), made active."""
-        from ..broker import profiles
+        from ..broker import profiles  # profiles: only when the desk reads them
 
         if self.profile is None:
             return None

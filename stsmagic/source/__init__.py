@@ -139,9 +139,9 @@ def source_session(profile: str | None = None, *, like: Any = None) -> Any:
     """A botocore session of ``profile`` that reads the user's own config files, whatever an
     outlet has pointed the environment at (``like``: a session of that class, e.g. aiobotocore's
     ``AioSession``; default botocore's)."""
-    import botocore.session
+    import botocore.session  # botocore: only when used, not on importing source/
 
-    from .loader import share_loader
+    from .loader import share_loader  # loader: botocore, as above
 
     session = (type(like) if like is not None else botocore.session.Session)(profile=profile)
     if files_set_aside():
@@ -169,7 +169,7 @@ def source_providers(providers: Iterable[Any], *, served_first: bool = True) -> 
     In a kernel of a serving Jupyter server (``inherited()``), the server's active session
     goes first (``served_first``): the kernel signs with it when it has no session of its
     own, and with the profile's own keys, as before, while the server has none."""
-    from botocore.credentials import ContainerProvider, EnvProvider
+    from botocore.credentials import ContainerProvider, EnvProvider  # botocore: as above
 
     chain = []
     if served_first and inherited() and os.environ.get(SERVED_URI):
@@ -195,9 +195,9 @@ class ServedSessionProvider:
     CANONICAL_NAME = "stsmagic-server"
 
     def load(self) -> Any:
-        from botocore.credentials import ContainerProvider
-        from botocore.exceptions import CredentialRetrievalError
-        from botocore.utils import ContainerMetadataFetcher
+        from botocore.credentials import ContainerProvider  # botocore: as above
+        from botocore.exceptions import CredentialRetrievalError  # as above
+        from botocore.utils import ContainerMetadataFetcher  # as above
 
         class OneTry(ContainerMetadataFetcher):
             RETRY_ATTEMPTS = 1

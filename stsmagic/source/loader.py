@@ -16,7 +16,7 @@ from typing import Any
 
 @functools.lru_cache(maxsize=8)
 def _loader(data_path: str | None) -> Any:
-    from botocore.loaders import create_loader
+    from botocore.loaders import create_loader  # botocore: only when used, not on importing source/
 
     return create_loader(data_path)
 
@@ -24,7 +24,7 @@ def _loader(data_path: str | None) -> Any:
 def share_loader(session: Any) -> Any:
     """``session``, made to load its data through the process's loader for its data path (the
     profile's ``data_path`` or ``AWS_DATA_PATH``, as botocore's own loader would read)."""
-    from botocore.exceptions import ConfigParseError, ProfileNotFound
+    from botocore.exceptions import ConfigParseError, ProfileNotFound  # botocore: as above
 
     try:
         data_path = session.get_config_variable("data_path")

@@ -74,8 +74,8 @@ def create_client(
     botocore chose (``endpoint_url``, ``AWS_ENDPOINT_URL_<SERVICE>``, the ``services``
     section, ``AWS_ENDPOINT_URL``, the profile's) breaks ``check``; a loopback endpoint's
     client connects directly, whatever proxy the environment or ``config`` names."""
-    from botocore.config import Config
-    from botocore.utils import get_environ_proxies
+    from botocore.config import Config  # botocore: not until a request is made
+    from botocore.utils import get_environ_proxies  # as above
 
     client = session.create_client(service, endpoint_url=endpoint_url, config=config, **kwargs)
     url = client.meta.endpoint_url

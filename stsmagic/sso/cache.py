@@ -52,9 +52,9 @@ class SsoSettings:
 
 def sso_settings(profile: str | None) -> SsoSettings:
     """The profile's ``sso_session`` (or legacy ``sso_start_url``), region and scopes."""
-    from botocore.exceptions import ProfileNotFound
+    from botocore.exceptions import ProfileNotFound  # botocore: only when a profile is read
 
-    from ..source import source_session
+    from ..source import source_session  # source: botocore, only when a profile is read
 
     session = source_session(profile)
     name = profile or session.profile or "default"
@@ -108,8 +108,8 @@ def find_token(
     the client secret: its endpoint is checked first, as every request's is (plain http only
     to this machine, unless ``allow_http``), and nothing is sent when it is refused.
     """
-    from botocore.exceptions import SSOTokenLoadError
-    from botocore.utils import JSONFileCache, SSOTokenLoader
+    from botocore.exceptions import SSOTokenLoadError  # botocore: only when a token is read
+    from botocore.utils import JSONFileCache, SSOTokenLoader  # as above
 
     settings = sso_settings(profile)
     name = settings.profile
@@ -154,7 +154,7 @@ def find_token(
     if not _refreshable(token, now):
         del token
         raise StsMagicError(f"{expired}; {login_hint(name)}")
-    from . import oidc
+    from . import oidc  # oidc: urllib.request, only for a refresh
 
     region = str(token.get("region") or settings.region or "")
     # made (and its endpoint checked) before anything is sent

@@ -10,9 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
+from .. import limits
 from ..errors import StsMagicError
 from ..keep import keep
 from ..limits import printable
+from ..outlets import sessions
+from ..renewal import renew
 
 if TYPE_CHECKING:
     from ..broker.broker import Broker
@@ -80,16 +83,12 @@ class MfaForm(widgets.VBox):
         ``stsmagic.keep.keep``'s: True exports the session it activates, False stops an earlier
         export, None (the default) leaves the export as it is."""
         if label is not None:
-            from .. import limits
-
             limits.label(label)  # refused at once, not after a code is typed
         if broker is None:
-            from ..broker.broker import Broker
+            from ..broker.broker import Broker  # broker: boto3, only when a code is sent
 
             broker = Broker()
         if ledger is None:
-            from ..outlets import sessions
-
             ledger = sessions
         self.broker: Broker | None = broker
         self.action: Callable[..., Any] | None = action or broker.get_session_token
@@ -288,8 +287,6 @@ class MfaForm(widgets.VBox):
         """Send ``code``; the session made, or None (the status line says why)."""
         try:
             if renewing is not None:
-                from ..renewal import renew
-
                 issued = renew(self.ledger, renewing, TokenCode=code)
             else:
                 # held before sending: a taken label costs no request and no thrown-away session

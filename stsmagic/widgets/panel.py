@@ -23,7 +23,10 @@ import ipywidgets as widgets
 
 from ..errors import SessionExpired, StsMagicError
 from ..limits import printable
+from ..outlets import sessions
+from ..renewal import renew
 from ..session import format_remaining
+from .mfa_form import MfaForm
 from .table import (
     COLUMNS,
     MONTHS,
@@ -80,7 +83,7 @@ def use_session(panel: SessionPanel, label: str) -> str:
 
 
 def _joined() -> bool:
-    from ..server_link import joined
+    from ..server_link import joined  # server_link: only with a Jupyter server
 
     return joined()
 
@@ -93,7 +96,6 @@ def _when(value: Any) -> datetime | None:
 def renew_session(panel: SessionPanel, label: str) -> str:
     """``auto``: made again now with its recipe, same label. ``mfa``: the MFA form, inline in
     the panel, whose button renews it with the code typed."""
-    from ..renewal import renew
 
     session = panel.ledger.get(label)
     if session.renewal == "mfa":
@@ -110,7 +112,7 @@ def forget_session(panel: SessionPanel, label: str) -> str:
 
 def open_console(panel: SessionPanel, label: str) -> str:
     """A console sign-in link for the row's session, under the table (replacing any other)."""
-    from ..broker.console import signin_url
+    from ..broker.console import signin_url  # broker.console: only when a link is made
 
     session = panel.ledger.get(label)
     link = signin_url(session, signin_endpoint=panel.signin_endpoint, clock=panel.clock)
@@ -232,8 +234,6 @@ class SessionPanel(widgets.VBox):
         **kwargs: Any,
     ) -> None:
         if ledger is None:
-            from ..outlets import sessions
-
             ledger = sessions
         self.ledger = ledger
         # The ledger's clock unless told otherwise, so "expired" means the same in both.
@@ -283,7 +283,7 @@ class SessionPanel(widgets.VBox):
         # Under a serving stsmagic Jupyter server (server_link.joined()): its sessions too.
         self.server: Any = None  # the ServerSection, else None (and no request is made)
         if server if server is not None else _joined():
-            from .server_section import ServerSection
+            from .server_section import ServerSection  # server_section: only with a Jupyter server
 
             self.server = ServerSection(
                 self.columns,
@@ -460,7 +460,6 @@ class SessionPanel(widgets.VBox):
 
     def show_form(self, label: str) -> None:
         """The MFA form for renewing ``label``, under the table (replacing any other)."""
-        from .mfa_form import MfaForm
 
         self.close_form()
         self.form = MfaForm.renew(
@@ -486,7 +485,7 @@ class SessionPanel(widgets.VBox):
     def show_console(self, link: Any) -> None:
         """A ``SigninLink`` as a ``ConsoleLink`` under the table (replacing any other)."""
         try:
-            from .console_link import ConsoleLink
+            from .console_link import ConsoleLink  # console_link: only when a link is made
         except ModuleNotFoundError as e:
             if e.name != "anywidget":
                 raise

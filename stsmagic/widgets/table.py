@@ -8,6 +8,7 @@ as HTML or text for where no widget frontend exists.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,7 +39,6 @@ def format_short_utc(value: datetime) -> str:
 
 def shown_text(fragment: str) -> str:
     """What a reader sees of a cell's HTML: the tags dropped, the entities read."""
-    import re
 
     return html.unescape(re.sub(r"<[^>]*>", "", fragment)).strip()
 
