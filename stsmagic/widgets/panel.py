@@ -253,16 +253,7 @@ class SessionPanel(widgets.VBox):
         self.style = widgets.HTML(STYLE, layout=widgets.Layout(display="none"))
         self.warning = widgets.HTML()
         self.shared = Shared()
-        self.header = [self.shared.html(esc(c.header)) for c in self.columns]
-        self.header.append(self.shared.html(""))  # over the actions
-        for cell in self.header:
-            cell.add_class("stsmagic-cell")
-            cell.add_class("stsmagic-head")
-        tracks = " ".join([c.track for c in self.columns] + ["max-content"])
-        self.grid = widgets.GridBox(
-            self.header, layout=widgets.Layout(grid_template_columns=tracks, width="100%")
-        )
-        self.grid.add_class("stsmagic-grid")
+        self.header, self.grid = self.shared.grid(self.columns)
         self.note = widgets.HTML()
         self.use_source = widgets.Button(description="Use source", icon="undo")
         self.use_source.tooltip = "back to the source credentials"

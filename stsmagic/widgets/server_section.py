@@ -141,16 +141,7 @@ class ServerSection(widgets.VBox):
         self.title.add_class("stsmagic-server-title")
         self.line = widgets.HTML()
         self.line.add_class("stsmagic-note")
-        self.header = [self.shared.html(esc(c.header)) for c in self.columns]
-        self.header.append(self.shared.html(""))
-        for cell in self.header:
-            cell.add_class("stsmagic-cell")
-            cell.add_class("stsmagic-head")
-        tracks = " ".join([c.track for c in self.columns] + ["max-content"])
-        self.grid = widgets.GridBox(
-            self.header, layout=widgets.Layout(grid_template_columns=tracks, width="100%")
-        )
-        self.grid.add_class("stsmagic-grid")
+        self.header, self.grid = self.shared.grid(self.columns)
         self.note = widgets.HTML()
         super().__init__(children=[self.title, self.line, self.grid, self.note])
         self.add_class("stsmagic-server")

@@ -7,6 +7,7 @@ as HTML or text for where no widget frontend exists.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Callable, Sequence
@@ -230,6 +231,33 @@ class Shared:
     def html(self, value: str = "") -> widgets.HTML:
         return widgets.HTML(value, layout=self.layout, style=self.html_style)
 
+    def button(self, action: RowAction, on_click: Callable[[], None]) -> widgets.Button:
+        """``action``'s button, its click calling ``on_click``."""
+        button = widgets.Button(
+            description=action.name,
+            icon=action.icon,
+            layout=self.button_layout,
+            style=self.button_style,
+        )
+        button.tooltip = action.tooltip
+        button.on_click(lambda _button: on_click())
+        return button
+
+    def grid(self, columns: Sequence[Column]) -> tuple[list[widgets.HTML], widgets.GridBox]:
+        """A table's header (a cell per column, then one over the actions) and the grid that
+        holds it and, later, each row's cells."""
+        header = [self.html(esc(c.header)) for c in columns]
+        header.append(self.html(""))  # over the actions
+        for cell in header:
+            cell.add_class("stsmagic-cell")
+            cell.add_class("stsmagic-head")
+        tracks = " ".join([c.track for c in columns] + ["max-content"])
+        grid = widgets.GridBox(
+            header, layout=widgets.Layout(grid_template_columns=tracks, width="100%")
+        )
+        grid.add_class("stsmagic-grid")
+        return header, grid
+
     def close(self) -> None:
         for model in (self.layout, self.html_style, self.button_layout, self.button_style):
             model.close()
@@ -252,34 +280,20 @@ class RowView:
         self.cells = [shared.html() for _ in columns]
         for cell in self.cells:
             cell.add_class("stsmagic-cell")
-        self.buttons: dict[str, widgets.Button] = {}
-        for action in actions:
-            button = widgets.Button(
-                description=action.name,
-                icon=action.icon,
-                layout=shared.button_layout,
-                style=shared.button_style,
-            )
-            button.tooltip = action.tooltip
-            button.on_click(lambda _button, action=action: act(action, label))
-            self.buttons[action.name] = button
+        self.buttons = {
+            action.name: shared.button(action, functools.partial(act, action, label))
+            for action in actions
+        }
         self.actions = widgets.HBox(list(self.buttons.values()), layout=shared.layout)
         self.actions.add_class("stsmagic-cell")
         self.actions.add_class("stsmagic-actions")
         # The details line, shown while the grid has stsmagic-show-details: the text, then a
         # button for each detail action the row has.
         self.details = shared.html()
-        self.detail_buttons: dict[str, widgets.Button] = {}
-        for action in detail_actions:
-            button = widgets.Button(
-                description=action.name,
-                icon=action.icon,
-                layout=shared.button_layout,
-                style=shared.button_style,
-            )
-            button.tooltip = action.tooltip
-            button.on_click(lambda _button, action=action: act(action, label))
-            self.detail_buttons[action.name] = button
+        self.detail_buttons = {
+            action.name: shared.button(action, functools.partial(act, action, label))
+            for action in detail_actions
+        }
         self.details_line = widgets.HBox([self.details], layout=shared.layout)
         self.details_line.add_class("stsmagic-details")
         self._css = ""
