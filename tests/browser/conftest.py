@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from tests.browser.jupyter_page import JUPYTERLAB, FrontEnd
+from tests.helpers.jupyter_server import end
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -131,17 +132,12 @@ class LabServer:
 
     def stop(self) -> None:
         """POST /api/shutdown (which stops its kernels), then terminate, then kill."""
-        try:
+
+        def shutdown() -> None:
             request = urllib.request.Request(f"{self.base}/api/shutdown", method="POST")
             urllib.request.urlopen(request, timeout=5).close()
-            self.process.wait(timeout=10)
-        except Exception:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+
+        end(self.process, shutdown, wait=10)
 
     def log_tail(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]

@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,21 @@ def write_aws_files(home: Path, box: Any, config: str = "") -> dict[str, str]:
         "AWS_CONFIG_FILE": str(aws / "config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(aws / "credentials"),
     }
+
+
+def end(process: subprocess.Popen[bytes], shutdown: Callable[[], object], wait: float) -> None:
+    """Stop a server process: ``shutdown()`` (its own way: ``POST /api/shutdown`` stops its
+    kernels too) and ``wait`` seconds for it, else terminate, then kill."""
+    try:
+        shutdown()
+        process.wait(timeout=wait)
+    except Exception:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def server_environ(home: Path, box: Any, config: str = "") -> dict[str, str]:
@@ -132,16 +148,7 @@ class JupyterServer:
             time.sleep(0.2)
 
     def stop(self) -> None:
-        try:
-            self.call("POST", "/api/shutdown")
-            self.process.wait(timeout=15)
-        except Exception:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        end(self.process, lambda: self.call("POST", "/api/shutdown"), wait=15)
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
